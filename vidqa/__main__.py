@@ -1,0 +1,3 @@
+from vidqa.cli import main
+
+main()

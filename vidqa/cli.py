@@ -1,0 +1,296 @@
+"""The `vidqa` command line: click commands only, the work happens in the library."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from vidqa import __version__
+from vidqa.config import Config, cache_dir, config_file, load_config, setting_help
+from vidqa.errors import VidqaError
+from vidqa.timecode import format_hms
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+
+
+class VideoCommand(click.Command):
+    """A command whose arguments are file names: an existing file whose name starts with '-'
+    is taken as a file, not as an unknown option (e.g. `vidqa ingest -clip.mp4`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {name for p in self.get_params(ctx) for name in (*p.opts, *p.secondary_opts)}
+        fixed, literal = [], False
+        for arg in args:
+            literal = literal or arg == "--"
+            if (not literal and arg.startswith("-") and arg != "-"
+                    and arg.split("=", 1)[0] not in known and os.path.isfile(arg)):
+                arg = os.path.join(".", arg)
+            fixed.append(arg)
+        return super().parse_args(ctx, fixed)
+
+
+def _run(func, *args, **kwargs):
+    """Call into the library; a VidqaError becomes one line on stderr and exit status 1."""
+    try:
+        return func(*args, **kwargs)
+    except VidqaError as exc:
+        _fail(str(exc))
+        sys.exit(exc.exit_code)
+
+
+def _config(ctx: click.Context) -> Config:
+    return _run(load_config, ctx.obj.get("config_path"))
+
+
+def _progress(ctx: click.Context, total: float | None, desc: str):
+    from tqdm import tqdm
+
+    disable = ctx.obj.get("quiet") or not sys.stderr.isatty()
+    bar = tqdm(total=round(total, 1) if total else None, unit="s", desc=desc, disable=disable,
+               leave=False, file=sys.stderr, bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+               "{n:.0f}/{total:.0f} s of video [{elapsed}<{remaining}]" if total else None)
+    state = {"last": 0.0}
+
+    def update(pts_s: float) -> None:
+        step = round(pts_s - state["last"], 3)
+        if step > 0:
+            bar.update(step)
+            state["last"] = pts_s
+
+    return bar, update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vidqa")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="settings file (YAML, see configs/default.yaml) [default: the user's config "
+                   "file, when it exists]")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bars")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
+    """Ask questions about hour-long recordings; answers pinned to the second.
+
+    Times are printed as HH:MM:SS.mmm, seconds since the start of the file as a player shows it.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(config_path=config_path, quiet=quiet)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def inspect(video: str, as_json: bool) -> None:
+    """Duration, frame rates, displayed size, codec and streams of VIDEO."""
+    from vidqa.probe import probe
+
+    info = _run(probe, video)
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2))
+        return
+    duration = format_hms(info.duration_s) if info.duration_s else "unknown (not in the container)"
+    rate = lambda v: f"{v:.3f}".rstrip("0").rstrip(".") if v else "unknown"  # noqa: E731
+    rotation = f", rotated {info.rotation_deg} deg" if info.rotation_deg else ""
+    lines = [
+        f"file:        {info.path} ({info.size_bytes / 2**20:.1f} MiB, {info.container})",
+        f"duration:    {duration}" + (f" (container starts at {info.start_offset_s:g} s; "
+                                      "times count from there)" if info.start_offset_s else ""),
+        f"video:       stream {info.stream_index}, {info.codec}, {info.pix_fmt or '?'}",
+        f"frame rate:  {rate(info.nominal_fps)} fps nominal, {rate(info.average_fps)} fps average"
+        + (f", {info.frame_count} frames" if info.frame_count else ""),
+        f"picture:     {info.display_width}x{info.display_height} displayed "
+        f"(stored {info.coded_width}x{info.coded_height}, SAR {info.sample_aspect_ratio}{rotation})",
+        "streams:",
+    ]
+    for s in info.streams:
+        extra = f" {s.width}x{s.height}" if s.width else ""
+        extra += f" [{s.language}]" if s.language and s.language != "und" else ""
+        extra += " (cover art)" if s.attached_pic else ""
+        mark = "  <- analysed" if s.index == info.stream_index else ""
+        lines.append(f"  #{s.index} {s.kind}: {s.codec or '?'}{extra}{mark}")
+    click.echo("\n".join(lines))
+
+
+def _ingest_options(func):
+    options = [
+        click.option("--fps", type=float, help=setting_help("decode", "fps")),
+        click.option("--max-pixels", "frame_max_pixels", type=int,
+                     help=setting_help("decode", "frame_max_pixels")),
+        click.option("--fast/--no-fast", default=None, help=setting_help("decode", "fast")),
+        click.option("--detector", type=click.Choice(["content+adaptive", "content", "adaptive", "histogram", "hash"]),
+                     help=setting_help("select", "detector")),
+        click.option("--threshold", type=float, help=setting_help("select", "threshold")),
+        click.option("--min-scene", "min_scene_s", type=float,
+                     help=setting_help("select", "min_scene_s")),
+        click.option("--max-gap", "max_gap_s", type=float, help=setting_help("select", "max_gap_s")),
+        click.option("--max-tokens", type=int, help=setting_help("chunk", "max_tokens")),
+        click.option("--max-span", "max_span_s", type=float,
+                     help=setting_help("chunk", "max_span_s")),
+        click.option("--allow-errors", is_flag=True,
+                     help="keep the frames of a truncated or corrupt file instead of failing"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(ctx: click.Context, o: dict) -> Config:
+    config = _config(ctx)
+    config = _run(config.replace, "decode", fps=o["fps"], frame_max_pixels=o["frame_max_pixels"],
+                  fast=o["fast"])
+    config = _run(config.replace, "select", detector=o["detector"], threshold=o["threshold"],
+                  min_scene_s=o["min_scene_s"], max_gap_s=o["max_gap_s"])
+    return _run(config.replace, "chunk", max_tokens=o["max_tokens"], max_span_s=o["max_span_s"])
+
+
+def _ingest_one(ctx: click.Context, video: str, config: Config, allow_errors: bool):
+    from vidqa.ingest import ingest
+    from vidqa.probe import probe
+
+    info = probe(video)
+    bar, update = _progress(ctx, info.duration_s, Path(video).name)
+    try:
+        return ingest(info, config, allow_errors=allow_errors, on_progress=update)
+    finally:
+        bar.close()
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("videos", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
+@_ingest_options
+@click.pass_context
+def ingest(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options) -> None:
+    """Decode, pick key frames and chunk each VIDEO; results are cached.
+
+    A batch goes on past a bad file and lists every failure at the end (exit status 1).
+    """
+    config = _settings(ctx, options)
+    results, failures = [], []
+    for video in videos:
+        try:
+            result = _ingest_one(ctx, video, config, options["allow_errors"])
+        except VidqaError as exc:
+            failures.append(str(exc))
+            continue
+        results.append(result)
+        if not as_json:
+            click.echo(_summary(result))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=1))
+    if failures:
+        if len(videos) > 1:
+            _fail(f"{len(failures)} of {len(videos)} videos failed:")
+            for message in failures:
+                click.echo(f"  {message}", err=True)
+        else:
+            _fail(failures[0])
+        sys.exit(1)
+
+
+def _summary(result) -> str:
+    s, info = result.stats, result.video
+    where = "from cache" if s.cached else f"decoded in {s.decode_s:.1f} s"
+    lines = [
+        f"{info.path}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, {s.keyframes} key "
+        f"frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
+        f"  visual tokens: {s.tokens_kept:,} against {s.tokens_uniform:,} for uniform "
+        f"{result.config.decode.fps:g} fps ({s.token_reduction:.1%} fewer; {s.frame_width}x"
+        f"{s.frame_height} frames, {s.tokens_per_frame} tokens each)",
+        f"  chunks: {len(result.chunks)} (at most {result.config.chunk.max_tokens:,} tokens and "
+        f"{result.config.chunk.max_span_s:g} s each)",
+        f"  work dir: {result.workdir} ({where})",
+    ]
+    if result.decode_problem:
+        lines.append(f"  warning: {result.decode_problem.split(';')[0]}")
+    return "\n".join(lines)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row")
+@_ingest_options
+@click.pass_context
+def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **options) -> None:
+    """The scenes (shots) of VIDEO with their start and end times."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    config = _settings(ctx, options)
+    result = _run(_ingest_one, ctx, video, config, options["allow_errors"])
+    counts: dict[int, int] = {}
+    for kf in result.keyframes:
+        counts[kf.scene_index] = counts.get(kf.scene_index, 0) + 1
+    rows = [{"scene": s.index + 1, "start": format_hms(s.start_s), "end": format_hms(s.end_s),
+             "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3),
+             "duration_s": round(s.end_s - s.start_s, 3), "keyframes": counts.get(s.index, 0)}
+            for s in result.scenes]
+    if as_json:
+        click.echo(json.dumps({"video": result.video.path, "scenes": rows}, indent=1))
+    elif as_csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["scene"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        click.echo(f"{'scene':>5}  {'start':<12}  {'end':<12}  {'duration':>10}  key frames")
+        for r in rows:
+            click.echo(f"{r['scene']:>5}  {r['start']:<12}  {r['end']:<12}  "
+                       f"{r['duration_s']:>9.3f}s  {r['keyframes']:>10}")
+
+
+@cli.command()
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--minutes", type=click.FloatRange(0.1, 600), default=2.0, show_default=True,
+              help="length of the video")
+@click.option("--seed", type=int, default=0, show_default=True, help="varies shots and colours")
+@click.option("--event-every", type=click.FloatRange(5, 3600), default=40.0, show_default=True,
+              help="seconds between 2-second caption events on static slides")
+def sample(output: str, minutes: float, seed: int, event_every: float) -> None:
+    """Make a sample video with ffmpeg's lavfi sources (shots with hard cuts, static slides with
+    2-second caption events), and OUTPUT's .truth.json with its cut and event times."""
+    from vidqa.synth import demo_plan, render
+
+    plan = demo_plan(minutes, seed=seed, event_every_s=event_every)
+    path = _run(render, plan, output)
+    truth = plan.truth()
+    click.echo(f"{path}: {format_hms(plan.duration_s)}, {len(truth['cuts_s']) + 1} shots, "
+               f"{len(truth['events'])} caption events (truth in {path.with_suffix('.truth.json')})")
+
+
+@cli.command()
+def paths() -> None:
+    """Where vidqa keeps its cache and looks for its config file ($VIDQA_HOME moves both)."""
+    click.echo(f"cache:  {cache_dir()}")
+    click.echo(f"config: {config_file()}" + ("" if config_file().exists() else " (not present)"))
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="vidqa")
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing incomplete was kept, run the command again to finish")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - one line unless debugging
+        if os.environ.get("VIDQA_DEBUG"):
+            traceback.print_exc()
+        else:
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(f"unexpected {type(exc).__name__}: {first} (set VIDQA_DEBUG=1 for the "
+                  "traceback, and report it)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

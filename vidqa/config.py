@@ -1,0 +1,224 @@
+"""Settings: one dataclass per stage, one table of defaults, and where state lives.
+
+The field metadata of each dataclass (help text and valid range) is the single table that drives
+validation, the CLI's `--help` and the commented `configs/default.yaml`; a test keeps the YAML in
+sync. Settings merge in this order, later wins: defaults, the config file, command-line flags.
+All state lives under platformdirs locations, or under `$VIDQA_HOME` when it is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+from vidqa.errors import ConfigError
+
+APP_NAME = "vidqa"
+
+
+def _opt(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How frames come out of ffmpeg."""
+
+    fps: float = _opt(2.0, "frames sampled per second of video (each keeps its own stream time)",
+                      lo=0.05, hi=30.0)
+    frame_max_pixels: int = _opt(
+        230_400, "largest model frame area in pixels (640x360); sides are rounded to multiples "
+        "of 32 as Qwen3-VL does, so a 16:9 frame becomes 640x352 = 220 visual tokens",
+        lo=1024, hi=16_777_216)
+    frame_min_pixels: int = _opt(4096, "smallest model frame area in pixels (64x64)",
+                                 lo=1024, hi=16_777_216)
+    fast: bool = _opt(True, "skip decoding non-reference frames and the loop filter (about 2x "
+                      "faster on B-frame streams; times stay exact, images lose a little sharpness)")
+    threads: int = _opt(0, "ffmpeg decoder threads (0: one per core, at most 8)", lo=0, hi=64)
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """Scene detection and the key-frame policy."""
+
+    detector: str = _opt("content+adaptive", "PySceneDetect detector run on the sampled frames "
+                         "(content+adaptive: the cuts either finds)",
+                         choices=("content+adaptive", "content", "adaptive", "histogram", "hash"))
+    threshold: float = _opt(0.0, "detector threshold (0: vidqa's default for 2 fps samples: "
+                            "content 44, adaptive 3.0, histogram 0.20, hash 0.35; for "
+                            "content+adaptive it sets the content one)", lo=0.0, hi=255.0)
+    min_scene_s: float = _opt(1.0, "shortest scene in seconds; a cut closer to the last one is "
+                              "merged into it", lo=0.0, hi=600.0)
+    change_level: float = _opt(20.0, "mean difference in edge strength (Sobel, on 0-255 grey) "
+                               "that marks one of a frame's 16x9 blocks as changed", lo=1.0,
+                               hi=2040.0)
+    color_level: float = _opt(40.0, "mean colour difference (0-255) that also marks a block as "
+                              "changed", lo=1.0, hi=255.0)
+    change_area: float = _opt(0.03, "fraction of blocks that changed against the last key frame "
+                              "and held still since the previous sample, that makes a new key "
+                              "frame", lo=0.0, hi=1.0)
+    motion_factor: float = _opt(2.0, "in a busy shot a change must hold this many times the "
+                                "share of blocks that move between samples", lo=0.0, hi=100.0)
+    duplicate_area: float = _opt(0.005, "a frame with no more changed blocks than this is a near-"
+                                 "duplicate of the last key frame and is never kept", lo=0.0, hi=1.0)
+    min_gap_s: float = _opt(1.0, "least time between two change key frames (scene starts ignore it)",
+                            lo=0.0, hi=600.0)
+    max_gap_s: float = _opt(30.0, "most time without a key frame while the picture still changes a "
+                            "little", lo=1.0, hi=3600.0)
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """How key frames are grouped for the model."""
+
+    max_tokens: int = _opt(8192, "visual-token budget of one chunk", lo=64, hi=1_048_576)
+    max_span_s: float = _opt(300.0, "longest stretch of video one chunk covers, in seconds",
+                             lo=1.0, hi=86_400.0)
+
+
+STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in STAGES}
+
+    def replace(self, stage: str, **values: Any) -> Config:
+        """A copy with some settings of one stage changed (validated; None values ignored)."""
+        values = {k: v for k, v in values.items() if v is not None}
+        if not values:
+            return self
+        current = getattr(self, stage)
+        updated = _validated(STAGES[stage], {**dataclasses.asdict(current), **values}, source="")
+        return dataclasses.replace(self, **{stage: updated})
+
+    def key(self, *stages: str) -> str:
+        """A short hash of the named stages' settings, for cache keys."""
+        payload = json.dumps({s: dataclasses.asdict(getattr(self, s)) for s in stages},
+                             sort_keys=True)
+        return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:
+    where = f" in {source}" if source else ""
+    known = {f.name: f for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        spec = known.get(name)
+        if spec is None:
+            raise ConfigError(f"unknown setting '{name}'{where}; valid: {', '.join(known)}")
+        kind = type(spec.default)
+        meta = spec.metadata
+        try:
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise TypeError
+            elif kind is int:
+                if isinstance(value, bool) or float(value) != int(float(value)):
+                    raise TypeError
+                value = int(float(value))
+            elif kind is float:
+                if isinstance(value, bool):
+                    raise TypeError
+                value = float(value)
+            else:
+                value = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting '{name}'{where} must be a {kind.__name__}, got {value!r}") \
+                from None
+        if meta["choices"] and value not in meta["choices"]:
+            raise ConfigError(f"setting '{name}'{where} must be one of "
+                              f"{', '.join(meta['choices'])}; got {value!r}")
+        lo, hi = meta["lo"], meta["hi"]
+        if lo is not None and not (lo <= value <= hi):
+            raise ConfigError(f"setting '{name}'{where} must be between {lo:g} and {hi:g}; "
+                              f"got {value!r}")
+        out[name] = value
+    return cls(**out)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Defaults, overlaid by the config file (`path`, else the user's config file if it exists)."""
+    if path is None:
+        path = config_file()
+        if not path.exists():
+            return Config()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' does not exist; create it from "
+                          "configs/default.yaml or drop --config") from None
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"cannot read config file '{path}': {first}; fix the YAML "
+                          "(configs/default.yaml shows the format)") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of stages "
+                          f"({', '.join(STAGES)}); see configs/default.yaml")
+    stages = {}
+    for stage, values in data.items():
+        if stage not in STAGES:
+            raise ConfigError(f"unknown section '{stage}' in {path}; valid: {', '.join(STAGES)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"section '{stage}' in {path} must be a mapping of settings")
+        defaults = dataclasses.asdict(STAGES[stage]())
+        stages[stage] = _validated(STAGES[stage], {**defaults, **values}, source=str(path))
+    return Config(**stages)
+
+
+def render_default_yaml() -> str:
+    """The commented default config, as kept in `configs/default.yaml`."""
+    lines = ["# vidqa settings with their defaults. Copy to $VIDQA_HOME/config.yaml (or the path",
+             "# `vidqa paths` prints) and keep only what you change. Command-line flags win.", ""]
+    for stage, cls in STAGES.items():
+        lines.append(f"{stage}:  # {cls.__doc__.strip()}")
+        for f in fields(cls):
+            meta = f.metadata
+            if meta["choices"]:
+                valid = " | ".join(meta["choices"])
+            elif meta["lo"] is not None:
+                num = (lambda v: str(int(v))) if isinstance(f.default, int) else "{:g}".format
+                valid = f"{num(meta['lo'])} .. {num(meta['hi'])}"
+            else:
+                valid = "true | false"
+            lines.append(f"  # {meta['help']} [{valid}]")
+            lines.append(f"  {f.name}: {yaml.safe_dump(f.default).splitlines()[0]}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def setting_help(stage: str, name: str) -> str:
+    """The help text of one setting, with its default, for click options."""
+    spec = {f.name: f for f in fields(STAGES[stage])}[name]
+    return f"{spec.metadata['help']} [default: {spec.default}]"
+
+
+def home_dir() -> Path | None:
+    home = os.environ.get("VIDQA_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def cache_dir() -> Path:
+    """Where per-video work directories live."""
+    home = home_dir()
+    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def config_file() -> Path:
+    home = home_dir()
+    return home / "config.yaml" if home else Path(platformdirs.user_config_dir(APP_NAME)) / "config.yaml"

@@ -1,0 +1,25 @@
+"""The few errors vidqa raises. Each message names the file, what is wrong and the fix."""
+
+from __future__ import annotations
+
+
+class VidqaError(Exception):
+    """Base class: a failure a person can act on; the CLI prints it as one line and exits 1."""
+
+    exit_code = 1
+
+
+class VideoOpenError(VidqaError):
+    """The file is missing, unreadable, not a video, or has no video stream."""
+
+
+class DecodeError(VidqaError):
+    """ffmpeg could open the file but not decode it to the end (corrupt or truncated data)."""
+
+
+class ConfigError(VidqaError):
+    """A setting is out of range or a config file cannot be read."""
+
+
+class CacheError(VidqaError):
+    """The work directory cannot be written or holds something unreadable."""

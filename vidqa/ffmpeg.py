@@ -1,0 +1,101 @@
+"""The ffmpeg binary and its log: where it lives, how it is called, what its errors mean.
+
+ffmpeg comes with the install: the static build inside `imageio-ffmpeg`. `VIDQA_FFMPEG` (or
+imageio-ffmpeg's own `IMAGEIO_FFMPEG_EXE`) points at another binary. Calls follow whisper's
+`audio.py`: `-nostdin`, `-hide_banner`, file names as arguments (never through a shell), and
+the last lines of stderr in any error raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+from vidqa.errors import VidqaError
+
+GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats")
+
+# A log line under `-loglevel level+...`: "[context @ 0x..] [error] message" or "[error] message".
+_LEVEL = re.compile(r"^(?:\[(?P<ctx>[^\]]*)\]\s*)*\[(?P<level>fatal|error|warning|panic)\]\s*(?P<msg>.*)$")
+
+# Messages that mean the data itself is broken, by the fix they call for.
+TRUNCATED = ("partial file", "File ended prematurely", "corrupt input packet",
+             "moov atom not found", "stream ends prematurely", "Truncated", "truncated")
+CORRUPT = ("Invalid NAL unit", "Error submitting packet", "Decoding error", "corrupt decoded frame",
+           "Error splitting the input", "missing picture in access unit", "Invalid data found")
+# Muxer-side complaints about our own null/raw output: not a property of the input.
+_OUTPUT_NOISE = ("non monotonically increasing dts", "Trailing option")
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary vidqa runs."""
+    override = os.environ.get("VIDQA_FFMPEG")
+    if override:
+        return override
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise VidqaError("ffmpeg not found: reinstall vidqa (pip install -e .) so that "
+                         "imageio-ffmpeg provides it, or set VIDQA_FFMPEG") from None
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:
+        raise VidqaError(f"ffmpeg not found ({exc}); reinstall imageio-ffmpeg or set "
+                         "VIDQA_FFMPEG to an ffmpeg binary") from None
+
+
+def ffmpeg_version() -> str:
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True,
+                         text=True, check=False).stdout
+    return out.split("\n", 1)[0].removeprefix("ffmpeg version ").split(" ")[0]
+
+
+@dataclass
+class LogProblems:
+    """Warnings and errors ffmpeg printed about one input, sorted by what they mean."""
+
+    truncated: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+    other_errors: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> bool:
+        """Take one stderr line; True when it says the input's data is truncated or corrupt."""
+        match = _LEVEL.match(line)
+        if not match:
+            return False
+        msg = match.group("msg").strip()
+        if not msg or any(noise in msg for noise in _OUTPUT_NOISE):
+            return False
+        self.tail = (self.tail + [msg])[-8:]
+        if any(key in msg for key in TRUNCATED):
+            self.truncated.append(msg)
+            return True
+        if any(key in msg for key in CORRUPT):
+            self.corrupt.append(msg)
+            return True
+        if match.group("level") in ("error", "fatal", "panic"):
+            self.other_errors.append(msg)
+        return False
+
+    @property
+    def summary(self) -> str:
+        """The most telling message, for an error line."""
+        for group in (self.truncated, self.corrupt, self.other_errors, self.tail):
+            if group:
+                return group[0].rstrip(".")
+        return "no message from ffmpeg"
+
+
+def first_error(path: str) -> str:
+    """ffmpeg's own account of why it cannot open `path` (only called on the error path)."""
+    proc = subprocess.run([ffmpeg_exe(), *GLOBAL_ARGS, "-loglevel", "level+error", "-i", path],
+                          capture_output=True, text=True, errors="replace", check=False)
+    problems = LogProblems()
+    for line in proc.stderr.splitlines():
+        problems.feed(line)
+    return problems.summary
