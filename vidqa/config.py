@@ -43,7 +43,8 @@ class DecodeConfig:
                                  lo=1024, hi=16_777_216)
     fast: bool = _opt(True, "skip decoding non-reference frames and the loop filter (about 2x "
                       "faster on B-frame streams; times stay exact, images lose a little sharpness)")
-    threads: int = _opt(0, "ffmpeg decoder threads (0: one per core, at most 8)", lo=0, hi=64)
+    threads: int = _opt(0, "ffmpeg decoder threads (0: all cores but one, at most 8; the spare "
+                        "core runs the key-frame analysis)", lo=0, hi=64)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,9 @@ def frame_size(info: VideoInfo, config: DecodeConfig) -> tuple[int, int]:
 
 
 def decode_threads(config: DecodeConfig) -> int:
-    return config.threads or min(os.cpu_count() or 2, 8)
+    """ffmpeg's decoder threads: all cores but one, which the key-frame analysis needs (on 2 cores
+    one decoder thread beats two by 15%: see BENCHMARKS.md), at most 8."""
+    return config.threads or max(1, min((os.cpu_count() or 2) - 1, 8))
 
 
 def build_command(info: VideoInfo, config: DecodeConfig) -> list[str]:

@@ -92,6 +92,25 @@ class UnionDetector(SceneDetector):
         return max(d.event_buffer_length for d in self.detectors)
 
 
+class _SharedScoreAdaptive(AdaptiveDetector):
+    """AdaptiveDetector fed the frame score its partner ContentDetector has just computed for the
+    same frame, so the union pays for one HSV/edge pass instead of two."""
+
+    def __init__(self, source: ContentDetector, **kwargs):
+        super().__init__(**kwargs)
+        self._source = source
+
+    def _calculate_frame_score(self, timecode: FrameTimecode, frame_img: np.ndarray) -> float:
+        return self._source._frame_score
+
+
+def _content_adaptive(cfg: SelectConfig) -> UnionDetector:
+    content = DETECTORS["content"](cfg)
+    adaptive = _SharedScoreAdaptive(content, adaptive_threshold=DEFAULT_THRESHOLDS["adaptive"],
+                                    min_scene_len=float(cfg.min_scene_s))
+    return UnionDetector([content, adaptive], float(cfg.min_scene_s))
+
+
 # The registry: name -> factory. Each detector sees BGR frames at ANALYSIS_WIDTH.
 DETECTORS: dict[str, Callable[[SelectConfig], SceneDetector]] = {
     "content": lambda cfg: ContentDetector(
@@ -102,10 +121,7 @@ DETECTORS: dict[str, Callable[[SelectConfig], SceneDetector]] = {
     "histogram": lambda cfg: HistogramDetector(
         threshold=_threshold(cfg), min_scene_len=float(cfg.min_scene_s)),
     "hash": lambda cfg: HashDetector(threshold=_threshold(cfg), min_scene_len=float(cfg.min_scene_s)),
-    "content+adaptive": lambda cfg: UnionDetector(
-        [DETECTORS["content"](cfg), AdaptiveDetector(
-            adaptive_threshold=DEFAULT_THRESHOLDS["adaptive"], min_scene_len=float(cfg.min_scene_s))],
-        float(cfg.min_scene_s)),
+    "content+adaptive": _content_adaptive,
 }
 
 
@@ -141,12 +157,13 @@ class Selection:
 
 
 def analysis_image(bgr: np.ndarray) -> np.ndarray:
-    """The frame at detector size (PySceneDetect's default 256 px width)."""
+    """The frame at PySceneDetect's default analysis width (256 px), bilinear as its own
+    SceneManager downscales (0.2 ms for a 640 px frame; area averaging would take 0.9 ms)."""
     height, width = bgr.shape[:2]
     if width <= ANALYSIS_WIDTH:
         return bgr
     new_h = max(1, round(height * ANALYSIS_WIDTH / width))
-    return cv2.resize(bgr, (ANALYSIS_WIDTH, new_h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(bgr, (ANALYSIS_WIDTH, new_h), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclass(frozen=True)
@@ -174,12 +191,16 @@ def _blocks(diff: np.ndarray) -> np.ndarray:
     return diff.reshape(GRID_H, BLOCK, GRID_W, BLOCK).mean(axis=(1, 3))
 
 
+def block_diffs(a: Signature, b: Signature) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block mean differences of edge strength and of colour (0-255), each 9 x 16."""
+    return _blocks(np.abs(a.edges - b.edges)), _blocks(np.abs(a.color - b.color).mean(axis=2))
+
+
 def block_changes(a: Signature, b: Signature, edge_level: float, color_level: float) -> np.ndarray:
     """Which of the 16x9 blocks differ: in edge strength above `edge_level`, or in mean colour
     above `color_level` (0-255)."""
-    edges = _blocks(np.abs(a.edges - b.edges)) > edge_level
-    color = _blocks(np.abs(a.color - b.color).mean(axis=2)) > color_level
-    return edges | color
+    edges, color = block_diffs(a, b)
+    return (edges > edge_level) | (color > color_level)
 
 
 def _timecode(pts_s: float, fps: float) -> FrameTimecode:
@@ -248,7 +269,8 @@ class KeyframeSelector:
         else:
             levels = (cfg.change_level, cfg.color_level)
             changed = block_changes(sig, self._last_sig, *levels)
-            moving = block_changes(sig, prev[1], *levels)
+            step_edges, step_color = block_diffs(sig, prev[1])
+            moving = (step_edges > cfg.change_level) | (step_color > cfg.color_level)
             sudden = block_changes(sig, recent, *levels)
             change = float(changed.mean())
             # New picture: differs from the last key frame, held still since the previous sample,
@@ -257,7 +279,8 @@ class KeyframeSelector:
             # In a busy shot (a pan, a crowd, an animation) a change must stand out of the motion,
             # measured at a quarter of the levels so that slow drift counts as motion too.
             needed = max(cfg.change_area, cfg.motion_factor * self._motion)
-            stirring = block_changes(sig, prev[1], *(level * MOTION_LEVEL for level in levels))
+            stirring = ((step_edges > cfg.change_level * MOTION_LEVEL)
+                        | (step_color > cfg.color_level * MOTION_LEVEL))
             self._motion = 0.7 * self._motion + 0.3 * float(stirring.mean())
             since = frame.pts_s - self._last_kept_s
             if is_cut:

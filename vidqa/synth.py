@@ -63,7 +63,7 @@ class Plan:
     def events(self) -> list[Event]:
         out, t = [], 0.0
         for seg in self.segments:
-            out += [Event(t + e.start_s, t + e.end_s, e.text) for e in seg.events]
+            out += [Event(round(t + e.start_s, 6), round(t + e.end_s, 6), e.text) for e in seg.events]
             t += seg.duration_s
         return out
 
