@@ -6,13 +6,13 @@ is in seconds. The policy keeps:
 
 - the first frame of every scene (`reason="scene"`);
 - a frame whose picture departs from the last kept one, arrived within the last 1.5 s and holds
-  still: enough 16x9 blocks differ from the last key frame and from the sample three steps back
-  *and* match the previous sample (`reason="change"`), at least `min_gap_s` after the last key
-  frame. Blocks are compared on edge strength (text, objects,
-  slides) and on colour only for large changes. Requiring the new picture to hold for one
-  sample, and in a busy shot to change more blocks than the running motion does, keeps
-  continuous motion (a pan, a crowd, an animation) from filling the budget, while a caption, a
-  slide change or an object that appears for 2 s (four samples at 2 fps) still qualifies;
+  still (`reason="change"`): enough 16x9 blocks differ from the last key frame and from the
+  sample three steps back, *and* match the previous sample, at least `min_gap_s` after the last
+  key frame. Blocks are compared on edge strength (text, objects, slides) and on colour only for
+  large changes. In a busy shot (a pan, a crowd, an animation) the change must also cover more
+  blocks than the running motion does, so continuous motion and slow drift do not fill the
+  budget, while a caption, a slide change or an object that appears for 2 s (four samples at
+  2 fps) still qualifies;
 - a frame after `max_gap_s` without one, when the picture changed at all (`reason="interval"`);
 
 and never a near-duplicate of the last key frame. The return to the old picture after an event
