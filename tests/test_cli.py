@@ -170,3 +170,34 @@ def test_console_script_error_is_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"Error: cannot open '{tmp_path / 'x.mp4'}': no such file; check the path"
+
+
+def test_index_events_and_ask_through_an_openai_compatible_server(cuts_video, tmp_path):
+    """The whole model pipeline over HTTP on 127.0.0.1, with the official client."""
+    from openai_server import OpenAIServer
+
+    path, _ = cuts_video
+    server = OpenAIServer()
+    with server as base_url:
+        args = ["-b", "openai", "-m", "tiny-vl", "--base-url", base_url, "--api-key", "secret"]
+        result = run("index", "--json", *args, str(path))
+        assert result.exit_code == 0, result.stderr
+        (doc,) = json.loads(result.stdout)
+        keyframe_times = {k["pts_s"] for c in json.loads(run("ingest", "--json", str(path)).stdout)[0]
+                          ["chunks"] for k in c["keyframes"]}
+        # The server's "model" echoes the <t seconds> labels it read: every key frame's time
+        # came through, as text, before its image, and the think block and fence were stripped.
+        starts = {e["start_s"] for e in doc["events"]}
+        assert starts == {round(t, 1) for t in keyframe_times}
+        assert all(c["warning"] is None for c in doc["chunks"])
+        requests_after_index = len(server.requests)
+        srt = run("events", "-f", "srt", *args, str(path))
+        assert srt.exit_code == 0 and srt.stdout.startswith("1\n00:00:00,000 --> ")
+        assert len(server.requests) == requests_after_index  # captions came from the cache
+        answer = run("ask", "--json", *args, str(path), "What is on screen at the start?")
+        assert answer.exit_code == 0, answer.stderr
+        reply = json.loads(answer.stdout)
+        assert reply["citations"] and 1 <= len(reply["chunks"]) <= 2
+    refused = run("index", *args, str(path), "--max-tokens", "660")
+    assert refused.exit_code == 1
+    assert refused.stderr.count("\n") == 1 and "cannot be reached" in refused.stderr

@@ -92,3 +92,36 @@ def test_chunks_follow_scenes_under_budget_and_tile_the_video():
     assert chunks[0].start_s == 0.0 and chunks[-1].end_s == 100.0
     assert all(a.end_s == b.start_s for a, b in zip(chunks, chunks[1:]))
     assert sum(len(c.keyframes) for c in chunks) == len(many)
+
+
+def test_model_presets_yaml_in_sync_and_resolution(monkeypatch):
+    from vidqa.presets import PRESETS, default_model, find_preset, render_models_yaml, resolve_model
+
+    assert (ROOT / "configs" / "models.yaml").read_text() == render_models_yaml()
+    assert len(PRESETS) == 12 and find_preset("30b-a3b-thinking").moe
+    assert find_preset("Qwen/Qwen3-VL-8B-Instruct").name == "8b"
+    config = resolve_model(Config().replace("model", model="8b"))
+    assert config.model.model == "Qwen/Qwen3-VL-8B-Instruct"
+    assert (config.decode.frame_max_pixels, config.chunk.max_tokens) == (409_600, 16_384)
+    # What the user set is kept.
+    mine = resolve_model(Config().replace("model", model="8b").replace("chunk", max_tokens=4096))
+    assert mine.chunk.max_tokens == 4096
+    # No GPU here: the small model by default.
+    assert default_model() == "Qwen/Qwen3-VL-2B-Instruct"
+    assert resolve_model(Config()).model.model == "Qwen/Qwen3-VL-2B-Instruct"
+    monkeypatch.setenv("VIDQA_MODEL", "/models/mine")
+    monkeypatch.setenv("VIDQA_BACKEND", "openai")
+    assert (load_config().model.model, load_config().model.backend) == ("/models/mine", "openai")
+
+
+def test_missing_backend_dependency_names_the_extra(monkeypatch):
+    import dataclasses
+
+    from vidqa import backends
+
+    spec = dataclasses.replace(backends.REGISTRY["openai"], needs=("no_such_module_here",))
+    monkeypatch.setitem(backends.REGISTRY, "openai", spec)
+    with pytest.raises(backends.BackendError, match=r"pip install 'vidqa\[openai\]'"):
+        backends.get_backend("openai", "m")
+    with pytest.raises(backends.BackendError, match="unknown backend 'nope'"):
+        backends.get_backend("nope", "m")

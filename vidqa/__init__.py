@@ -1,24 +1,30 @@
 """vidqa: ask questions about hour-long recordings and get answers pinned to the second.
 
-The pipeline, one module per stage: probe/decode -> keyframes -> chunking -> (caption, index,
-answer: later stages). Every frame, key frame, scene and chunk carries its absolute time in
+The pipeline, one module per stage: probe/decode -> keyframes -> chunking -> caption -> answer
+(messages, backends and export beside them). Every frame, key frame, scene and chunk carries its absolute time in
 seconds (`pts_s`, `start_s`, `end_s`).
 """
 
 __version__ = "0.1.0"
 
+from vidqa.answer import Answer, ask  # noqa: E402
+from vidqa.backends import get_backend, open_backend  # noqa: E402
+from vidqa.caption import (CaptionEvent, ChunkCaption, VideoCaptions, caption_video,  # noqa: E402
+                           index_video)
 from vidqa.chunking import Chunk, make_chunks  # noqa: E402
 from vidqa.config import ChunkConfig, Config, DecodeConfig, SelectConfig, load_config  # noqa: E402
 from vidqa.decode import Frame, iter_frames  # noqa: E402
-from vidqa.errors import DecodeError, VideoOpenError, VidqaError  # noqa: E402
+from vidqa.errors import BackendError, DecodeError, VideoOpenError, VidqaError  # noqa: E402
+from vidqa.export import get_writer  # noqa: E402
 from vidqa.ingest import IngestResult, ingest  # noqa: E402
 from vidqa.keyframes import Keyframe, Scene, select_keyframes  # noqa: E402
 from vidqa.probe import VideoInfo, probe  # noqa: E402
 from vidqa.timecode import format_hms, parse_time  # noqa: E402
 
 __all__ = [
-    "Chunk", "ChunkConfig", "Config", "DecodeConfig", "DecodeError", "Frame", "IngestResult",
-    "Keyframe", "Scene", "SelectConfig", "VideoInfo", "VideoOpenError", "VidqaError",
-    "format_hms", "ingest", "iter_frames", "load_config", "make_chunks", "parse_time", "probe",
-    "select_keyframes",
+    "Answer", "BackendError", "CaptionEvent", "Chunk", "ChunkCaption", "ChunkConfig", "Config",
+    "DecodeConfig", "DecodeError", "Frame", "IngestResult", "Keyframe", "Scene", "SelectConfig",
+    "VideoCaptions", "VideoInfo", "VideoOpenError", "VidqaError", "ask", "caption_video",
+    "format_hms", "get_backend", "get_writer", "index_video", "ingest", "iter_frames",
+    "load_config", "make_chunks", "open_backend", "parse_time", "probe", "select_keyframes",
 ]

@@ -187,14 +187,7 @@ def ingest(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options
             click.echo(_summary(result))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=1))
-    if failures:
-        if len(videos) > 1:
-            _fail(f"{len(failures)} of {len(videos)} videos failed:")
-            for message in failures:
-                click.echo(f"  {message}", err=True)
-        else:
-            _fail(failures[0])
-        sys.exit(1)
+    _report_failures(failures, len(videos))
 
 
 def _summary(result) -> str:
@@ -248,6 +241,141 @@ def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **option
         for r in rows:
             click.echo(f"{r['scene']:>5}  {r['start']:<12}  {r['end']:<12}  "
                        f"{r['duration_s']:>9.3f}s  {r['keyframes']:>10}")
+
+
+def _model_options(func):
+    from vidqa.backends import backend_names
+
+    options = [
+        click.option("-m", "--model", help="hub id, local directory, preset (2b, 8b, "
+                     "30b-a3b-thinking, ...) or served model name; also $VIDQA_MODEL "
+                     "[default: by hardware]"),
+        click.option("-b", "--backend", type=click.Choice(backend_names()),
+                     help="where the model runs; also $VIDQA_BACKEND [default: transformers]"),
+        click.option("--base-url", help="openai backend: server URL; also $OPENAI_BASE_URL"),
+        click.option("--api-key", help="openai backend: API key; also $OPENAI_API_KEY"),
+        click.option("--max-new-tokens", type=int, help=setting_help("model", "max_new_tokens")),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _model_settings(ctx: click.Context, o: dict):
+    from vidqa.backends import open_backend
+    from vidqa.presets import resolve_model
+
+    config = _settings(ctx, o)
+    config = _run(config.replace, "model", model=o["model"], backend=o["backend"],
+                  base_url=o["base_url"], max_new_tokens=o["max_new_tokens"])
+    config = resolve_model(config)
+    return config, _run(open_backend, config, api_key=o["api_key"])
+
+
+def _index_one(ctx: click.Context, video: str, config: Config, backend, allow_errors: bool):
+    from tqdm import tqdm
+
+    from vidqa.caption import caption_video
+
+    result = _ingest_one(ctx, video, config, allow_errors)
+    bar = tqdm(total=len(result.chunks), unit="chunk", desc=f"{Path(video).name} captions",
+               disable=ctx.obj.get("quiet") or not sys.stderr.isatty(), leave=False,
+               file=sys.stderr)
+    try:
+        captions = caption_video(result, backend, max_new_tokens=config.model.max_new_tokens,
+                                 temperature=config.model.temperature,
+                                 on_chunk=lambda caption: bar.update(1))
+    finally:
+        bar.close()
+    return result, captions
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("videos", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
+@_model_options
+@_ingest_options
+@click.pass_context
+def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options) -> None:
+    """Ingest each VIDEO and caption its chunks with the model: a summary and timestamped events
+    per chunk, cached per chunk (an interrupted run resumes where it stopped)."""
+    config, backend = _model_settings(ctx, options)
+    documents, failures = [], []
+    for video in videos:
+        try:
+            result, captions = _index_one(ctx, video, config, backend, options["allow_errors"])
+        except VidqaError as exc:
+            failures.append(str(exc))
+            continue
+        documents.append(captions.to_dict())
+        if not as_json:
+            raw = sum(1 for c in captions.chunks if c.warning)
+            click.echo(f"{result.video.path}: {len(captions.chunks)} chunks captioned by "
+                       f"{backend.model} ({backend.name}), {len(captions.events())} events"
+                       + (f"; {raw} chunks kept as raw text (unusable model output)" if raw else ""))
+    if as_json:
+        click.echo(json.dumps(documents, indent=1, ensure_ascii=False))
+    _report_failures(failures, len(videos))
+
+
+def _report_failures(failures: list[str], total: int) -> None:
+    if not failures:
+        return
+    if total > 1:
+        _fail(f"{len(failures)} of {total} videos failed:")
+        for message in failures:
+            click.echo(f"  {message}", err=True)
+    else:
+        _fail(failures[0])
+    sys.exit(1)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("-f", "--format", "fmt", default="json", show_default=True,
+              type=click.Choice(["json", "jsonl", "csv", "tsv", "srt", "vtt", "txt", "all"]),
+              help="event-log format; all writes every one")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="folder to write <video name>.<format> into, or - for stdout")
+@_model_options
+@_ingest_options
+@click.pass_context
+def events(ctx: click.Context, video: str, fmt: str, output: str, **options) -> None:
+    """The timestamped event log of VIDEO (captions are made first if needed)."""
+    from vidqa.export import get_writer
+
+    writer = _run(get_writer, fmt, output)
+    config, backend = _model_settings(ctx, options)
+    _, captions = _run(_index_one, ctx, video, config, backend, options["allow_errors"])
+    for path in _run(writer, captions) or []:
+        click.echo(f"wrote {path}", err=True)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--top-k", type=click.IntRange(1, 20), default=2, show_default=True,
+              help="chunks whose key frames the model sees")
+@_model_options
+@_ingest_options
+@click.pass_context
+def ask(ctx: click.Context, video: str, question: str, as_json: bool, top_k: int,
+        **options) -> None:
+    """Answer QUESTION about VIDEO from its chunk summaries and the key frames of the most
+    relevant chunks, citing time ranges."""
+    from vidqa.answer import ask as answer
+
+    config, backend = _model_settings(ctx, options)
+    result, captions = _run(_index_one, ctx, video, config, backend, options["allow_errors"])
+    reply = _run(answer, result, captions, backend, question, top_k=top_k,
+                 max_new_tokens=config.model.max_new_tokens, temperature=config.model.temperature)
+    if as_json:
+        click.echo(json.dumps(reply.to_dict(), indent=1, ensure_ascii=False))
+        return
+    click.echo(reply.text)
+    cited = ", ".join(f"{format_hms(c.start_s)}-{format_hms(c.end_s)}" for c in reply.citations)
+    click.echo(f"\nsources: {cited}")
 
 
 @cli.command()

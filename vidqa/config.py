@@ -86,7 +86,33 @@ class ChunkConfig:
                              lo=1.0, hi=86_400.0)
 
 
-STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig}
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model writes captions and answers, and how it is reached."""
+
+    backend: str = _opt("transformers", "transformers (local Qwen3-VL) or openai (an OpenAI-"
+                        "compatible server); also $VIDQA_BACKEND", choices=("transformers", "openai"))
+    model: str = _opt("", "hub id, local directory or served model name; empty: "
+                      "Qwen/Qwen3-VL-8B-Instruct on a CUDA GPU with 24 GiB or more, else "
+                      "Qwen/Qwen3-VL-2B-Instruct; also $VIDQA_MODEL")
+    max_new_tokens: int = _opt(1024, "most tokens the model writes per chunk", lo=16, hi=32768)
+    temperature: float = _opt(0.0, "sampling temperature (0: greedy, repeatable)", lo=0.0, hi=2.0)
+    base_url: str = _opt("", "openai backend: server URL such as http://localhost:8000/v1; "
+                         "empty: $OPENAI_BASE_URL")
+    concurrency: int = _opt(4, "openai backend: chunks in flight at once", lo=1, hi=64)
+    timeout_s: float = _opt(120.0, "openai backend: seconds before a request is abandoned",
+                            lo=1.0, hi=3600.0)
+    retries: int = _opt(3, "openai backend: retries with backoff on 429, 5xx and lost "
+                        "connections", lo=0, hi=20)
+    load_in_4bit: bool = _opt(False, "transformers backend: 4-bit weights (bitsandbytes, CUDA "
+                              "only) for the 32B and larger models")
+    attention: str = _opt("auto", "transformers backend: attention kernel (auto: flash-"
+                          "attention 2 when installed on CUDA, else sdpa)",
+                          choices=("auto", "sdpa", "flash_attention_2", "eager"))
+
+
+STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
+                           "model": ModelConfig}
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,7 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in STAGES}
@@ -153,7 +180,14 @@ def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
-    """Defaults, overlaid by the config file (`path`, else the user's config file if it exists)."""
+    """Defaults, overlaid by the config file (`path`, else the user's config file if it exists),
+    overlaid by $VIDQA_MODEL and $VIDQA_BACKEND."""
+    config = _load_file(path)
+    env = {"model": os.environ.get("VIDQA_MODEL"), "backend": os.environ.get("VIDQA_BACKEND")}
+    return config.replace("model", **{k: v for k, v in env.items() if v})
+
+
+def _load_file(path: str | os.PathLike | None) -> Config:
     if path is None:
         path = config_file()
         if not path.exists():
@@ -195,10 +229,13 @@ def render_default_yaml() -> str:
             elif meta["lo"] is not None:
                 num = (lambda v: str(int(v))) if isinstance(f.default, int) else "{:g}".format
                 valid = f"{num(meta['lo'])} .. {num(meta['hi'])}"
-            else:
+            elif isinstance(f.default, bool):
                 valid = "true | false"
+            else:
+                valid = "text"
             lines.append(f"  # {meta['help']} [{valid}]")
-            lines.append(f"  {f.name}: {yaml.safe_dump(f.default).splitlines()[0]}")
+            value = yaml.safe_dump(f.default).splitlines()[0]
+            lines.append(f"  {f.name}: {value if f.default != '' else chr(39) * 2}")
         lines.append("")
     return "\n".join(lines)
 

@@ -23,3 +23,7 @@ class ConfigError(VidqaError):
 
 class CacheError(VidqaError):
     """The work directory cannot be written or holds something unreadable."""
+
+
+class BackendError(VidqaError):
+    """A model backend cannot be loaded or reached, or refused the request."""

@@ -1,0 +1,71 @@
+"""Model backends behind one protocol, and the registry the CLI's choices come from.
+
+A backend whose optional dependencies are missing stays listed, and asking for it says which
+extra to install; vidqa never falls back to another backend silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from vidqa.backends.base import Backend, Generation, Message
+from vidqa.errors import BackendError
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    target: str  # "module:Class"
+    extra: str  # pip extra that installs its dependencies
+    needs: tuple[str, ...]  # importable modules it needs
+    summary: str
+
+
+REGISTRY: dict[str, BackendSpec] = {
+    "transformers": BackendSpec(
+        "transformers", "vidqa.backends.hf:TransformersBackend", "local",
+        ("torch", "transformers", "torchvision"),
+        "local Qwen3-VL through transformers (hub id or local directory)"),
+    "openai": BackendSpec(
+        "openai", "vidqa.backends.openai_compat:OpenAIBackend", "openai", ("openai",),
+        "any OpenAI-compatible server: vLLM, SGLang, DashScope, transformers serve"),
+}
+
+
+def backend_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def load_backend_class(name: str) -> type:
+    """The backend class, or a BackendError naming the extra to install."""
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise BackendError(f"unknown backend '{name}'; choose one of: {', '.join(REGISTRY)}")
+    for module in spec.needs:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise BackendError(f"backend '{name}' needs the Python package '{module}'; install it "
+                               f"with: pip install 'vidqa[{spec.extra}]'") from None
+    module_name, class_name = spec.target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def get_backend(name: str, model: str, **options) -> Backend:
+    """An instance of the named backend for `model` (options: see each backend's __init__)."""
+    return load_backend_class(name)(model, **options)
+
+
+def open_backend(config, *, api_key: str | None = None) -> Backend:
+    """The backend a resolved `Config` asks for (see `vidqa.presets.resolve_model`)."""
+    m = config.model
+    return get_backend(m.backend, m.model, frame_max_pixels=config.decode.frame_max_pixels,
+                       frame_min_pixels=config.decode.frame_min_pixels,
+                       load_in_4bit=m.load_in_4bit, attention=m.attention,
+                       base_url=m.base_url or None, api_key=api_key, timeout_s=m.timeout_s,
+                       retries=m.retries, concurrency=m.concurrency)
+
+
+__all__ = ["Backend", "BackendSpec", "Generation", "Message", "REGISTRY", "backend_names",
+           "get_backend", "load_backend_class", "open_backend"]
