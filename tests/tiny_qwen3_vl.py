@@ -41,12 +41,14 @@ CORPUS = [
 ] * 20
 
 
-def build(path: str | Path, *, frame_max_pixels: int = 230_400) -> Path:
-    """Build and save the tiny model and its processor under `path`; return the path."""
+def build(path: str | Path, *, frame_max_pixels: int = 230_400, moe: bool = False) -> Path:
+    """Build and save the tiny model (dense, or mixture-of-experts like Qwen3-VL-30B-A3B) and
+    its processor under `path`; return the path."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (Qwen2Tokenizer, Qwen2VLImageProcessor, Qwen3VLConfig,
-                              Qwen3VLForConditionalGeneration, Qwen3VLProcessor,
+                              Qwen3VLForConditionalGeneration, Qwen3VLMoeConfig,
+                              Qwen3VLMoeForConditionalGeneration, Qwen3VLProcessor,
                               Qwen3VLVideoProcessor)
 
     path = Path(path)
@@ -84,12 +86,17 @@ def build(path: str | Path, *, frame_max_pixels: int = 230_400) -> Path:
     vision_config = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16,
                          spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=64,
                          num_position_embeddings=256, deepstack_visual_indexes=[0, 1])
-    config = Qwen3VLConfig(text_config=text_config, vision_config=vision_config,
+    if moe:
+        text_config.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                           decoder_sparse_step=1)
+    config_class = Qwen3VLMoeConfig if moe else Qwen3VLConfig
+    config = config_class(text_config=text_config, vision_config=vision_config,
                            image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                            vision_start_token_id=ids["<|vision_start|>"],
                            vision_end_token_id=ids["<|vision_end|>"])
     torch.manual_seed(0)
-    model = Qwen3VLForConditionalGeneration(config)
+    model_class = Qwen3VLMoeForConditionalGeneration if moe else Qwen3VLForConditionalGeneration
+    model = model_class(config)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.save_pretrained(path)

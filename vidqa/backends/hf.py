@@ -74,14 +74,26 @@ class TransformersBackend:
                                     "longest_edge": size["longest_edge"]}
         self.merge_size = getattr(image_processor, "merge_size", 2)
 
+    @staticmethod
+    def _load_image(path: str):
+        """A frame as an RGB array, decoded by OpenCV (faster than PIL, which is the fallback for
+        formats OpenCV cannot read)."""
+        import cv2
+        import numpy as np
+
+        image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            with Image.open(path) as fallback:
+                return fallback.convert("RGB")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
     def _hf_messages(self, messages: list[Message]) -> list[Message]:
         converted = []
         for message in messages:
             content = []
             for item in message["content"]:
                 if item["type"] == "image":
-                    with Image.open(item["path"]) as image:
-                        content.append({"type": "image", "image": image.convert("RGB")})
+                    content.append({"type": "image", "image": self._load_image(item["path"])})
                 else:
                     content.append({"type": "text", "text": item["text"]})
             converted.append({"role": message["role"], "content": content})
@@ -93,10 +105,12 @@ class TransformersBackend:
                                                   add_generation_prompt=True)
 
     def prepare(self, messages: list[Message]):
-        """The processor's inputs: token ids with image tokens expanded, pixel values, grids."""
+        """The processor's inputs: token ids with image tokens expanded, pixel values, grids.
+        On a GPU the processor's torchvision backend works on the model's device."""
+        extra = {"processor_kwargs": {"device": str(self.hf_model.device)}} if self.cuda else {}
         return self.processor.apply_chat_template(
             self._hf_messages(messages), tokenize=True, add_generation_prompt=True,
-            return_dict=True, return_tensors="pt")
+            return_dict=True, return_tensors="pt", **extra)
 
     def visual_tokens(self, inputs) -> int:
         grid = inputs.get("image_grid_thw")
