@@ -108,3 +108,24 @@ def test_vidqa_index_and_events_on_the_tiny_model(tiny_model, cuts_video, tmp_pa
     assert result.exit_code == 0, result.stderr
     assert sorted(p.suffix for p in out.iterdir()) == sorted(
         [".json", ".jsonl", ".csv", ".tsv", ".srt", ".vtt", ".txt"])
+
+
+def test_hub_id_loads_offline_from_the_hugging_face_cache(tiny_model, tmp_path, monkeypatch):
+    """A hub id whose files are in the cache ($HF_HOME) loads with no network, as a real
+    checkpoint does once downloaded; one that is not cached fails at once with the fix."""
+    import shutil
+
+    from vidqa.errors import BackendError
+
+    home = tmp_path / "hf"
+    snapshot = home / "hub" / "models--vidqa-test--tiny-qwen3-vl" / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_model, snapshot)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: no network
+    backend = get_backend("transformers", "vidqa-test/tiny-qwen3-vl")
+    assert type(backend.hf_model).__name__ == "Qwen3VLForConditionalGeneration"
+    with pytest.raises(BackendError, match="not in the Hugging Face cache .* cannot be reached"):
+        get_backend("transformers", "vidqa-test/not-downloaded")
