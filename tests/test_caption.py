@@ -102,3 +102,22 @@ def test_caption_video_caches_per_chunk_and_resumes(cuts_video):
     other = ScriptedBackend("other")
     caption_video(result, other)
     assert len(other.calls) == len(result.chunks)
+
+
+def test_ask_all_map_reduces_over_summaries():
+    from vidqa.answer import ask_all
+    from vidqa.caption import ChunkCaption, VideoCaptions
+
+    chunks = [ChunkCaption(i, i * 60.0, (i + 1) * 60.0, f"part {i}: the alarm rings" if i % 3 == 0
+                           else f"part {i}: quiet", [], "m") for i in range(7)]
+    captions = VideoCaptions("v.mp4", "m", 420.0, chunks)
+    ScriptedBackend.replies = ["notes: alarm at [0.0-60.0 s]", "notes: alarm at [180.0-240.0 s]",
+                               "notes: alarm at [360.0-420.0 s]",
+                               "<think>count</think>The alarm rings 3 times: [0.0-60.0 s], "
+                               "[180.0-240.0 s], [360.0-420.0 s]."]
+    backend = ScriptedBackend("m")
+    answer = ask_all(captions, backend, "How many times does the alarm ring?", batch=3)
+    assert len(backend.calls) == 4  # three map calls over 3+3+1 summaries, one reduce
+    assert "part 6" in backend.calls[2][0]["content"][0]["text"]
+    assert answer.text.startswith("The alarm rings 3 times")
+    assert [(c.start_s, c.end_s) for c in answer.citations] == [(0.0, 60.0), (180.0, 240.0), (360.0, 420.0)]

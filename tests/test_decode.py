@@ -104,3 +104,14 @@ def test_main_video_stream_of_several(media):
     assert info.stream_index == 3 and (info.coded_width, info.coded_height) == (480, 270)
     assert "0:3" in " ".join(build_command(info, DecodeConfig()))
     assert len(frames) == 26  # its last frame is at 12.98 s: slots 0.0 .. 12.5 at 2 fps
+
+
+def test_window_decode_keeps_absolute_times(media):
+    """Re-decoding a stretch (for refining a hit) seeks accurately and keeps absolute times."""
+    path = media / "pyscenedetect" / "counter.mp4"
+    ref_times, ref_images = all_frames(path)
+    info = probe(path)
+    frames = list(FrameReader(info, DecodeConfig(fps=8.0, fast=False), window=(1.05, 2.0)))
+    assert frames and all(1.05 <= f.pts_s <= 2.0 for f in frames)
+    for frame in frames:
+        assert ref_times[nearest_reference(frame.bgr, ref_images)] == pytest.approx(frame.pts_s)

@@ -1,8 +1,9 @@
 """Answers: pick the chunks most likely to hold the answer, let the model read their key frames
 (with absolute times) and every chunk's summary, and cite time ranges.
 
-This first version ranks chunks by the words they share with the question; the FAISS index
-replaces that ranking in a later stage.
+Chunks are ranked by the vector index when one is given (and their neighbours join them), else
+by the words they share with the question. `ask_all` answers whole-video questions ("summarise",
+"how many times") by map-reduce over the chunk summaries, without frames.
 """
 
 from __future__ import annotations
@@ -62,10 +63,28 @@ def citations_in(text: str, start_s: float, end_s: float) -> list[Citation]:
     return found
 
 
+def chunks_from_hits(hits, captions: VideoCaptions, top_k: int, neighbours: int = 1) -> list[int]:
+    """Chunk indices holding the best index hits (their time ranges overlap), plus neighbours."""
+    picked: list[int] = []
+    for hit in hits:
+        for chunk in captions.chunks:
+            if chunk.start_s <= hit.entry.start_s < chunk.end_s and chunk.chunk_index not in picked:
+                picked.append(chunk.chunk_index)
+        if len(picked) >= top_k:
+            break
+    last = len(captions.chunks) - 1
+    around = {j for i in picked for j in range(i - neighbours, i + neighbours + 1) if 0 <= j <= last}
+    return sorted(around)
+
+
 def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top_k: int = 2,
-        max_new_tokens: int = 512, temperature: float = 0.0) -> Answer:
-    """Answer `question` about an ingested and captioned video."""
-    chosen = sorted(rank_chunks(question, captions)[:top_k])
+        max_new_tokens: int = 512, temperature: float = 0.0, hits=None) -> Answer:
+    """Answer `question` about an ingested and captioned video. `hits` (from the vector index)
+    choose the chunks whose frames the model sees; without them, shared words do."""
+    if hits:
+        chosen = chunks_from_hits(hits, captions, top_k)
+    else:
+        chosen = sorted(rank_chunks(question, captions)[:top_k])
     by_index = {c.index: c for c in result.chunks}
     frames = [kf for i in chosen for kf in by_index[i].keyframes]
     summaries = [(c.start_s, c.end_s, c.summary) for c in captions.chunks]
@@ -76,3 +95,31 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
     if not cited:  # the model cited nothing usable: point at the chunks it was shown
         cited = [Citation(by_index[i].start_s, by_index[i].end_s) for i in chosen]
     return Answer(question, text, cited, chosen, backend.model)
+
+
+MAP_PROMPT = ("Below are time-stamped summaries of part of a video. Question: {question}\n"
+              "Note everything in them that bears on the question, with its time range in seconds "
+              "like [12.0-15.5 s]. Write 'nothing' if nothing does.\n\n{summaries}")
+REDUCE_PROMPT = ("Notes from every part of a video, in time order. Question: {question}\n"
+                 "Answer the question for the whole video from these notes, briefly, citing time "
+                 "ranges like [12.0-15.5 s].\n\n{notes}")
+
+
+def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: int = 40,
+            max_new_tokens: int = 512, temperature: float = 0.0) -> Answer:
+    """A whole-video answer by map-reduce over chunk summaries: each batch of summaries yields
+    notes, then the notes yield the answer (one call when the video is short)."""
+    def call(text: str) -> str:
+        messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+        return strip_reasoning(backend.generate(messages, max_new_tokens=max_new_tokens,
+                                                temperature=temperature).text)
+
+    lines = [f"[{c.start_s:.1f}-{c.end_s:.1f} s] {c.summary}" for c in captions.chunks]
+    if len(lines) <= batch:
+        text = call(REDUCE_PROMPT.format(question=question, notes="\n".join(lines)))
+    else:
+        notes = [call(MAP_PROMPT.format(question=question, summaries="\n".join(lines[i:i + batch])))
+                 for i in range(0, len(lines), batch)]
+        text = call(REDUCE_PROMPT.format(question=question, notes="\n\n".join(notes)))
+    cited = citations_in(text, 0.0, captions.duration_s) or [Citation(0.0, captions.duration_s)]
+    return Answer(question, text, cited, [c.chunk_index for c in captions.chunks], backend.model)

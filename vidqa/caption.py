@@ -179,11 +179,25 @@ def caption_chunk(backend: Backend, chunk: Chunk, image_path: Callable[[Keyframe
                         warning=RAW_WARNING)
 
 
-def captions_key(backend: Backend, max_new_tokens: int, temperature: float) -> str:
+def captions_key(backend_name: str, model: str, max_new_tokens: int, temperature: float) -> str:
     """What a cached caption depends on besides the chunk: backend, model, prompt, sampling."""
-    payload = json.dumps([backend.name, backend.model, CAPTION_PROMPT_VERSION, max_new_tokens,
-                          temperature])
+    payload = json.dumps([backend_name, model, CAPTION_PROMPT_VERSION, max_new_tokens, temperature])
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+def cached_captions(result: IngestResult, backend_name: str, model: str, *,
+                    max_new_tokens: int = 1024, temperature: float = 0.0) -> VideoCaptions | None:
+    """The captions a model already wrote for every chunk, or None (nothing is generated)."""
+    folder = result.workdir / "captions" / captions_key(backend_name, model, max_new_tokens,
+                                                       temperature)
+    chunks = []
+    for chunk in result.chunks:
+        try:
+            chunks.append(ChunkCaption.from_dict(json.loads(_chunk_file(folder, chunk).read_text())))
+        except (OSError, ValueError, TypeError):
+            return None
+    return VideoCaptions(video=result.video.path, model=model, duration_s=result.stats.end_s,
+                         chunks=chunks)
 
 
 def _chunk_file(folder: Path, chunk: Chunk) -> Path:
@@ -197,7 +211,8 @@ def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int
                   on_chunk: Callable[[ChunkCaption], None] | None = None) -> VideoCaptions:
     """Captions for every chunk of an ingested video, cached per chunk (resumable: a run that
     stopped part way redoes only the chunks it had not finished)."""
-    folder = result.workdir / "captions" / captions_key(backend, max_new_tokens, temperature)
+    folder = result.workdir / "captions" / captions_key(backend.name, backend.model,
+                                                       max_new_tokens, temperature)
     folder.mkdir(parents=True, exist_ok=True)
     done: dict[int, ChunkCaption] = {}
     todo: list[Chunk] = []

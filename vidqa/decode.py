@@ -59,12 +59,16 @@ def decode_threads(config: DecodeConfig) -> int:
     return config.threads or max(1, min((os.cpu_count() or 2) - 1, 8))
 
 
-def build_command(info: VideoInfo, config: DecodeConfig) -> list[str]:
-    """The ffmpeg command line (a list; never through a shell)."""
+def build_command(info: VideoInfo, config: DecodeConfig,
+                  window: tuple[float, float] | None = None) -> list[str]:
+    """The ffmpeg command line (a list; never through a shell). `window` = (start_s, end_s)
+    decodes only that stretch (an accurate seek; times stay absolute, see FrameReader)."""
     width, height = frame_size(info, config)
     input_args: dict = {"noautorotate": None, "threads": decode_threads(config)}
     if config.fast:
         input_args.update(skip_frame="noref", skip_loop_filter="all")
+    if window is not None:
+        input_args.update(ss=f"{max(0.0, window[0]):.6f}", t=f"{window[1] - window[0]:.6f}")
     # Absolute path: a name starting with '-' is never read as an option, nor 'a:b' as a protocol.
     stream = ffmpeg.input(os.path.abspath(info.path), **input_args)[str(info.stream_index)]
     fps = repr(float(config.fps))
@@ -90,10 +94,14 @@ class FrameReader:
     decode are kept and `problems` says what was lost.
     """
 
-    def __init__(self, info: VideoInfo, config: DecodeConfig, *, allow_errors: bool = False):
+    def __init__(self, info: VideoInfo, config: DecodeConfig, *, allow_errors: bool = False,
+                 window: tuple[float, float] | None = None):
         self.info = info
         self.config = config
         self.allow_errors = allow_errors
+        self.window = window
+        # ffmpeg counts output time from the seek point: add it back to stay absolute.
+        self.offset_s = max(0.0, window[0]) if window else 0.0
         self.width, self.height = frame_size(info, config)
         self.problems = LogProblems()
         self.frames_read = 0
@@ -118,7 +126,7 @@ class FrameReader:
         pts_queue.put(None)
 
     def __iter__(self) -> Iterator[Frame]:
-        command = build_command(self.info, self.config)
+        command = build_command(self.info, self.config, self.window)
         frame_bytes = self.width * self.height * 3
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, bufsize=frame_bytes)
@@ -139,7 +147,7 @@ class FrameReader:
                 if pts is None:
                     raise DecodeError(f"cannot decode '{self.info.path}': ffmpeg gave a frame "
                                       "without a timestamp; report this with the file")
-                pts_s = float(pts)
+                pts_s = round(float(pts) + self.offset_s, 6) if self.offset_s else float(pts)
                 frame = np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
                 self.last_pts_s = pts_s
                 yield Frame(self.frames_read, pts_s, frame)
