@@ -92,3 +92,18 @@ def test_subtitle_lines_get_key_frames(media):
     times = [k.pts_s for k in result.keyframes]
     assert any(1.5 <= t <= 3.0 for t in times)
     assert any(3.9 <= t <= 4.6 for t in times)
+
+
+def test_caption_over_moving_footage_keeps_a_key_frame(gen):
+    """A 2.5-second caption over moving pictures (test pattern, Game of Life, a zoom, a colour
+    drift) gets a key frame too, not only over a still one."""
+    from vidqa.synth import Event, Plan, Segment, render
+
+    kinds = ["slide", "bars", "pattern", "life", "gradient", "plasma"]
+    plan = Plan([Segment(k, 20.0, k, 5 + i, events=[Event(9.3, 11.8, f"NEEDLE {k.upper()} 4{i}")])
+                 for i, k in enumerate(kinds)], width=640, height=360, fps=25)
+    path = render(plan, gen / "moving-captions.mp4", preset="veryfast")
+    result = ingest(path)
+    for event in plan.events():
+        assert any(event.start_s <= k.pts_s < event.end_s for k in result.keyframes), event.text
+    assert result.stats.token_reduction >= 0.8

@@ -65,10 +65,11 @@ class SelectConfig:
     color_level: float = _opt(40.0, "mean colour difference (0-255) that also marks a block as "
                               "changed", lo=1.0, hi=255.0)
     change_area: float = _opt(0.03, "fraction of blocks that changed against the last key frame "
-                              "and held still since the previous sample, that makes a new key "
-                              "frame", lo=0.0, hi=1.0)
-    motion_factor: float = _opt(2.0, "in a busy shot a change must hold this many times the "
-                                "share of blocks that move between samples", lo=0.0, hi=100.0)
+                              "and then held still for two samples, that makes a new key frame",
+                              lo=0.0, hi=1.0)
+    motion_factor: float = _opt(2.0, "in a busy shot a change must cover this many times the "
+                                "running share of blocks that hold still by chance", lo=0.0,
+                                hi=100.0)
     duplicate_area: float = _opt(0.005, "a frame with no more changed blocks than this is a near-"
                                  "duplicate of the last key frame and is never kept", lo=0.0, hi=1.0)
     min_gap_s: float = _opt(1.0, "least time between two change key frames (scene starts ignore it)",

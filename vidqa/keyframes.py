@@ -7,12 +7,13 @@ is in seconds. The policy keeps:
 - the first frame of every scene (`reason="scene"`);
 - a frame whose picture departs from the last kept one, arrived within the last 1.5 s and holds
   still (`reason="change"`): enough 16x9 blocks differ from the last key frame and from the
-  sample three steps back, *and* match the previous sample, at least `min_gap_s` after the last
-  key frame. Blocks are compared on edge strength (text, objects, slides) and on colour only for
-  large changes. In a busy shot (a pan, a crowd, an animation) the change must also cover more
-  blocks than the running motion does, so continuous motion and slow drift do not fill the
-  budget, while a caption, a slide change or an object that appears for 2 s (four samples at
-  2 fps) still qualifies;
+  sample three steps back, *and* stayed the same over the last two sample steps, at least
+  `min_gap_s` after the last key frame. Blocks are compared on edge strength (text, objects,
+  slides) and on colour only for large changes. In a busy shot (a pan, a crowd, an animation)
+  some blocks hold still by chance; the change must also cover `motion_factor` times the running
+  share of such blocks. So continuous motion and slow drift do not fill the budget, while a
+  caption, a slide change or an object that appears for 2 s (four samples at 2 fps) still
+  qualifies, over a static picture and over most moving ones;
 - a frame after `max_gap_s` without one, when the picture changed at all (`reason="interval"`);
 
 and never a near-duplicate of the last key frame. The return to the old picture after an event
@@ -43,7 +44,6 @@ from vidqa.decode import Frame
 ANALYSIS_WIDTH = 256  # what PySceneDetect downscales to by default
 GRID_W, GRID_H, BLOCK = 16, 9, 4  # change blocks: a 64x36 signature in 16x9 blocks of 4x4
 SUDDEN_SAMPLES = 3  # a change must be new against the sample this many steps back (1.5 s at 2 fps)
-MOTION_LEVEL = 0.25  # motion is measured at this fraction of the change levels
 _MICRO = Fraction(1, 1_000_000)
 
 
@@ -230,7 +230,7 @@ class KeyframeSelector:
         self._last_sig: Signature | None = None
         self._prev: tuple[float, Signature] | None = None  # the previous sample, kept or not
         self._recent: deque[Signature] = deque(maxlen=SUDDEN_SAMPLES)  # the last few samples
-        self._motion = 0.0  # running share of blocks that change from one sample to the next
+        self._motion = 0.0  # running share of blocks that hold still by chance
         self._last_kept_s = -math.inf
         self.scene_starts: list[float] = []
         self.keyframes: list[Keyframe] = []
@@ -262,6 +262,7 @@ class KeyframeSelector:
         is_cut = micros in self._cut_micros or self._late_cut
         prev, self._prev = self._prev, (frame.pts_s, sig)
         recent = self._recent[0] if self._recent else sig
+        before_prev = self._recent[-2] if len(self._recent) >= 2 else None
         self._recent.append(sig)
         if self._last_sig is None:
             reason, change = "scene", 1.0
@@ -269,19 +270,18 @@ class KeyframeSelector:
         else:
             levels = (cfg.change_level, cfg.color_level)
             changed = block_changes(sig, self._last_sig, *levels)
-            step_edges, step_color = block_diffs(sig, prev[1])
-            moving = (step_edges > cfg.change_level) | (step_color > cfg.color_level)
+            moving = block_changes(sig, prev[1], *levels)
             sudden = block_changes(sig, recent, *levels)
+            if before_prev is not None:  # still over two steps: not a block still by chance
+                moving |= block_changes(prev[1], before_prev, *levels)
             change = float(changed.mean())
-            # New picture: differs from the last key frame, held still since the previous sample,
+            # New picture: differs from the last key frame, held still over the last two steps,
             # and arrived within the last few samples (slow drift never does).
             held = float((changed & ~moving & sudden).mean())
-            # In a busy shot (a pan, a crowd, an animation) a change must stand out of the motion,
-            # measured at a quarter of the levels so that slow drift counts as motion too.
+            # In a busy shot (a pan, a crowd, an animation) some blocks hold by chance (a place
+            # something just left); a change must stand out of that running rate.
             needed = max(cfg.change_area, cfg.motion_factor * self._motion)
-            stirring = ((step_edges > cfg.change_level * MOTION_LEVEL)
-                        | (step_color > cfg.color_level * MOTION_LEVEL))
-            self._motion = 0.7 * self._motion + 0.3 * float(stirring.mean())
+            self._motion = 0.7 * self._motion + 0.3 * held
             since = frame.pts_s - self._last_kept_s
             if is_cut:
                 self._late_cut = False
