@@ -64,11 +64,11 @@ def citations_in(text: str, start_s: float, end_s: float) -> list[Citation]:
 
 
 def chunks_from_hits(hits, captions: VideoCaptions, top_k: int, neighbours: int = 1) -> list[int]:
-    """Chunk indices holding the best index hits (their time ranges overlap), plus neighbours."""
+    """Chunk indices holding the best hits (`vidqa.find.Found`, by start time), plus neighbours."""
     picked: list[int] = []
     for hit in hits:
         for chunk in captions.chunks:
-            if chunk.start_s <= hit.entry.start_s < chunk.end_s and chunk.chunk_index not in picked:
+            if chunk.start_s <= hit.start_s < chunk.end_s and chunk.chunk_index not in picked:
                 picked.append(chunk.chunk_index)
         if len(picked) >= top_k:
             break

@@ -158,10 +158,11 @@ def parse_caption(text: str, *, chunk_index: int, start_s: float, end_s: float,
 
 
 def caption_chunk(backend: Backend, chunk: Chunk, image_path: Callable[[Keyframe], Path], *,
-                  max_new_tokens: int = 1024, temperature: float = 0.0) -> ChunkCaption:
+                  max_new_tokens: int = 1024, temperature: float = 0.0,
+                  text_lines=()) -> ChunkCaption:
     """Ask the model about one chunk; retry once on unusable output, then keep it raw with a
     warning. Model output never crashes the run; backend errors (unreachable server, ...) do."""
-    messages = caption_messages(chunk, image_path)
+    messages = caption_messages(chunk, image_path, text_lines)
     text = ""
     for attempt in range(2):
         if attempt:
@@ -186,31 +187,39 @@ def captions_key(backend_name: str, model: str, max_new_tokens: int, temperature
 
 
 def cached_captions(result: IngestResult, backend_name: str, model: str, *,
-                    max_new_tokens: int = 1024, temperature: float = 0.0) -> VideoCaptions | None:
+                    max_new_tokens: int = 1024, temperature: float = 0.0,
+                    text_lines=()) -> VideoCaptions | None:
     """The captions a model already wrote for every chunk, or None (nothing is generated)."""
     folder = result.workdir / "captions" / captions_key(backend_name, model, max_new_tokens,
                                                        temperature)
     chunks = []
     for chunk in result.chunks:
+        path = _chunk_file(folder, chunk, _chunk_lines(chunk, text_lines))
         try:
-            chunks.append(ChunkCaption.from_dict(json.loads(_chunk_file(folder, chunk).read_text())))
+            chunks.append(ChunkCaption.from_dict(json.loads(path.read_text())))
         except (OSError, ValueError, TypeError):
             return None
     return VideoCaptions(video=result.video.path, model=model, duration_s=result.stats.end_s,
                          chunks=chunks)
 
 
-def _chunk_file(folder: Path, chunk: Chunk) -> Path:
-    frames = hashlib.blake2b(json.dumps([k.pts_s for k in chunk.keyframes]).encode(),
+def _chunk_lines(chunk: Chunk, text_lines) -> list:
+    return [line for line in text_lines if line.start_s < chunk.end_s and line.end_s > chunk.start_s]
+
+
+def _chunk_file(folder: Path, chunk: Chunk, lines=()) -> Path:
+    frames = hashlib.blake2b(json.dumps([[k.pts_s for k in chunk.keyframes],
+                                         [[l.start_s, l.text] for l in lines]]).encode(),
                              digest_size=6).hexdigest()
     return folder / f"{chunk.start_s:012.3f}-{chunk.end_s:012.3f}-{frames}.json"
 
 
 def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int = 1024,
-                  temperature: float = 0.0,
+                  temperature: float = 0.0, text_lines=(),
                   on_chunk: Callable[[ChunkCaption], None] | None = None) -> VideoCaptions:
     """Captions for every chunk of an ingested video, cached per chunk (resumable: a run that
-    stopped part way redoes only the chunks it had not finished)."""
+    stopped part way redoes only the chunks it had not finished). `text_lines` (the on-screen
+    text track) go to the model with the chunks they show in."""
     folder = result.workdir / "captions" / captions_key(backend.name, backend.model,
                                                        max_new_tokens, temperature)
     folder.mkdir(parents=True, exist_ok=True)
@@ -218,7 +227,8 @@ def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int
     todo: list[Chunk] = []
     for chunk in result.chunks:
         try:
-            cached = ChunkCaption.from_dict(json.loads(_chunk_file(folder, chunk).read_text()))
+            path = _chunk_file(folder, chunk, _chunk_lines(chunk, text_lines))
+            cached = ChunkCaption.from_dict(json.loads(path.read_text()))
             done[chunk.index] = cached
             if on_chunk:
                 on_chunk(cached)
@@ -226,9 +236,10 @@ def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int
             todo.append(chunk)
 
     def work(chunk: Chunk) -> ChunkCaption:
+        lines = _chunk_lines(chunk, text_lines)
         caption = caption_chunk(backend, chunk, result.image_path, max_new_tokens=max_new_tokens,
-                                temperature=temperature)
-        atomic_write_text(_chunk_file(folder, chunk), json.dumps(caption.to_dict()))
+                                temperature=temperature, text_lines=lines)
+        atomic_write_text(_chunk_file(folder, chunk, lines), json.dumps(caption.to_dict()))
         return caption
 
     workers = max(1, int(getattr(backend, "concurrency", 1)))

@@ -261,61 +261,118 @@ def _model_options(func):
     return func
 
 
-def _model_settings(ctx: click.Context, o: dict):
+def _index_options(func):
+    options = [
+        click.option("--ocr", type=click.Choice(["auto", "on", "off"]),
+                     help=setting_help("index", "ocr")),
+        click.option("--embedder", help=setting_help("index", "embedder")),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _model_settings(ctx: click.Context, o: dict, *, load: bool = True):
+    """The resolved config and, when `load`, the backend it names (the model is loaded)."""
     from vidqa.backends import open_backend
     from vidqa.presets import resolve_model
 
     config = _settings(ctx, o)
-    config = _run(config.replace, "model", model=o["model"], backend=o["backend"],
-                  base_url=o["base_url"], max_new_tokens=o["max_new_tokens"])
+    config = _run(config.replace, "model", model=o.get("model"), backend=o.get("backend"),
+                  base_url=o.get("base_url"), max_new_tokens=o.get("max_new_tokens"))
+    config = _run(config.replace, "index", ocr=o.get("ocr"), embedder=o.get("embedder"))
     config = resolve_model(config)
-    return config, _run(open_backend, config, api_key=o["api_key"])
+    return config, (_run(open_backend, config, api_key=o.get("api_key")) if load else None)
 
 
-def _index_one(ctx: click.Context, video: str, config: Config, backend, allow_errors: bool):
+def _bar(ctx: click.Context, total: int, desc: str, unit: str):
     from tqdm import tqdm
 
-    from vidqa.caption import caption_video
+    return tqdm(total=total, unit=unit, desc=desc, leave=False, file=sys.stderr,
+                disable=ctx.obj.get("quiet") or not sys.stderr.isatty())
+
+
+def _gather(ctx: click.Context, video: str, config: Config, backend, allow_errors: bool):
+    """Ingest, read on-screen text, caption (with `backend`; else captions already cached)."""
+    from vidqa.caption import cached_captions, caption_video
+    from vidqa.find import text_lines
 
     result = _ingest_one(ctx, video, config, allow_errors)
-    bar = tqdm(total=len(result.chunks), unit="chunk", desc=f"{Path(video).name} captions",
-               disable=ctx.obj.get("quiet") or not sys.stderr.isatty(), leave=False,
-               file=sys.stderr)
+    name = Path(video).name
+    bar = _bar(ctx, len(result.keyframes), f"{name} text", "frame")
     try:
-        captions = caption_video(result, backend, max_new_tokens=config.model.max_new_tokens,
-                                 temperature=config.model.temperature,
+        lines = text_lines(result, config.index.ocr, config.index.ocr_threads,
+                           on_progress=lambda *_: bar.update(1))
+    finally:
+        bar.close()
+    m = config.model
+    if backend is None:
+        captions = cached_captions(result, m.backend, m.model, max_new_tokens=m.max_new_tokens,
+                                   temperature=m.temperature, text_lines=lines)
+        return result, captions, lines
+    bar = _bar(ctx, len(result.chunks), f"{name} captions", "chunk")
+    try:
+        captions = caption_video(result, backend, max_new_tokens=m.max_new_tokens,
+                                 temperature=m.temperature, text_lines=lines,
                                  on_chunk=lambda caption: bar.update(1))
     finally:
         bar.close()
+    return result, captions, lines
+
+
+def _index_one(ctx: click.Context, video: str, config: Config, backend, allow_errors: bool):
+    result, captions, _ = _gather(ctx, video, config, backend, allow_errors)
     return result, captions
 
 
 @cli.command(cls=VideoCommand)
 @click.argument("videos", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
+@click.option("--captions/--no-captions", default=True, show_default=True,
+              help="caption chunks with the model (--no-captions: on-screen text only, no model)")
+@_index_options
 @_model_options
 @_ingest_options
 @click.pass_context
-def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options) -> None:
-    """Ingest each VIDEO and caption its chunks with the model: a summary and timestamped events
-    per chunk, cached per chunk (an interrupted run resumes where it stopped)."""
-    config, backend = _model_settings(ctx, options)
+def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: bool,
+          **options) -> None:
+    """Ingest each VIDEO (a folder: every video in it), read its on-screen text, caption its
+    chunks with the model (a summary and timestamped events per chunk, cached per chunk, so an
+    interrupted run resumes) and build its search index."""
+    from vidqa.collection import expand_videos
+    from vidqa.find import index_entries, open_index, _video_index_dir
+    from vidqa.index import get_embedder
+
+    config, backend = _model_settings(ctx, options, load=captions)
+    embedder = _run(get_embedder, config.index.embedder)
+    paths = expand_videos(videos)
     documents, failures = [], []
-    for video in videos:
+    for video in paths:
         try:
-            result, captions = _index_one(ctx, video, config, backend, options["allow_errors"])
+            result, caps, lines = _gather(ctx, video, config, backend, options["allow_errors"])
+            entries = index_entries(result, caps, lines)
+            if entries:
+                open_index(entries, embedder, _video_index_dir(result, entries, embedder))
         except VidqaError as exc:
             failures.append(str(exc))
             continue
-        documents.append(captions.to_dict())
+        doc = caps.to_dict() if caps else {"video": result.video.path, "chunks": [], "events": []}
+        doc["text_lines"] = [{"start_s": l.start_s, "end_s": l.end_s, "text": l.text} for l in lines]
+        documents.append(doc)
         if not as_json:
-            raw = sum(1 for c in captions.chunks if c.warning)
-            click.echo(f"{result.video.path}: {len(captions.chunks)} chunks captioned by "
-                       f"{backend.model} ({backend.name}), {len(captions.events())} events"
-                       + (f"; {raw} chunks kept as raw text (unusable model output)" if raw else ""))
+            parts = [f"{len(lines)} on-screen text lines", f"{len(entries)} index entries"]
+            if caps:
+                raw = sum(1 for c in caps.chunks if c.warning)
+                parts.insert(0, f"{len(caps.chunks)} chunks captioned by {caps.model}, "
+                             f"{len(caps.events())} events"
+                             + (f" ({raw} chunks kept as raw text)" if raw else ""))
+            click.echo(f"{result.video.path}: " + ", ".join(parts))
     if as_json:
         click.echo(json.dumps(documents, indent=1, ensure_ascii=False))
-    _report_failures(failures, len(videos))
+    _report_failures(failures, len(paths) if paths else 1)
+    if not paths:
+        _fail(f"no video files in {', '.join(videos)}; pass video files or a folder holding some")
+        sys.exit(1)
 
 
 def _report_failures(failures: list[str], total: int) -> None:
@@ -337,6 +394,7 @@ def _report_failures(failures: list[str], total: int) -> None:
               help="event-log format; all writes every one")
 @click.option("-o", "--output", default="-", show_default=True,
               help="folder to write <video name>.<format> into, or - for stdout")
+@_index_options
 @_model_options
 @_ingest_options
 @click.pass_context
@@ -346,36 +404,105 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, **options) -> 
 
     writer = _run(get_writer, fmt, output)
     config, backend = _model_settings(ctx, options)
-    _, captions = _run(_index_one, ctx, video, config, backend, options["allow_errors"])
+    _, captions, _ = _run(_gather, ctx, video, config, backend, options["allow_errors"])
     for path in _run(writer, captions) or []:
         click.echo(f"wrote {path}", err=True)
 
 
+def _search_parts(ctx, target: str, config: Config, backend, allow_errors: bool):
+    from vidqa.collection import expand_videos
+
+    paths = expand_videos([target])
+    if not paths:
+        raise VidqaError(f"no video files in '{target}'; pass a video or a folder holding some")
+    return [_gather(ctx, video, config, backend, allow_errors) for video in paths]
+
+
 @cli.command(cls=VideoCommand)
-@click.argument("video", type=click.Path())
-@click.argument("question")
+@click.argument("target", metavar="VIDEO|DIR", type=click.Path())
+@click.argument("query")
+@click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="hits to show")
+@click.option("--refine/--no-refine", default=True, show_default=True,
+              help="pin the top text hits by decoding their window again at 8 fps")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
-@click.option("--top-k", type=click.IntRange(1, 20), default=2, show_default=True,
-              help="chunks whose key frames the model sees")
+@_index_options
 @_model_options
 @_ingest_options
 @click.pass_context
-def ask(ctx: click.Context, video: str, question: str, as_json: bool, top_k: int,
+def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, as_json: bool,
+         **options) -> None:
+    """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
+    and the text that matched (captions, events, on-screen text). Needs no model: it searches
+    what `vidqa index` made (on-screen text is read here when missing)."""
+    from vidqa.find import index_entries, ocr_engine, refine as pin, search
+    from vidqa.index import get_embedder
+
+    config, _ = _model_settings(ctx, options, load=False)
+    parts = _run(_search_parts, ctx, target, config, None, options["allow_errors"])
+    embedder = _run(get_embedder, config.index.embedder)
+    entries = [(r, index_entries(r, c, lines)) for r, c, lines in parts]
+    found = _run(search, entries, query, embedder, k=k)
+    if refine and config.index.refine_top:
+        engine = _run(ocr_engine, config.index.ocr, config.index.ocr_threads)
+        results = {r.video.path: r for r, _, _ in parts}
+        found = _run(pin, found, results, config, engine, top=config.index.refine_top)
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": [f.to_dict() for f in found]},
+                              indent=1, ensure_ascii=False))
+        return
+    for rank, hit in enumerate(found, 1):
+        pinned = f" (pinned at {format_hms(hit.refined_s)} by {hit.refined_by})" \
+            if hit.refined_s is not None else ""
+        where = f"{hit.video}  " if len(parts) > 1 else ""
+        click.echo(f"{rank:>2}. {format_hms(hit.time_s)}  {where}[{hit.kind}] {hit.text}  "
+                   f"(score {hit.score:.2f}, {format_hms(hit.start_s)}-{format_hms(hit.end_s)})"
+                   f"{pinned}")
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("target", metavar="VIDEO|DIR", type=click.Path())
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--top-k", type=click.IntRange(1, 20), default=2, show_default=True,
+              help="chunks (plus their neighbours) whose key frames the model sees")
+@click.option("--scope", type=click.Choice(["chunks", "all"]), default="chunks", show_default=True,
+              help="all: whole-video questions (summarise, how many times) by map-reduce over "
+                   "every chunk summary")
+@_index_options
+@_model_options
+@_ingest_options
+@click.pass_context
+def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: int, scope: str,
         **options) -> None:
-    """Answer QUESTION about VIDEO from its chunk summaries and the key frames of the most
-    relevant chunks, citing time ranges."""
-    from vidqa.answer import ask as answer
+    """Answer QUESTION about VIDEO (or the videos of DIR) from the most relevant chunks' key
+    frames and every chunk's summary, citing time ranges."""
+    from vidqa.answer import ask as answer, ask_all
+    from vidqa.find import index_entries, search
+    from vidqa.index import get_embedder
 
     config, backend = _model_settings(ctx, options)
-    result, captions = _run(_index_one, ctx, video, config, backend, options["allow_errors"])
-    reply = _run(answer, result, captions, backend, question, top_k=top_k,
-                 max_new_tokens=config.model.max_new_tokens, temperature=config.model.temperature)
+    parts = _run(_search_parts, ctx, target, config, backend, options["allow_errors"])
+    embedder = _run(get_embedder, config.index.embedder)
+    entries = [(r, index_entries(r, c, lines)) for r, c, lines in parts]
+    hits = _run(search, entries, question, embedder, k=10)
+    # A collection: the video of the best hit answers.
+    video = hits[0].video if hits else parts[0][0].video.path
+    result, captions, _ = next(p for p in parts if p[0].video.path == video)
+    m = config.model
+    if scope == "all":
+        reply = _run(ask_all, captions, backend, question, max_new_tokens=m.max_new_tokens,
+                     temperature=m.temperature)
+    else:
+        own = [h for h in hits if h.video == video]
+        reply = _run(answer, result, captions, backend, question, top_k=top_k,
+                     max_new_tokens=m.max_new_tokens, temperature=m.temperature, hits=own)
     if as_json:
-        click.echo(json.dumps(reply.to_dict(), indent=1, ensure_ascii=False))
+        click.echo(json.dumps({"video": video, **reply.to_dict()}, indent=1, ensure_ascii=False))
         return
     click.echo(reply.text)
     cited = ", ".join(f"{format_hms(c.start_s)}-{format_hms(c.end_s)}" for c in reply.citations)
-    click.echo(f"\nsources: {cited}")
+    click.echo(f"\nsources: {video}: {cited}")
 
 
 @cli.command()

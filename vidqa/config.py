@@ -112,8 +112,22 @@ class ModelConfig:
                           choices=("auto", "sdpa", "flash_attention_2", "eager"))
 
 
+@dataclass(frozen=True)
+class IndexConfig:
+    """The on-screen text track and the search index."""
+
+    ocr: str = _opt("auto", "read on-screen text on key frames (auto: when the OCR package is "
+                    "installed)", choices=("auto", "on", "off"))
+    ocr_threads: int = _opt(1, "threads OCR may use (onnxruntime takes every core otherwise)",
+                            lo=1, hi=64)
+    embedder: str = _opt("minilm", "sentence embeddings: minilm (offline, shipped in a package) "
+                         "or any sentence-transformers model id in the Hugging Face cache")
+    refine_top: int = _opt(3, "top hits whose time `find` pins by decoding again at 8 fps",
+                           lo=0, hi=50)
+
+
 STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
-                           "model": ModelConfig}
+                           "model": ModelConfig, "index": IndexConfig}
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in STAGES}

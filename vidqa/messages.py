@@ -43,9 +43,19 @@ def frame_items(keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], 
     return items
 
 
-def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path]) -> list[Message]:
-    """The conversation that asks for one chunk's summary and timestamped events."""
+def text_track_item(lines) -> dict:
+    """On-screen text read by OCR, with when it shows, as one text item."""
+    rows = [f"[{line.start_s:.1f}-{line.end_s:.1f} s] {line.text}" for line in lines]
+    return {"type": "text", "text": "On-screen text (OCR):\n" + "\n".join(rows)}
+
+
+def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path],
+                     text_lines: Sequence = ()) -> list[Message]:
+    """The conversation that asks for one chunk's summary and timestamped events (with the
+    chunk's on-screen text lines, when there are any)."""
     content = frame_items(chunk.keyframes, image_path)
+    if text_lines:
+        content.append(text_track_item(text_lines))
     content.append({"type": "text",
                     "text": CAPTION_INSTRUCTION.format(start=chunk.start_s, end=chunk.end_s)})
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM}]},

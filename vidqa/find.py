@@ -1,0 +1,150 @@
+"""Second-level lookup: search the vector index, then pin each top hit to where it begins.
+
+Hits come from the FAISS index over chunk summaries, event lines and on-screen text lines
+(`vidqa.index`). A key frame shows a text line up to a sample interval (or a little more) after
+it appeared, so each top text hit is refined: its window is decoded again at 8 fps and OCR finds
+the first frame that shows the text; that frame's time is the answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vidqa.caption import VideoCaptions
+from vidqa.config import Config, cache_dir
+from vidqa.decode import FrameReader
+from vidqa.errors import VidqaError
+from vidqa.ingest import IngestResult
+
+REFINE_FPS = 8.0
+REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the text may have appeared
+
+
+@dataclass
+class Found:
+    """One search result: which video, what matched, and when (absolute seconds)."""
+
+    video: str
+    kind: str  # summary, event, text
+    start_s: float
+    end_s: float
+    text: str
+    score: float
+    refined_s: float | None = None  # where the match begins, pinned at 8 fps
+    refined_by: str | None = None  # "ocr"
+
+    @property
+    def time_s(self) -> float:
+        return self.refined_s if self.refined_s is not None else self.start_s
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "time_s": self.time_s}
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def refine_text_hit(result: IngestResult, found: Found, engine, config: Config) -> float | None:
+    """The time of the first 8 fps frame in the hit's window that shows its text, or None."""
+    window = (max(0.0, found.start_s - REFINE_BEFORE_S), found.start_s + 1.0 / config.decode.fps)
+    reader = FrameReader(result.video, config.decode.__class__(
+        **{**config.decode.__dict__, "fps": REFINE_FPS}), window=window, allow_errors=True)
+    for frame in reader:
+        lines = engine.read(frame.bgr)
+        if any(_similar(text, found.text) >= 0.7 for text, _score in lines):
+            return frame.pts_s
+    return None
+
+
+def index_entries(result: IngestResult, captions: VideoCaptions | None, lines) -> list:
+    """What one video contributes to the index: summaries and events, and on-screen text."""
+    from vidqa.index import Entry, entries_from_captions
+
+    entries = entries_from_captions(captions) if captions is not None else []
+    entries += [Entry(result.video.path, "text", line.start_s, line.end_s, line.text)
+                for line in lines]
+    return entries
+
+
+def _key(*parts) -> str:
+    return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(),
+                           digest_size=8).hexdigest()
+
+
+def open_index(entries: list, embedder, directory: Path):
+    """The index in `directory` if it holds these entries for this embedder, else built anew
+    (written atomically, so readers see the old or the new one)."""
+    from vidqa.index import VectorIndex
+
+    existing = VectorIndex.open(directory, embedder)
+    if existing is not None and len(existing) == len(entries):
+        return existing
+    return VectorIndex.build(entries, embedder, directory)
+
+
+def collection_index(parts: list[tuple[IngestResult, list]], embedder):
+    """One index over several videos' entries (a folder given to `find` or `ask`)."""
+    entries = [e for _, video_entries in parts for e in video_entries]
+    key = _key(sorted((r.fingerprint, len(v)) for r, v in parts), embedder.name,
+               [asdict(e) for e in entries])
+    return open_index(entries, embedder, cache_dir() / "collections" / key)
+
+
+def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: int = 5,
+           kinds: set[str] | None = None) -> list[Found]:
+    """Ranked hits for `query` over one video's index or a collection's."""
+    if not any(entries for _, entries in parts):
+        raise VidqaError("nothing to search: no captions and no on-screen text were found; run "
+                         "`vidqa index` with a model, or with --ocr on")
+    if len(parts) == 1:
+        result, entries = parts[0]
+        index = open_index(entries, embedder, _video_index_dir(result, entries, embedder))
+    else:
+        index = collection_index(parts, embedder)
+    return [Found(h.entry.video, h.entry.kind, h.entry.start_s, h.entry.end_s, h.entry.text,
+                  round(h.score, 4)) for h in index.search(query, k, kinds=kinds)]
+
+
+def _video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
+    key = _key([asdict(e) for e in entries])
+    return result.workdir / "index" / f"{embedder.name.replace('/', '_')}-{key}"
+
+
+def refine(found: list[Found], results: dict[str, IngestResult], config: Config, engine, *,
+           top: int = 3, on_progress: Callable[[Found], None] | None = None) -> list[Found]:
+    """Pin the top text hits to the frame where their text first shows."""
+    for hit in found[:top]:
+        if hit.kind == "text" and engine is not None and hit.video in results:
+            pinned = refine_text_hit(results[hit.video], hit, engine, config)
+            if pinned is not None:
+                hit.refined_s, hit.refined_by = pinned, "ocr"
+        if on_progress:
+            on_progress(hit)
+    return found
+
+
+def text_lines(result: IngestResult, mode: str, threads: int = 1, on_progress=None) -> list:
+    """The on-screen text track for `mode` on, off or auto (on when the OCR library is there)."""
+    if mode == "off":
+        return []
+    from vidqa import ocr
+
+    if mode == "auto" and not ocr.ocr_available():
+        return []
+    return ocr.text_track(result, threads=threads, on_progress=on_progress)
+
+
+def ocr_engine(mode: str, threads: int = 1):
+    if mode == "off":
+        return None
+    from vidqa import ocr
+
+    if mode == "auto" and not ocr.ocr_available():
+        return None
+    return ocr.OcrEngine(threads=threads)
