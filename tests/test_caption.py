@@ -121,3 +121,20 @@ def test_ask_all_map_reduces_over_summaries():
     assert "part 6" in backend.calls[2][0]["content"][0]["text"]
     assert answer.text.startswith("The alarm rings 3 times")
     assert [(c.start_s, c.end_s) for c in answer.citations] == [(0.0, 60.0), (180.0, 240.0), (360.0, 420.0)]
+
+
+def test_model_pins_a_visual_hit_to_a_frame_it_was_shown(cuts_video):
+    from vidqa.config import Config
+    from vidqa.find import Found, refine
+
+    path, truth = cuts_video
+    result = ingest(path)
+    cut = truth["cuts_s"][1]  # a hit whose chunk event starts a little late
+    hit = Found(result.video.path, "event", round(cut + 1.2, 1), cut + 3.0, "the test pattern", 0.8)
+    ScriptedBackend.replies = [f"<think>frames...</think>It begins at {cut:.1f} seconds."]
+    backend = ScriptedBackend("m")
+    refine([hit], {result.video.path: result}, Config(), None, backend=backend)
+    assert hit.refined_by == "model" and abs(hit.refined_s - cut) <= 0.25
+    items = backend.calls[0][0]["content"]
+    labels = [i["text"] for i in items if i["type"] == "text" and i["text"].startswith("<")]
+    assert len(labels) >= 8 and labels == sorted(labels, key=lambda x: float(x[1:].split()[0]))

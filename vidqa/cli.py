@@ -425,20 +425,22 @@ def _search_parts(ctx, target: str, config: Config, backend, allow_errors: bool)
               help="hits to show")
 @click.option("--refine/--no-refine", default=True, show_default=True,
               help="pin the top text hits by decoding their window again at 8 fps")
+@click.option("--refine-model", is_flag=True,
+              help="also pin caption and event hits: the model looks at their window at 4 fps")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
 @_index_options
 @_model_options
 @_ingest_options
 @click.pass_context
-def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, as_json: bool,
-         **options) -> None:
+def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refine_model: bool,
+         as_json: bool, **options) -> None:
     """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
     and the text that matched (captions, events, on-screen text). Needs no model: it searches
     what `vidqa index` made (on-screen text is read here when missing)."""
     from vidqa.find import index_entries, ocr_engine, refine as pin, search
     from vidqa.index import get_embedder
 
-    config, _ = _model_settings(ctx, options, load=False)
+    config, backend = _model_settings(ctx, options, load=refine and refine_model)
     parts = _run(_search_parts, ctx, target, config, None, options["allow_errors"])
     embedder = _run(get_embedder, config.index.embedder)
     entries = [(r, index_entries(r, c, lines)) for r, c, lines in parts]
@@ -446,7 +448,8 @@ def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, as_j
     if refine and config.index.refine_top:
         engine = _run(ocr_engine, config.index.ocr, config.index.ocr_threads)
         results = {r.video.path: r for r, _, _ in parts}
-        found = _run(pin, found, results, config, engine, top=config.index.refine_top)
+        found = _run(pin, found, results, config, engine, top=config.index.refine_top,
+                     backend=backend)
     if as_json:
         click.echo(json.dumps({"query": query, "hits": [f.to_dict() for f in found]},
                               indent=1, ensure_ascii=False))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +61,44 @@ def refine_text_hit(result: IngestResult, found: Found, engine, config: Config) 
         lines = engine.read(frame.bgr)
         if any(_similar(text, found.text) >= 0.7 for text, _score in lines):
             return frame.pts_s
+    return None
+
+
+MODEL_REFINE_FPS = 4.0
+MODEL_REFINE_PROMPT = ("These frames come from a video, each after its time. At which time does "
+                       "this begin: \"{text}\"? Answer with the time in seconds only, like 12.5.")
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def refine_visual_hit(result: IngestResult, found: Found, backend, config: Config,
+                      workdir: Path) -> float | None:
+    """Ask the model which 4 fps frame of the hit's window shows the start of what matched
+    (captions and events: "the red car", not text on screen). None when it names no time
+    inside the window."""
+    import cv2
+
+    from vidqa.caption import strip_reasoning
+    from vidqa.messages import timestamp_label
+
+    window = (max(0.0, found.start_s - REFINE_BEFORE_S), min(found.end_s, found.start_s + 5.0))
+    reader = FrameReader(result.video, config.decode.__class__(
+        **{**config.decode.__dict__, "fps": MODEL_REFINE_FPS}), window=window, allow_errors=True)
+    content, times = [], []
+    for frame in reader:
+        path = workdir / f"refine_{frame.pts_s:.3f}.jpg"
+        path.write_bytes(cv2.imencode(".jpg", frame.bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+        content += [{"type": "text", "text": timestamp_label(frame.pts_s)},
+                    {"type": "image", "path": str(path), "pts_s": frame.pts_s}]
+        times.append(frame.pts_s)
+    if not times:
+        return None
+    content.append({"type": "text", "text": MODEL_REFINE_PROMPT.format(text=found.text)})
+    reply = strip_reasoning(backend.generate([{"role": "user", "content": content}],
+                                             max_new_tokens=32).text)
+    for number in _NUMBER.findall(reply):
+        t = float(number)
+        if window[0] <= t <= window[1] + 0.5:
+            return min(times, key=lambda x: abs(x - t))  # snap to a frame that was shown
     return None
 
 
@@ -117,15 +157,23 @@ def _video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
 
 
 def refine(found: list[Found], results: dict[str, IngestResult], config: Config, engine, *,
-           top: int = 3, on_progress: Callable[[Found], None] | None = None) -> list[Found]:
-    """Pin the top text hits to the frame where their text first shows."""
-    for hit in found[:top]:
-        if hit.kind == "text" and engine is not None and hit.video in results:
-            pinned = refine_text_hit(results[hit.video], hit, engine, config)
-            if pinned is not None:
-                hit.refined_s, hit.refined_by = pinned, "ocr"
-        if on_progress:
-            on_progress(hit)
+           top: int = 3, backend=None,
+           on_progress: Callable[[Found], None] | None = None) -> list[Found]:
+    """Pin the top hits to where they begin: text hits by OCR on 8 fps frames, caption and
+    event hits by the model on 4 fps frames (when a `backend` is given)."""
+    with tempfile.TemporaryDirectory(prefix="vidqa-refine-") as scratch:
+        for hit in found[:top]:
+            result = results.get(hit.video)
+            if result is not None and hit.kind == "text" and engine is not None:
+                pinned = refine_text_hit(result, hit, engine, config)
+                if pinned is not None:
+                    hit.refined_s, hit.refined_by = pinned, "ocr"
+            elif result is not None and hit.kind != "text" and backend is not None:
+                pinned = refine_visual_hit(result, hit, backend, config, Path(scratch))
+                if pinned is not None:
+                    hit.refined_s, hit.refined_by = pinned, "model"
+            if on_progress:
+                on_progress(hit)
     return found
 
 
