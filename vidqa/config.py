@@ -150,9 +150,11 @@ class Config:
         updated = _validated(STAGES[stage], {**dataclasses.asdict(current), **values}, source="")
         return dataclasses.replace(self, **{stage: updated})
 
-    def key(self, *stages: str) -> str:
-        """A short hash of the named stages' settings, for cache keys."""
-        payload = json.dumps({s: dataclasses.asdict(getattr(self, s)) for s in stages},
+    def key(self, *stages: str, version: str = "") -> str:
+        """A short hash of the named stages' settings (and an algorithm `version`), for cache
+        keys."""
+        payload = json.dumps({"version": version,
+                              **{s: dataclasses.asdict(getattr(self, s)) for s in stages}},
                              sort_keys=True)
         return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 

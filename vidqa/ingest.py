@@ -20,7 +20,7 @@ from vidqa.chunking import Chunk, make_chunks
 from vidqa.config import Config
 from vidqa.decode import Frame, FrameReader, frame_size
 from vidqa.errors import CacheError, DecodeError
-from vidqa.keyframes import Keyframe, KeyframeSelector, Scene
+from vidqa.keyframes import POLICY_VERSION, Keyframe, KeyframeSelector, Scene
 from vidqa.probe import VideoInfo, probe
 from vidqa.store import WorkDir, fingerprint
 from vidqa.tokens import visual_tokens
@@ -93,7 +93,8 @@ def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *
     config = config or Config()
     info = video if isinstance(video, VideoInfo) else probe(video)
     video_fp = fingerprint(info.path)
-    workdir = WorkDir(video_fp, config.key("decode", "select"), root=cache_root)
+    workdir = WorkDir(video_fp, config.key("decode", "select", version=POLICY_VERSION),
+                      root=cache_root)
     manifest = workdir.load()
     if manifest is None:
         if workdir.path.exists():

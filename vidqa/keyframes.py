@@ -41,6 +41,7 @@ from scenedetect.common import Timecode
 from vidqa.config import SelectConfig
 from vidqa.decode import Frame
 
+POLICY_VERSION = "2"  # bump when the detectors or the key-frame policy change: new cache keys
 ANALYSIS_WIDTH = 256  # what PySceneDetect downscales to by default
 GRID_W, GRID_H, BLOCK = 16, 9, 4  # change blocks: a 64x36 signature in 16x9 blocks of 4x4
 SUDDEN_SAMPLES = 3  # a change must be new against the sample this many steps back (1.5 s at 2 fps)
