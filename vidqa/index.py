@@ -30,7 +30,6 @@ import functools
 import hashlib
 import os
 import shutil
-import socket
 import sqlite3
 import threading
 import time
@@ -40,11 +39,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import numpy as np
 
 from vidqa.errors import BackendError, CacheError, VidqaError
+from vidqa.hub import cached_locally, hub_cache, hub_reachable
+from vidqa.store import pid_alive
 
 if TYPE_CHECKING:
     from vidqa.caption import VideoCaptions
@@ -205,44 +206,17 @@ def _load_minilm() -> Embedder:
     return SentenceEmbedder(DEFAULT_EMBEDDER, _sentence_transformer(str(model_dir)))
 
 
-def _hub_cache() -> str:
-    """Where hub downloads live, read now (not when huggingface_hub was imported)."""
-    home = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
-    return os.environ.get("HF_HUB_CACHE", str(Path(home) / "hub"))
-
-
-def _in_hub_cache(model: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(model, "config.json", cache_dir=_hub_cache()), str)
-    except Exception:  # noqa: BLE001 - an odd id is simply not cached
-        return False
-
-
-def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    """Whether the hub answers at all (no network: fail at once, not after minutes of retries)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout_s).close()
-    except OSError:
-        return False
-    return True
-
-
 def _load_hub_model(name: str) -> Embedder:
     """A sentence-transformers model by local directory or hub id (Hugging Face cache)."""
     if Path(name).expanduser().is_dir():
         return SentenceEmbedder(name, _sentence_transformer(str(Path(name).expanduser())))
-    cached = _in_hub_cache(name)
-    if not cached and not _hub_reachable():
+    cached = cached_locally(name)
+    if not cached and not hub_reachable(3.0):
         raise BackendError(
-            f"embedding model '{name}' is not in the Hugging Face cache ({_hub_cache()}) and the "
+            f"embedding model '{name}' is not in the Hugging Face cache ({hub_cache()}) and the "
             f"hub cannot be reached; download it once with network (huggingface-cli download "
             f"{name}), pass a local directory, or use the packaged '{DEFAULT_EMBEDDER}'")
-    return SentenceEmbedder(name, _sentence_transformer(name, cache_folder=_hub_cache(),
+    return SentenceEmbedder(name, _sentence_transformer(name, cache_folder=hub_cache(),
                                                         local_files_only=cached))
 
 
@@ -289,16 +263,6 @@ def entries_from_captions(captions: VideoCaptions) -> list[Entry]:
 
 # --- the directory swap -----------------------------------------------------------------------
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _temp_pid(path: Path) -> int | None:
     """The builder's pid in `.tmp-idx-<pid>-<hex>-<name>` / `.tmp-trash-<pid>-<hex>`
     (parts[2], as store.WorkDir names its temporaries)."""
@@ -312,7 +276,7 @@ def _clean_stale(parent: Path) -> None:
         return
     for entry in [*parent.glob(".tmp-idx-*"), *parent.glob(".tmp-trash-*")]:
         pid = _temp_pid(entry)
-        if entry.name.startswith(".tmp-trash-") or pid is None or not _pid_alive(pid):
+        if entry.name.startswith(".tmp-trash-") or pid is None or not pid_alive(pid):
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -320,7 +284,7 @@ def _swap_in_flight(directory: Path) -> bool:
     """Whether a live build holds a finished index for `directory` (a rename may be under way)."""
     for tmp in directory.parent.glob(f".tmp-idx-*-{directory.name}"):
         pid = _temp_pid(tmp)
-        if pid is not None and _pid_alive(pid) and (tmp / META_FILE).is_file():
+        if pid is not None and pid_alive(pid) and (tmp / META_FILE).is_file():
             return True
     return False
 

@@ -66,7 +66,8 @@ def fingerprint(path: str | os.PathLike) -> str:
     return value
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (the owner of a temporary dir)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -111,7 +112,7 @@ class WorkDir:
         for entry in self.parent.glob(".tmp-*"):
             parts = entry.name.split("-")
             pid = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-            if pid is None or not _pid_alive(pid) or parts[1] == "trash":
+            if pid is None or not pid_alive(pid) or parts[1] == "trash":
                 shutil.rmtree(entry, ignore_errors=True)
 
     def begin(self) -> Path:

@@ -10,50 +10,13 @@ visual-token count comes from its `image_grid_thw`.
 from __future__ import annotations
 
 import importlib.util
-import os
-import socket
-from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlparse
 
 from PIL import Image
 
 from vidqa.backends.base import Generation, Message
 from vidqa.errors import BackendError
-
-
-def _cached_locally(model: str) -> bool:
-    """True for a local directory, or a hub id whose files are in the Hugging Face cache."""
-    if Path(model).expanduser().is_dir():
-        return True
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(model, "config.json", cache_dir=_hub_cache()), str)
-    except Exception:  # noqa: BLE001 - an odd id is simply not cached
-        return False
-
-
-def _hub_reachable(timeout_s: float = 5.0) -> bool:
-    """Whether the Hugging Face hub answers at all (no network: fail at once, not after the
-    hub client's minutes of retries)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout_s).close()
-    except OSError:
-        return False
-    return True
-
-
-def _hf_home() -> str:
-    return os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
-
-
-def _hub_cache() -> str:
-    """Where hub downloads live, read now (not when huggingface_hub was imported)."""
-    return os.environ.get("HF_HUB_CACHE", str(Path(_hf_home()) / "hub"))
+from vidqa.hub import cached_locally, hf_home, hub_cache, hub_reachable
 
 
 def _pick_attention(requested: str, cuda: bool) -> str:
@@ -91,15 +54,15 @@ class TransformersBackend:
 
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_type="nf4")
-        local = _cached_locally(model)  # offline once cached
-        if not local and not _hub_reachable():
+        local = cached_locally(model)  # offline once cached
+        if not local and not hub_reachable():
             raise BackendError(
-                f"model '{model}' is not in the Hugging Face cache ({_hf_home()}) and the hub "
+                f"model '{model}' is not in the Hugging Face cache ({hf_home()}) and the hub "
                 "cannot be reached; download it once on a machine with network "
                 f"(huggingface-cli download {model}) and copy the cache, or pass -m with a "
                 "local directory")
         try:
-            source = {"local_files_only": local, "cache_dir": _hub_cache()}
+            source = {"local_files_only": local, "cache_dir": hub_cache()}
             self.processor = AutoProcessor.from_pretrained(model, **source)
             self.hf_model = AutoModelForImageTextToText.from_pretrained(model, **source, **kwargs)
         except (OSError, ValueError) as exc:

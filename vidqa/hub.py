@@ -1,0 +1,46 @@
+"""The Hugging Face cache, read at call time: is a model there, and can the hub be reached.
+
+Weights come through the cache (`HF_HOME`, `HF_HUB_CACHE`) and load offline once cached. When a
+model is not cached and the hub cannot be reached, callers fail at once with the fix instead of
+waiting out the hub client's minutes of retries.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def hf_home() -> str:
+    return os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+
+
+def hub_cache() -> str:
+    """Where hub downloads live, read now (not when huggingface_hub was imported)."""
+    return os.environ.get("HF_HUB_CACHE", str(Path(hf_home()) / "hub"))
+
+
+def cached_locally(model: str) -> bool:
+    """True for a local directory, or a hub id whose files are in the Hugging Face cache."""
+    if Path(model).expanduser().is_dir():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model, "config.json", cache_dir=hub_cache()), str)
+    except Exception:  # noqa: BLE001 - an odd id is simply not cached
+        return False
+
+
+def hub_reachable(timeout_s: float = 5.0) -> bool:
+    """Whether the hub answers at all (HF_HUB_OFFLINE set, or no network: False)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
