@@ -19,12 +19,12 @@ import html
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Callable, TextIO
 
 from vidqa.caption import CaptionEvent, VideoCaptions
 from vidqa.errors import VidqaError
+from vidqa.store import atomic_open
 from vidqa.timecode import format_hms, format_srt, format_vtt
 
 
@@ -57,15 +57,8 @@ class EventWriter:
         directory = Path(output_dir)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{Path(captions.video).stem}.{self.extension}"
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as handle:
-                self.write(captions, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_open(path, newline="") as handle:
+            self.write(captions, handle)
         return path
 
 

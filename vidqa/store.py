@@ -16,8 +16,10 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from vidqa.config import cache_dir
 from vidqa.errors import CacheError
@@ -27,17 +29,25 @@ FORMAT_VERSION = 1
 _BLOCK = 1 << 20
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers see the old or the new file, whole."""
+@contextmanager
+def atomic_open(path: Path, *, newline: str | None = None) -> Iterator[TextIO]:
+    """A text file to write that appears at `path` only when the block ends without an error
+    (a temporary file beside it, fsync, rename): readers see the old or the new file, whole."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(tmp, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (see `atomic_open`)."""
+    with atomic_open(path) as handle:
+        handle.write(text)
 
 
 def fingerprint(path: str | os.PathLike) -> str:
