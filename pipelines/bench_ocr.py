@@ -44,7 +44,7 @@ def bench(label: str, result, threads: int) -> dict:
 
     from vidqa.ocr import OcrEngine, merge_lines
 
-    engine = OcrEngine(threads=threads)
+    engine = OcrEngine(threads=threads, cache=False)
     images = [(k.pts_s, cv2.imread(str(result.image_path(k)))) for k in result.keyframes]
     engine.read(images[0][1])  # warm-up: sessions load on the first call
     times, frames = [], []

@@ -128,6 +128,8 @@ def _ingest_options(func):
         click.option("--fast/--no-fast", default=None, help=setting_help("decode", "fast")),
         click.option("--detector", type=click.Choice(["content+adaptive", "content", "adaptive", "histogram", "hash"]),
                      help=setting_help("select", "detector")),
+        click.option("--policy", type=click.Choice(["scenes", "uniform"]),
+                     help=setting_help("select", "policy")),
         click.option("--threshold", type=float, help=setting_help("select", "threshold")),
         click.option("--min-scene", "min_scene_s", type=float,
                      help=setting_help("select", "min_scene_s")),
@@ -147,7 +149,8 @@ def _settings(ctx: click.Context, o: dict) -> Config:
     config = _config(ctx)
     config = _run(config.replace, "decode", fps=o["fps"], frame_max_pixels=o["frame_max_pixels"],
                   fast=o["fast"])
-    config = _run(config.replace, "select", detector=o["detector"], threshold=o["threshold"],
+    config = _run(config.replace, "select", policy=o["policy"], detector=o["detector"],
+                  threshold=o["threshold"],
                   min_scene_s=o["min_scene_s"], max_gap_s=o["max_gap_s"])
     return _run(config.replace, "chunk", max_tokens=o["max_tokens"], max_span_s=o["max_span_s"])
 
@@ -506,6 +509,98 @@ def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: in
     click.echo(reply.text)
     cited = ", ".join(f"{format_hms(c.start_s)}-{format_hms(c.end_s)}" for c in reply.citations)
     click.echo(f"\nsources: {video}: {cited}")
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Measure vidqa on videos with known answers."""
+
+
+@eval_group.command(name="needle", cls=VideoCommand)
+@click.argument("videos", nargs=-1, type=click.Path())
+@click.option("--sweep", "sweep_path", type=click.Path(dir_okay=False),
+              help="YAML with the grid (configs/needle-standard.yaml is the standard sweep); "
+                   "the options below override it")
+@click.option("--lengths", help="haystack lengths in minutes, e.g. 5,10,30,60 [default: 5,10,30,60]")
+@click.option("--depths", help="needle depths: a count (11: 0%, 10%, ..., 100%) or a list of "
+              "percentages, e.g. 0,50,100 (one depth: 50%) [default: 11]")
+@click.option("--needles", "needle_set", help="builtin, builtin-text, builtin-image, "
+              "builtin-clip, or a YAML/JSON file of needles [default: builtin-text]")
+@click.option("--selectors", help="scenes (vidqa's key frames), uniform (every sampled frame) "
+              "or both, comma-separated; sets the key-frame policy of each run "
+              "[default: scenes,uniform]")
+@click.option("--mode", type=click.Choice(["find", "ask"]),
+              help="find: retrieval recall and time error; ask: the model's answer accuracy "
+                   "[default: find]")
+@click.option("--seed", type=int, help="varies the generated haystack [default: 0]")
+@click.option("--top-k", type=click.IntRange(1, 100), help="hits that count for recall@k "
+              "[default: 5]")
+@click.option("--tolerance", type=click.FloatRange(0, 60), help="seconds a hit may lie outside "
+              "the needle's range and still count [default: 1]")
+@click.option("-o", "--out", "out_dir", default="needle-eval", show_default=True,
+              type=click.Path(file_okay=False), help="folder for results.jsonl and heatmap.png; "
+              "a re-run there skips finished cells")
+@click.option("--fail-under", type=click.FloatRange(0, 100),
+              help="exit with status 3 when a selector's recall@1 (ask: accuracy) is below "
+                   "this: a fraction up to 1 (0.95), or a percentage above 1 (95)")
+@click.option("--keep-videos", is_flag=True, help="keep each cell's video and work files")
+@click.option("--json", "as_json", is_flag=True, help="the summary as one JSON document")
+@_index_options
+@_model_options
+@_ingest_options
+@click.pass_context
+def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | None,
+                lengths: str | None, depths: str | None, needle_set: str | None,
+                selectors: str | None, mode: str | None, seed: int | None, top_k: int | None,
+                tolerance: float | None, out_dir: str, fail_under: float | None,
+                keep_videos: bool, as_json: bool, **options) -> None:
+    """Needle-in-a-haystack: hide needles at a grid of depths in haystacks of several lengths
+    (made from VIDEOS, looped as needed, or generated), find them (or ask about them), and
+    compare vidqa's key frames with uniform 2 fps sampling. Writes OUT/results.jsonl (one line
+    per cell), OUT/heatmap.png, and a summary table."""
+    from vidqa.evaluate import (Sweep, cell_count, format_table, load_sweep, needle_eval,
+                                parse_depths, parse_lengths, sweep_with)
+
+    sweep = _run(load_sweep, sweep_path) if sweep_path else Sweep()
+    sweep = _run(lambda: sweep_with(
+        sweep, lengths_min=parse_lengths(lengths) if lengths else None,
+        depths=parse_depths(depths) if depths else None, needles=needle_set,
+        selectors=tuple(s.strip() for s in selectors.split(",")) if selectors else None,
+        mode=mode, seed=seed, top_k=top_k, tolerance_s=tolerance,
+        videos=tuple(videos) or None).validated())
+    # A model named in find mode captions the chunks, so needles without text can be found.
+    config, backend = _model_settings(ctx, options,
+                                      load=sweep.mode == "ask" or bool(options.get("model")))
+    bar = _bar(ctx, cell_count(sweep), "needle cells", "cell")
+
+    def on_cell(record: dict, skipped: bool) -> None:
+        bar.set_postfix_str(f"{record['length_min']:g} min, {record['depth']:.0%}, "
+                            f"{record['selector']}" + (" (done before)" if skipped else ""))
+        bar.update(1)
+
+    try:
+        report = _run(needle_eval, sweep, out_dir, config=config, backend=backend,
+                      ocr=config.index.ocr != "off", keep_videos=keep_videos, on_cell=on_cell,
+                      on_status=lambda text: click.echo(text, err=True))
+    finally:
+        bar.close()
+    scores = {s: report.score(s) for s in sweep.selectors}
+    if as_json:
+        click.echo(json.dumps({"results": str(report.results_path),
+                               "heatmap": str(report.heatmap_path), "metric": report.metric_name,
+                               "scores": scores, "rows": report.rows, "ran": report.ran,
+                               "skipped": report.skipped}, indent=1))
+    else:
+        click.echo(format_table(report.rows, sweep))
+        click.echo(f"\n{report.ran} cells run, {report.skipped} done before; results in "
+                   f"{report.results_path}, heatmap in {report.heatmap_path}")
+    if fail_under is not None:
+        threshold = fail_under / 100 if fail_under > 1 else fail_under
+        low = {s: v for s, v in scores.items() if v is not None and v < threshold}
+        if low:
+            _fail(", ".join(f"{s} {report.metric_name} {v:.1%}" for s, v in low.items())
+                  + f" is below --fail-under {threshold:.1%}")
+            sys.exit(3)
 
 
 @cli.command()

@@ -25,8 +25,11 @@ APP_NAME = "vidqa"
 
 
 def _opt(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
-         choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "choices": choices})
+         choices: tuple[str, ...] | None = None, added: bool = False) -> Any:
+    """A setting. `added`: a setting newer than the caches; left out of cache keys while it has
+    its default, so caches made before it existed stay valid."""
+    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "choices": choices,
+                                            "added": added})
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class DecodeConfig:
 class SelectConfig:
     """Scene detection and the key-frame policy."""
 
+    policy: str = _opt("scenes", "which sampled frames become key frames: scenes (scene starts, "
+                       "changes and intervals: vidqa's policy) or uniform (every sampled frame, "
+                       "the baseline it is measured against)", choices=("scenes", "uniform"),
+                       added=True)
     detector: str = _opt("content+adaptive", "PySceneDetect detector run on the sampled frames "
                          "(content+adaptive: the cuts either finds)",
                          choices=("content+adaptive", "content", "adaptive", "histogram", "hash"))
@@ -153,10 +160,15 @@ class Config:
     def key(self, *stages: str, version: str = "") -> str:
         """A short hash of the named stages' settings (and an algorithm `version`), for cache
         keys."""
-        payload = json.dumps({"version": version,
-                              **{s: dataclasses.asdict(getattr(self, s)) for s in stages}},
+        payload = json.dumps({"version": version, **{s: _keyed(getattr(self, s)) for s in stages}},
                              sort_keys=True)
         return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+def _keyed(settings: Any) -> dict[str, Any]:
+    """One stage's settings as cache keys see them (`added` settings only when changed)."""
+    return {f.name: getattr(settings, f.name) for f in fields(settings)
+            if not (f.metadata.get("added") and getattr(settings, f.name) == f.default)}
 
 
 def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:

@@ -25,6 +25,7 @@ from vidqa.ingest import IngestResult
 
 REFINE_FPS = 8.0
 REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the text may have appeared
+REFINE_MISSES = 2  # frames without the text that end the backward scan
 
 
 @dataclass
@@ -53,15 +54,23 @@ def _similar(a: str, b: str) -> float:
 
 
 def refine_text_hit(result: IngestResult, found: Found, engine, config: Config) -> float | None:
-    """The time of the first 8 fps frame in the hit's window that shows its text, or None."""
+    """The time of the first 8 fps frame of the run of frames in the hit's window that shows
+    its text, or None. Frames are read from the window's end backwards, and reading stops
+    REFINE_MISSES frames before the run (text crossed by something moving can be hidden for a
+    frame or two): the text usually appeared shortly before the key frame, so a handful of
+    frames is read, not the whole window."""
     window = (max(0.0, found.start_s - REFINE_BEFORE_S), found.start_s + 1.0 / config.decode.fps)
     reader = FrameReader(result.video, config.decode.__class__(
         **{**config.decode.__dict__, "fps": REFINE_FPS}), window=window, allow_errors=True)
-    for frame in reader:
-        lines = engine.read(frame.bgr)
-        if any(_similar(text, found.text) >= 0.7 for text, _score in lines):
-            return frame.pts_s
-    return None
+    earliest, misses = None, 0
+    for frame in reversed(list(reader)):
+        if any(_similar(text, found.text) >= 0.7 for text, _score in engine.read(frame.bgr)):
+            earliest, misses = frame.pts_s, 0
+        elif earliest is not None:
+            misses += 1
+            if misses >= REFINE_MISSES:
+                break
+    return earliest
 
 
 MODEL_REFINE_FPS = 4.0

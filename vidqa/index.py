@@ -184,6 +184,10 @@ def _sentence_transformer(source: str, **kwargs):
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise VidqaError(f"embeddings need sentence-transformers; {_INSTALL}") from None
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar for loading 90 MB of weights is only noise
     try:
         return SentenceTransformer(source, device="cpu", **kwargs)
     except (OSError, ValueError) as exc:
@@ -191,6 +195,9 @@ def _sentence_transformer(source: str, **kwargs):
         raise BackendError(f"cannot load embedding model '{source}' ({first[:200]}); pass "
                            "'minilm', a local directory or a hub id that is in the Hugging "
                            "Face cache") from None
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _load_minilm() -> Embedder:

@@ -19,6 +19,9 @@ is in seconds. The policy keeps:
 and never a near-duplicate of the last key frame. The return to the old picture after an event
 is a change too, so an event inside a long static scene gets its own key frame.
 
+`policy="uniform"` keeps every sampled frame instead (scenes are still detected, for
+chunking): the baseline that `vidqa eval needle` measures the policy against.
+
 A cut lies between the last sample before it and the first after it; a scene's `start_s` is
 the midpoint of that gap (error at most half a sample interval), and its first key frame is the
 first sample after the cut.
@@ -141,7 +144,7 @@ class Keyframe:
 
     pts_s: float
     scene_index: int
-    reason: str  # scene, change, interval
+    reason: str  # scene, change, interval (uniform: every sample under that policy)
     change: float  # fraction of blocks changed against the previous key frame (1.0 for the first)
     frame_index: int  # position among the sampled frames
     image: str | None = None  # JPEG path relative to the work directory
@@ -289,7 +292,9 @@ class KeyframeSelector:
                 self._cut_micros.discard(micros)
                 self.scene_starts.append((prev[0] + frame.pts_s) / 2)
                 self._motion = 0.0
-            if change <= cfg.duplicate_area:
+            if cfg.policy == "uniform":
+                reason = "scene" if is_cut else "uniform"
+            elif change <= cfg.duplicate_area:
                 reason = None
             elif is_cut:
                 reason = "scene"

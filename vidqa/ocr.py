@@ -27,6 +27,8 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,7 +83,7 @@ def ocr_available() -> bool:
 class OcrEngine:
     """RapidOCR with the models from its wheel, on onnxruntime with a fixed thread budget."""
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, *, cache: bool = True):
         if not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"OCR threads must be a whole number >= 1, got {threads!r}")
         try:
@@ -117,14 +119,101 @@ class OcrEngine:
             version = dist_version("rapidocr")
         self.name = (f"rapidocr-{version}:{Path(DET_MODEL).stem}+{Path(REC_MODEL).stem}"
                      f":det{self._ocr.cfg.Det.limit_type}{self._ocr.cfg.Det.limit_side_len}")
+        self.cache = FrameCache(self.name) if cache else None
 
     def read(self, bgr: np.ndarray) -> list[tuple[str, float]]:
-        """(text, confidence) per detected line, top to bottom, then left to right."""
+        """(text, confidence) per detected line, top to bottom, then left to right. A picture
+        read before (the same pixels) comes from the cache."""
+        digest = FrameCache.digest(bgr) if self.cache else ""
+        if self.cache is not None:
+            cached = self.cache.get(digest)
+            if cached is not None:
+                return cached
         out = self._ocr(bgr)
         boxes, txts, scores = (getattr(out, k, None) for k in ("boxes", "txts", "scores"))
         if boxes is None or txts is None or scores is None or len(txts) == 0:
-            return []
-        return [(txt, float(score)) for txt, score in _reading_order(boxes, txts, scores)]
+            lines = []
+        else:
+            lines = [(txt, float(score)) for txt, score in _reading_order(boxes, txts, scores)]
+        if self.cache is not None:
+            self.cache.put(digest, lines)
+        return lines
+
+
+class FrameCache:
+    """What OCR read on each picture, keyed by the picture's pixels (SQLite, one file per
+    engine under `<cache>/ocr/`). The same frame decoded again, in a re-ingest with other
+    settings, a refine window, or a needle cell that shares all but a few seconds with its
+    haystack, is read once. Each row is written in its own transaction, so a killed run leaves
+    only complete rows; a file SQLite reports as damaged is set aside and started afresh.
+    `hits` and `misses` count lookups in this process."""
+
+    def __init__(self, engine_name: str):
+        from vidqa.config import cache_dir
+
+        key = hashlib.blake2b(f"{OCR_VERSION}\n{engine_name}".encode(), digest_size=8).hexdigest()
+        self.path = cache_dir() / "ocr" / f"frames-{key}.sqlite"
+        self._conn = None
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def digest(bgr: np.ndarray) -> str:
+        h = hashlib.blake2b(str(bgr.shape).encode(), digest_size=16)
+        h.update(np.ascontiguousarray(bgr).data)
+        return h.hexdigest()
+
+    def _open(self):
+        conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS frames (digest TEXT PRIMARY KEY, "
+                     "lines TEXT NOT NULL)")
+        return conn
+
+    def _connect(self):
+        with self._lock:
+            if self._conn is not None:
+                return self._conn
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    self._conn = self._open()
+                except sqlite3.DatabaseError as exc:
+                    if not _damaged(exc):
+                        raise
+                    for suffix in ("", "-wal", "-shm"):  # set the damaged file aside, whole
+                        part = Path(f"{self.path}{suffix}")
+                        if part.exists():
+                            part.replace(Path(f"{self.path}.damaged{suffix}"))
+                    self._conn = self._open()
+            except (OSError, sqlite3.Error) as exc:
+                raise CacheError(f"cannot open the OCR cache '{self.path}': {exc}; free space "
+                                 "or set VIDQA_HOME to a writable folder") from None
+            return self._conn
+
+    def get(self, digest: str) -> list[tuple[str, float]] | None:
+        row = self._connect().execute("SELECT lines FROM frames WHERE digest = ?",
+                                      (digest,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return [(str(t), float(s)) for t, s in json.loads(row[0])]
+
+    def put(self, digest: str, lines: list[tuple[str, float]]) -> None:
+        try:
+            with self._connect() as conn:
+                conn.execute("INSERT OR REPLACE INTO frames VALUES (?, ?)",
+                             (digest, json.dumps(lines, ensure_ascii=False)))
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot write the OCR cache '{self.path}': {exc}; free space or "
+                             "set VIDQA_HOME to a writable folder") from None
+
+
+def _damaged(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
 
 
 def _reading_order(boxes, txts, scores) -> list[tuple[str, float]]:

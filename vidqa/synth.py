@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,10 +84,14 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'").replace(",", "\\,")
 
 
-def _text(text: str, size: int, x: str, y: str, color: str = "white", box: bool = False,
-          enable: str | None = None) -> str:
+def drawtext(text: str, size: int, x: str, y: str, color: str = "white", box: bool = False,
+          enable: str | None = None, textfile: str | Path | None = None) -> str:
+    """A drawtext filter. With `textfile` the words come from that file verbatim (no `%`
+    expansion, no escaping to get wrong): the way to draw text a person wrote."""
     font = font_file()
-    parts = [f"text='{_escape(text)}'", f"fontsize={size}", f"fontcolor={color}", f"x={x}", f"y={y}"]
+    words = (f"textfile='{_escape(str(textfile))}':expansion=none" if textfile is not None
+             else f"text='{_escape(text)}'")
+    parts = [words, f"fontsize={size}", f"fontcolor={color}", f"x={x}", f"y={y}"]
     if font:
         parts.insert(0, f"fontfile='{font}'")
     if box:
@@ -102,8 +107,8 @@ def _source(seg: Segment, w: int, h: int, fps: int) -> str:
     if seg.kind == "slide":
         color = COLORS[seg.seed % len(COLORS)]
         return (f"color=c={color}:s={w}x{h}:r={fps}:d={d},"
-                + _text(seg.title, h // 12, "(w-text_w)/2", "h/3") + ","
-                + _text(f"slide {seg.seed}  -  vidqa sample", h // 30, "(w-text_w)/2", "h/2"))
+                + drawtext(seg.title, h // 12, "(w-text_w)/2", "h/3") + ","
+                + drawtext(f"slide {seg.seed}  -  vidqa sample", h // 30, "(w-text_w)/2", "h/2"))
     if seg.kind == "bars":
         return f"smptehdbars=s={w}x{h}:r={fps}:d={d}"
     if seg.kind == "pattern":
@@ -129,15 +134,17 @@ def _segment_filter(seg: Segment, plan: Plan) -> str:
     chain = [_source(seg, w, h, plan.fps)]
     for event in seg.events:
         when = f"between(t,{event.start_s:.3f},{event.end_s - 0.001:.3f})"
-        chain.append(_text(event.text, h // 14, "(w-text_w)/2", "h*0.72", color="yellow",
+        chain.append(drawtext(event.text, h // 14, "(w-text_w)/2", "h*0.72", color="yellow",
                            box=True, enable=when))
     chain.append(f"format=yuv420p,setsar=1,fps={plan.fps}")
     return ",".join(chain)
 
 
 def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium",
-           threads: int = 0, write_truth: bool = True) -> Path:
-    """Encode `plan` to an H.264 MP4 (libx264, B-frames on as by default); write its truth."""
+           threads: int = 0, write_truth: bool = True,
+           encoder: Sequence[str] | None = None) -> Path:
+    """Encode `plan` to an H.264 MP4 (libx264, B-frames on as by default); write its truth.
+    `encoder` replaces the encoder arguments (codec, preset, quality) when given."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     parts, labels = [], []
@@ -146,13 +153,14 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
         labels.append(f"[s{i}]")
     graph = ";".join(parts) + ";" + "".join(labels) + f"concat=n={len(labels)}:v=1:a=0"
     if plan.clock:
-        graph += "," + _text("%{pts:hms}", plan.height // 10, "w*0.05", "h*0.05",
+        graph += "," + drawtext("%{pts:hms}", plan.height // 10, "w*0.05", "h*0.05",
                              box=True)
     graph += "[out]"
     tmp = path.with_name(path.stem + ".part" + path.suffix)
     command = [ffmpeg_exe(), *GLOBAL_ARGS, "-loglevel", "error", "-y",
                "-filter_complex", graph, "-map", "[out]",
-               "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+               *(encoder or ["-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+                             "-pix_fmt", "yuv420p"]),
                "-threads", str(threads), "-movflags", "+faststart", str(tmp)]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -1,0 +1,514 @@
+"""Needle-in-a-haystack evaluation: a length x depth grid, scene-aware against uniform sampling.
+
+For each haystack length and needle depth, one needle is spliced into the haystack
+(`vidqa.haystack`; the cell at length i, depth j gets needle (i * depths + j) mod needles), and
+the cell video goes through the real pipeline once per selector: ingest (decode, key frames),
+the on-screen text track, the vector index, then
+
+- `find`: the needle's query is searched and the hits pinned as `vidqa find` does; a hit is
+  right when its time lies within `tolerance_s` of the needle's range (by time alone, as in
+  V-NIAH: a distractor that happens to lie there counts too). Recall@1 and @k, the time error
+  of the first right hit (seconds from the needle's start). Without a model the index holds
+  the on-screen text only, so only needles that show text can be found; with one (`-m`), the
+  chunk captions are indexed too;
+- `ask`: the model captions the chunks and answers the needle's question over the retrieved
+  chunks' frames; the reply is scored against the answer (`vidqa.needles.is_correct`).
+
+Every finished cell is appended to `results.jsonl` as one line with every setting that matters
+(fps, frame size, tokens kept and uniform, selector, model, embedder, OCR engine, the full
+config) and a key hashed from them; a re-run skips cells whose key is there, so an interrupted
+sweep resumes where it stopped. A line cut short by a crash is dropped when the file is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import yaml
+
+from vidqa import __version__
+from vidqa.config import Config
+from vidqa.errors import ConfigError, VidqaError
+from vidqa.haystack import Haystack, build_haystack, needle_start, splice
+from vidqa.needles import Needle, get_needles, is_correct
+
+EVAL_VERSION = "1"
+SELECTORS = ("scenes", "uniform")
+MODES = ("find", "ask")
+MAX_GENERATED_MIN = 60.0  # longer generated haystacks loop a 60-minute one
+SELECTOR_TITLES = {"scenes": "scene-aware", "uniform": "uniform"}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What to measure. `depths` are fractions 0..1 of the haystack (the needle's start over
+    the room before the end)."""
+
+    lengths_min: tuple[float, ...] = (5.0, 10.0, 30.0, 60.0)
+    depths: tuple[float, ...] = tuple(i / 10 for i in range(11))
+    # A generated haystack is as long as the longest length (at most 60 minutes, looped
+    # beyond): the same lengths give the same videos. `haystack_min` fixes its length, so
+    # sweeps over different lengths share one haystack and their cells.
+    needles: str = "builtin-text"  # a built-in set or a YAML/JSON file
+    videos: tuple[str, ...] = ()  # haystack sources; none: generated
+    seed: int = 0
+    haystack_min: float = 0.0  # generated haystack: 0 is the longest length, at most 60 min
+    selectors: tuple[str, ...] = SELECTORS
+    mode: str = "find"
+    top_k: int = 5
+    tolerance_s: float = 1.0
+
+    def validated(self) -> Sweep:
+        if not self.lengths_min or any(not 0.1 <= m <= 1440 for m in self.lengths_min):
+            raise ConfigError("lengths must be between 0.1 and 1440 minutes, e.g. 5,10,30,60")
+        if not self.depths or any(not 0.0 <= d <= 1.0 for d in self.depths):
+            raise ConfigError("depths must be percentages from 0 to 100, e.g. 0,50,100, or a "
+                              "count such as 11")
+        bad = [s for s in self.selectors if s not in SELECTORS]
+        if bad or not self.selectors:
+            raise ConfigError(f"unknown selector(s) {', '.join(bad) or 'none'}; use "
+                              f"{' and/or '.join(SELECTORS)}")
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode '{self.mode}'; use find or ask")
+        if not 1 <= self.top_k <= 100:
+            raise ConfigError("top_k must be between 1 and 100")
+        if not 0 <= self.haystack_min <= 600:
+            raise ConfigError("haystack_min must be between 0 (automatic) and 600 minutes")
+        if not 0 <= self.tolerance_s <= 60:
+            raise ConfigError("tolerance_s must be between 0 and 60 seconds")
+        return self
+
+
+def parse_depths(value) -> tuple[float, ...]:
+    """A count (11: 0%, 10%, ... 100%) or percentages ("0,50,100", "50%" or [0, 50, 100])."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip().rstrip("%")
+        if "," not in value:
+            value = [value]
+    if isinstance(value, int | float) and not isinstance(value, bool) or (
+            isinstance(value, str) and value.strip().isdigit()):
+        count = int(value)
+        if not 1 <= count <= 101:
+            raise ConfigError(f"a depth count must be between 1 and 101, got {count}")
+        return (0.0,) if count == 1 else tuple(round(i / (count - 1), 6) for i in range(count))
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        return tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in items)
+    except (TypeError, ValueError):
+        raise ConfigError(f"depths {value!r} are not numbers; give percentages like 0,50,100 "
+                          "or a count like 11") from None
+
+
+def parse_lengths(value) -> tuple[float, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        return tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        raise ConfigError(f"lengths {value!r} are not numbers of minutes; e.g. 5,10,30,60"
+                          ) from None
+
+
+def load_sweep(path: str | os.PathLike) -> Sweep:
+    """A sweep from YAML (see configs/needle-standard.yaml); keys are Sweep's fields."""
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read sweep file '{source}': {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"'{source}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+    names = {f.name for f in fields(Sweep)}
+    unknown = sorted(set(data) - names) if isinstance(data, dict) else ["(not a mapping)"]
+    if unknown:
+        raise ConfigError(f"'{source}': unknown key(s) {', '.join(unknown)}; valid: "
+                          f"{', '.join(sorted(names))}")
+    values = dict(data)
+    if "lengths_min" in values:
+        values["lengths_min"] = parse_lengths(values["lengths_min"])
+    if "depths" in values:
+        values["depths"] = parse_depths(values["depths"])
+    for name in ("videos", "selectors"):
+        if name in values:
+            values[name] = tuple(values[name]) if isinstance(values[name], list) \
+                else (values[name],)
+    from vidqa.needles import BUILTIN_SETS
+
+    if values.get("needles") and values["needles"] not in BUILTIN_SETS:
+        values["needles"] = str((source.parent / values["needles"]).resolve())
+    if values.get("videos"):  # relative to the sweep file, like the needles
+        values["videos"] = tuple(str((source.parent / v).resolve()) for v in values["videos"])
+    try:
+        return Sweep(**values).validated()
+    except TypeError as exc:
+        raise ConfigError(f"'{source}': {exc}") from None
+
+
+# --- results file -------------------------------------------------------------------------------
+
+def read_results(path: Path) -> list[dict]:
+    """The finished cells in `path`. A last line cut short by a crash is removed; a broken line
+    before it is an error (the file was edited or written by two runs at once)."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    records, good_end = [], 0
+    lines = data.splitlines(keepends=True)
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            if number < len(lines):
+                raise ConfigError(f"line {number} of '{path}' is not a results record; remove "
+                                  "that line, or the file, to run those cells again") from None
+            break
+        if not line.endswith(b"\n"):
+            records.pop()
+            break
+        good_end += len(line)
+    if good_end != len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(good_end)
+    return records
+
+
+@contextmanager
+def _locked(out: Path):
+    """One sweep at a time in an output folder."""
+    import fcntl
+
+    with open(out / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise VidqaError(f"another `vidqa eval` is running in '{out}'; wait for it to "
+                             "finish or use another -o folder") from None
+        yield
+
+
+def append_result(path: Path, record: dict) -> None:
+    line = json.dumps(record, ensure_ascii=False) + "\n"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+# --- one cell -----------------------------------------------------------------------------------
+
+@dataclass
+class Tools:
+    """What every cell shares: the OCR engine, the embedder, the model (ask mode)."""
+
+    engine: object
+    embedder: object
+    backend: object = None
+
+
+def _cell_key(sweep: Sweep, haystack: Haystack, config: Config, length_min: float,
+              depth: float, needle: Needle, tools: Tools) -> str:
+    captioned = tools.backend is not None
+    stages = ("decode", "select", "chunk", "index") + (("model",) if captioned else ())
+    parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), sweep.mode,
+             sweep.top_k, sweep.tolerance_s, config.key(*stages), tools.embedder.name,
+             getattr(tools.engine, "name", None),
+             [getattr(tools.backend, "name", None), getattr(tools.backend, "model", None)]
+             if captioned else None]
+    return hashlib.blake2b(json.dumps(parts, default=str).encode(), digest_size=10).hexdigest()
+
+
+def _within(time_s: float, start_s: float, end_s: float, tolerance_s: float) -> bool:
+    return start_s - tolerance_s <= time_s <= end_s + tolerance_s
+
+
+def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) -> dict:
+    """Ingest one cell video with `config` and measure find (and ask): the measured fields of
+    its results line."""
+    from vidqa.find import index_entries, refine, search, text_lines
+    from vidqa.ingest import ingest
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    result = ingest(cell.video, config, cache_root=work_root)
+    seconds["ingest"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    from vidqa import ocr
+
+    cache = getattr(tools.engine, "cache", None)
+    before = (cache.hits, cache.misses) if cache is not None else (0, 0)
+    lines = ocr.text_track(result, tools.engine) if tools.engine is not None else []
+    seconds["ocr"] = round(time.perf_counter() - started, 2)
+    captions, out = None, {}
+    if tools.backend is not None:  # ask mode, or find with a model: chunk captions are indexed
+        from vidqa.caption import caption_video
+
+        started = time.perf_counter()
+        m = config.model
+        captions = caption_video(result, tools.backend, max_new_tokens=m.max_new_tokens,
+                                 temperature=m.temperature, text_lines=lines)
+        seconds["caption"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    entries = index_entries(result, captions, lines)
+    needle = cell.needle
+    hits = search([(result, entries)], needle.query, tools.embedder, k=sweep.top_k) \
+        if entries else []
+    if config.index.refine_top and tools.engine is not None:
+        hits = refine(hits, {result.video.path: result}, config, tools.engine,
+                      top=config.index.refine_top)
+    seconds["find"] = round(time.perf_counter() - started, 2)
+    if cache is not None:  # frames read by OCR in this cell, and those the cache answered
+        out["ocr_frames"] = {"read": cache.misses - before[1], "cached": cache.hits - before[0]}
+    right = [_within(h.time_s, cell.start_s, cell.end_s, sweep.tolerance_s) for h in hits]
+    rank = right.index(True) + 1 if True in right else None
+    s = result.stats
+    out.update({
+        "video_s": s.end_s, "fps": config.decode.fps,
+        "frame_size": [s.frame_width, s.frame_height], "tokens_per_frame": s.tokens_per_frame,
+        "keyframes": s.keyframes, "frames_sampled": s.frames_sampled, "tokens": s.tokens_kept,
+        "tokens_uniform": s.tokens_uniform,
+        "needle_keyframes": sum(1 for k in result.keyframes
+                                if cell.start_s <= k.pts_s < cell.end_s),
+        "text_lines": len(lines),
+        "hits": [{"rank": i + 1, "time_s": round(h.time_s, 3), "start_s": h.start_s,
+                  "end_s": h.end_s, "kind": h.kind, "text": h.text, "score": h.score,
+                  "refined_by": h.refined_by, "right": ok}
+                 for i, (h, ok) in enumerate(zip(hits, right))],
+        "rank": rank, "recall_at_1": rank == 1,
+        "recall_at_k": rank is not None,
+        "time_error_s": round(abs(hits[rank - 1].time_s - cell.start_s), 3) if rank else None,
+    })
+    if sweep.mode == "ask":
+        from vidqa.answer import ask
+
+        started = time.perf_counter()
+        m = config.model
+        reply = ask(result, captions, tools.backend, needle.prompt(), hits=hits,
+                    max_new_tokens=m.max_new_tokens, temperature=m.temperature)
+        seconds["answer"] = round(time.perf_counter() - started, 2)
+        out.update({"answer": reply.text, "correct": is_correct(needle, reply.text),
+                    "answer_chunks": reply.chunks})
+    out["seconds"] = seconds
+    out["_workdir"] = str(result.workdir.parent)
+    return out
+
+
+# --- the grid -----------------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    """The cells of one sweep (current settings only), with their summary."""
+
+    sweep: Sweep
+    records: list[dict]
+    results_path: Path
+    heatmap_path: Path | None = None
+    skipped: int = 0
+    ran: int = 0
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def metric_name(self) -> str:
+        return "accuracy" if self.sweep.mode == "ask" else "recall@1"
+
+    def score(self, selector: str) -> float | None:
+        """The headline figure of one selector over every cell: recall@1 (find) or answer
+        accuracy (ask)."""
+        name = "correct" if self.sweep.mode == "ask" else "recall_at_1"
+        values = [bool(r.get(name)) for r in self.records if r["selector"] == selector]
+        return sum(values) / len(values) if values else None
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def summarise(records: list[dict], sweep: Sweep) -> list[dict]:
+    """One row per selector and length, then one per selector over all lengths."""
+    rows = []
+    for selector in sweep.selectors:
+        mine = [r for r in records if r["selector"] == selector]
+        groups = [(f"{m:g} min", [r for r in mine if r["length_min"] == m])
+                  for m in sweep.lengths_min] + [("all", mine)]
+        for label, group in groups:
+            if not group:
+                continue
+            hours = sum(r["video_s"] for r in group) / 3600
+            rows.append({
+                "selector": selector, "length": label, "cells": len(group),
+                "recall_at_1": _mean([float(r["recall_at_1"]) for r in group]),
+                "recall_at_k": _mean([float(r["recall_at_k"]) for r in group]),
+                "time_error_s": _mean([r["time_error_s"] for r in group]),
+                "accuracy": _mean([float(r["correct"]) for r in group if "correct" in r]),
+                "tokens_per_hour": sum(r["tokens"] for r in group) / hours if hours else None,
+                "uniform_per_hour": sum(r["tokens_uniform"] for r in group) / hours
+                if hours else None,
+                "needle_keyframes": _mean([r["needle_keyframes"] for r in group]),
+            })
+    return rows
+
+
+def format_table(rows: list[dict], sweep: Sweep) -> str:
+    pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+    k = sweep.top_k
+    head = (f"{'selector':<9} {'length':>8} {'cells':>5} {'R@1':>5} {f'R@{k}':>5} "
+            f"{'time err':>9}" + (f" {'accuracy':>8}" if sweep.mode == "ask" else "")
+            + f" {'tokens/hour':>12} {'of uniform':>10} {'needle kf':>9}")
+    lines = [head]
+    for r in rows:
+        err = "-" if r["time_error_s"] is None else f"{r['time_error_s']:.2f} s"
+        share = "-" if not r["uniform_per_hour"] else \
+            f"{r['tokens_per_hour'] / r['uniform_per_hour']:.1%}"
+        lines.append(f"{r['selector']:<9} {r['length']:>8} {r['cells']:>5} "
+                     f"{pct(r['recall_at_1']):>5} {pct(r['recall_at_k']):>5} {err:>9}"
+                     + (f" {pct(r['accuracy']):>8}" if sweep.mode == "ask" else "")
+                     + f" {r['tokens_per_hour']:>12,.0f} {share:>10} "
+                     f"{r['needle_keyframes']:>9.1f}")
+    return "\n".join(lines)
+
+
+def write_report_heatmap(path: Path, records: list[dict], sweep: Sweep, rows: list[dict]) -> Path:
+    """length x depth, one panel per selector, coloured by recall@1 (find) or accuracy (ask)."""
+    from vidqa.heatmap import Panel, write_heatmap
+
+    name = "correct" if sweep.mode == "ask" else "recall_at_1"
+    metric = "accuracy" if sweep.mode == "ask" else "recall@1"
+    panels = []
+    for selector in sweep.selectors:
+        values = []
+        for depth in sweep.depths:
+            row = []
+            for length in sweep.lengths_min:
+                cell = [float(r[name]) for r in records if r["selector"] == selector
+                        and r["length_min"] == length and abs(r["depth"] - depth) < 1e-9]
+                row.append(_mean(cell))
+            values.append(row)
+        total = next((r for r in rows if r["selector"] == selector and r["length"] == "all"),
+                     None)
+        note = ""
+        if total and total["tokens_per_hour"] is not None:
+            note = f"{total['tokens_per_hour']:,.0f} visual tokens per hour"
+            if selector != "uniform" and total["uniform_per_hour"]:
+                note += f" ({total['tokens_per_hour'] / total['uniform_per_hour']:.1%} of uniform)"
+        panels.append(Panel(f"{SELECTOR_TITLES[selector]}: {metric}",
+                            [f"{m:g} min" for m in sweep.lengths_min],
+                            [f"{d:.0%}" for d in sweep.depths], values, note))
+    return write_heatmap(path, panels, title=f"needle in a haystack ({sweep.mode}, "
+                                             f"needles: {Path(sweep.needles).name})")
+
+
+def _haystack_for(sweep: Sweep, on_status) -> Haystack:
+    longest = max(sweep.lengths_min)
+    if sweep.videos:
+        return build_haystack(sweep.videos, minutes=longest, on_status=on_status)
+    minutes = sweep.haystack_min or min(longest, MAX_GENERATED_MIN)
+    return build_haystack(minutes=minutes, seed=sweep.seed, on_status=on_status)
+
+
+def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, *, config: Config | None = None,
+                backend=None, ocr: bool = True, keep_videos: bool = False,
+                on_cell: Callable[[dict, bool], None] | None = None,
+                on_status: Callable[[str], None] | None = None) -> Report:
+    """Run (or resume) the sweep in `out_dir`: results.jsonl, heatmap.png, and the Report.
+
+    `backend` is the model for ask mode. `on_cell(record, skipped)` follows the cells;
+    `on_status(text)` reports the slow steps (making the haystack).
+    """
+    sweep = sweep.validated()
+    config = config or Config()
+    if sweep.mode == "ask" and backend is None:
+        raise VidqaError("ask mode needs a model: pass -m/--model (and -b openai for a server)")
+    if sweep.mode == "find" and not ocr:
+        raise VidqaError("find mode searches the on-screen text, so it needs OCR: drop "
+                         "--ocr off, or use --mode ask with a model")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        return _needle_eval(sweep, out, config, backend, ocr, keep_videos, on_cell, on_status)
+
+
+def _needle_eval(sweep: Sweep, out: Path, config: Config, backend, ocr: bool, keep_videos: bool,
+                 on_cell, on_status) -> Report:
+    from vidqa.find import ocr_engine
+    from vidqa.index import get_embedder
+
+    results_path = out / "results.jsonl"
+    needles = get_needles(sweep.needles)
+    haystack = _haystack_for(sweep, on_status)
+    tools = Tools(engine=ocr_engine("on" if ocr else "off", config.index.ocr_threads),
+                  embedder=get_embedder(config.index.embedder), backend=backend)
+    finished = {r.get("key"): r for r in read_results(results_path)}
+    report = Report(sweep, [], results_path)
+    for li, length_min in enumerate(sweep.lengths_min):
+        for di, depth in enumerate(sweep.depths):
+            needle = needles[(li * len(sweep.depths) + di) % len(needles)]
+            length_s = length_min * 60
+            start_s = needle_start(haystack.length_for(length_s), depth, needle.duration_s)
+            todo = []
+            for selector in sweep.selectors:
+                cell_config = config.replace("select", policy=selector)
+                key = _cell_key(sweep, haystack, cell_config, length_min, depth, needle, tools)
+                if key in finished:
+                    report.records.append(finished[key])
+                    report.skipped += 1
+                    if on_cell:
+                        on_cell(finished[key], True)
+                else:
+                    todo.append((selector, cell_config, key))
+            if not todo:
+                continue
+            name = f"cell-{length_min:g}min-{depth:.0%}-{needle.id}.mp4".replace("%", "pct")
+            started = time.perf_counter()
+            cell = splice(haystack, length_s, needle, start_s, out / "cells" / name)
+            splice_s = round(time.perf_counter() - started, 2)
+            try:
+                for selector, cell_config, key in todo:
+                    measured = run_cell(cell, cell_config, sweep, tools, out / "work")
+                    workdir = measured.pop("_workdir")
+                    measured["seconds"]["splice"] = splice_s
+                    record = {
+                        "key": key, "length_min": length_min, "depth": depth,
+                        "selector": selector, "mode": sweep.mode,
+                        "needle": {**needle.to_dict(), "start_s": cell.start_s,
+                                   "end_s": cell.end_s},
+                        "haystack": haystack.to_dict(), **measured,
+                        "embedder": tools.embedder.name,
+                        "ocr": getattr(tools.engine, "name", None),
+                        "model": getattr(backend, "model", None),
+                        "top_k": sweep.top_k, "tolerance_s": sweep.tolerance_s,
+                        "settings": cell_config.to_dict(), "vidqa": __version__,
+                    }
+                    append_result(results_path, record)
+                    report.records.append(record)
+                    report.ran += 1
+                    if not keep_videos:
+                        shutil.rmtree(workdir, ignore_errors=True)
+                    if on_cell:
+                        on_cell(record, False)
+            finally:
+                if not keep_videos:
+                    cell.video.unlink(missing_ok=True)
+    report.rows = summarise(report.records, sweep)
+    report.heatmap_path = write_report_heatmap(out / "heatmap.png", report.records, sweep,
+                                               report.rows)
+    return report
+
+
+def cell_count(sweep: Sweep) -> int:
+    return len(sweep.lengths_min) * len(sweep.depths) * len(sweep.selectors)
+
+
+def sweep_with(sweep: Sweep, **changes) -> Sweep:
+    """`sweep` with the given fields replaced (None leaves a field as it is)."""
+    return replace(sweep, **{k: v for k, v in changes.items() if v is not None})
+
+
+__all__ = ["Report", "Sweep", "append_result", "cell_count", "load_sweep", "needle_eval",
+           "parse_depths", "parse_lengths", "read_results", "summarise", "sweep_with"]
