@@ -5,13 +5,15 @@
             --out /work/bench-data/needle-bench --heatmap pipelines/needle-heatmap.png
 
 Runs `vidqa.evaluate.needle_eval` with the built-in text needles on a generated 60-minute
-haystack (seed 7), offline (OCR, MiniLM, FAISS): first with vidqa's key frames at every length,
-then with uniform 2 fps sampling at `--uniform-lengths` (uniform sampling reads every sampled
-frame with OCR, about 55 minutes per hour of video on 2 cores, so it is measured on the shorter
-lengths only; its token count at every length comes from the same ingests). Resumes from
-`--out` like the command does. Prints the summary table and a JSON document with recall@1,
-recall@5, time error and tokens per selector and length, and writes the combined heatmap (cells
-not run are grey). Wall times per cell are in results.jsonl (`seconds`).
+haystack (seed 7; `--videos` makes it from real footage instead), offline (OCR, MiniLM,
+FAISS): first with vidqa's key frames at every length, then with uniform 2 fps sampling at
+`--uniform-lengths` (uniform sampling reads every sampled frame with OCR, up to about 55
+minutes per hour of video on 2 cores when no frame repeats, so it is measured on the shorter
+lengths only). Resumes from `--out` like the command does. Prints the summary table and a JSON
+document with recall@1, recall@5, time error and tokens per selector and length, and writes
+the combined heatmap (cells not run are grey). Wall times per cell are in results.jsonl
+(`seconds`), with how many frames OCR read and how many its frame cache answered
+(`ocr_frames`); use a fresh VIDQA_HOME for a cold cache.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def main() -> None:
     parser.add_argument("--uniform-lengths", default="10")
     parser.add_argument("--depths", default="11")
     parser.add_argument("--needles", default="builtin-text")
+    parser.add_argument("--videos", nargs="*", default=[],
+                        help="haystack source videos (default: a generated haystack)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--haystack-min", type=float, default=60.0,
                         help="one generated haystack for every run, so they share cells")
@@ -49,7 +53,8 @@ def main() -> None:
     records, timings = [], {}
     for selector, lengths in runs:
         sweep = Sweep(lengths_min=lengths, depths=depths, needles=args.needles, seed=args.seed,
-                      haystack_min=args.haystack_min, selectors=(selector,))
+                      haystack_min=args.haystack_min, videos=tuple(args.videos),
+                      selectors=(selector,))
         started = time.perf_counter()
         report = needle_eval(sweep, args.out, on_status=lambda t: print(t, file=sys.stderr),
                              on_cell=lambda r, skipped: print(
@@ -63,7 +68,7 @@ def main() -> None:
     lengths = sorted({m for _, ls in runs for m in ls})
     combined = Sweep(lengths_min=tuple(lengths), depths=depths, needles=args.needles,
                      seed=args.seed, haystack_min=args.haystack_min,
-                     selectors=tuple(s for s, _ in runs))
+                     videos=tuple(args.videos), selectors=tuple(s for s, _ in runs))
     rows = summarise(records, combined)
     write_report_heatmap(Path(args.heatmap), records, combined, rows)
     print(format_table(rows, combined))

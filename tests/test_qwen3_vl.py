@@ -129,3 +129,20 @@ def test_hub_id_loads_offline_from_the_hugging_face_cache(tiny_model, tmp_path, 
     assert type(backend.hf_model).__name__ == "Qwen3VLForConditionalGeneration"
     with pytest.raises(BackendError, match="not in the Hugging Face cache .* cannot be reached"):
         get_backend("transformers", "vidqa-test/not-downloaded")
+
+
+def test_vidqa_eval_needle_ask_mode_on_the_tiny_model(tiny_model, tmp_path):
+    """`eval needle --mode ask` through the real transformers backend: every chunk captioned,
+    the question answered and scored, the model recorded on the results line."""
+    out = tmp_path / "eval"
+    args = ["eval", "needle", "--mode", "ask", "-m", str(tiny_model), "-b", "transformers",
+            "--max-new-tokens", "16", "--lengths", "0.5", "--depths", "50%", "--selectors",
+            "scenes", "-o", str(out), "--json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["metric"] == "accuracy" and summary["ran"] == 1
+    (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["model"] == str(tiny_model) and record["mode"] == "ask"
+    assert isinstance(record["answer"], str) and isinstance(record["correct"], bool)
+    assert record["answer_chunks"] and record["seconds"]["caption"] >= 0
