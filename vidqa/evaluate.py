@@ -89,19 +89,15 @@ class Sweep:
 
 def parse_depths(value) -> tuple[float, ...]:
     """A count (11: 0%, 10%, ... 100%) or percentages ("0,50,100", "50%" or [0, 50, 100])."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        value = value.strip().rstrip("%")
-        if "," not in value:
-            value = [value]
-    if isinstance(value, int | float) and not isinstance(value, bool) or (
-            isinstance(value, str) and value.strip().isdigit()):
-        count = int(value)
-        if not 1 <= count <= 101:
-            raise ConfigError(f"a depth count must be between 1 and 101, got {count}")
-        return (0.0,) if count == 1 else tuple(round(i / (count - 1), 6) for i in range(count))
-    items = value.split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+        value = int(items[0]) if len(items) == 1 and items[0].isdigit() else items
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 101:
+            raise ConfigError(f"a depth count must be between 1 and 101, got {value}")
+        return (0.0,) if value == 1 else tuple(round(i / (value - 1), 6) for i in range(value))
     try:
-        return tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in items)
+        return tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in value)
     except (TypeError, ValueError):
         raise ConfigError(f"depths {value!r} are not numbers; give percentages like 0,50,100 "
                           "or a count like 11") from None
@@ -228,41 +224,47 @@ def _within(time_s: float, start_s: float, end_s: float, tolerance_s: float) -> 
     return start_s - tolerance_s <= time_s <= end_s + tolerance_s
 
 
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str):
+    """Wall time of the block into `seconds[stage]`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = round(time.perf_counter() - started, 2)
+
+
 def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) -> dict:
     """Ingest one cell video with `config` and measure find (and ask): the measured fields of
     its results line."""
     from vidqa.find import index_entries, refine, search, text_lines
     from vidqa.ingest import ingest
 
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    result = ingest(cell.video, config, cache_root=work_root)
-    seconds["ingest"] = round(time.perf_counter() - started, 2)
-    started = time.perf_counter()
     from vidqa import ocr
 
+    seconds: dict[str, float] = {}
+    m = config.model
+    with _timed(seconds, "ingest"):
+        result = ingest(cell.video, config, cache_root=work_root)
     cache = getattr(tools.engine, "cache", None)
     before = (cache.hits, cache.misses) if cache is not None else (0, 0)
-    lines = ocr.text_track(result, tools.engine) if tools.engine is not None else []
-    seconds["ocr"] = round(time.perf_counter() - started, 2)
+    with _timed(seconds, "ocr"):
+        lines = ocr.text_track(result, tools.engine) if tools.engine is not None else []
     captions, out = None, {}
     if tools.backend is not None:  # ask mode, or find with a model: chunk captions are indexed
         from vidqa.caption import caption_video
 
-        started = time.perf_counter()
-        m = config.model
-        captions = caption_video(result, tools.backend, max_new_tokens=m.max_new_tokens,
-                                 temperature=m.temperature, text_lines=lines)
-        seconds["caption"] = round(time.perf_counter() - started, 2)
-    started = time.perf_counter()
-    entries = index_entries(result, captions, lines)
+        with _timed(seconds, "caption"):
+            captions = caption_video(result, tools.backend, max_new_tokens=m.max_new_tokens,
+                                     temperature=m.temperature, text_lines=lines)
     needle = cell.needle
-    hits = search([(result, entries)], needle.query, tools.embedder, k=sweep.top_k) \
-        if entries else []
-    if config.index.refine_top and tools.engine is not None:
-        hits = refine(hits, {result.video.path: result}, config, tools.engine,
-                      top=config.index.refine_top)
-    seconds["find"] = round(time.perf_counter() - started, 2)
+    with _timed(seconds, "find"):
+        entries = index_entries(result, captions, lines)
+        hits = search([(result, entries)], needle.query, tools.embedder, k=sweep.top_k) \
+            if entries else []
+        if config.index.refine_top and tools.engine is not None:
+            hits = refine(hits, {result.video.path: result}, config, tools.engine,
+                          top=config.index.refine_top)
     if cache is not None:  # frames read by OCR in this cell, and those the cache answered
         out["ocr_frames"] = {"read": cache.misses - before[1], "cached": cache.hits - before[0]}
     right = [_within(h.time_s, cell.start_s, cell.end_s, sweep.tolerance_s) for h in hits]
@@ -287,11 +289,9 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
     if sweep.mode == "ask":
         from vidqa.answer import ask
 
-        started = time.perf_counter()
-        m = config.model
-        reply = ask(result, captions, tools.backend, needle.prompt(), hits=hits,
-                    max_new_tokens=m.max_new_tokens, temperature=m.temperature)
-        seconds["answer"] = round(time.perf_counter() - started, 2)
+        with _timed(seconds, "answer"):
+            reply = ask(result, captions, tools.backend, needle.prompt(), hits=hits,
+                        max_new_tokens=m.max_new_tokens, temperature=m.temperature)
         out.update({"answer": reply.text, "correct": is_correct(needle, reply.text),
                     "answer_chunks": reply.chunks})
     out["seconds"] = seconds
@@ -300,6 +300,11 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
 
 
 # --- the grid -----------------------------------------------------------------------------------
+
+def metric(sweep: Sweep) -> tuple[str, str]:
+    """The headline figure of a sweep: (results field, name), recall@1 (find) or accuracy (ask)."""
+    return ("correct", "accuracy") if sweep.mode == "ask" else ("recall_at_1", "recall@1")
+
 
 @dataclass
 class Report:
@@ -315,12 +320,11 @@ class Report:
 
     @property
     def metric_name(self) -> str:
-        return "accuracy" if self.sweep.mode == "ask" else "recall@1"
+        return metric(self.sweep)[1]
 
     def score(self, selector: str) -> float | None:
-        """The headline figure of one selector over every cell: recall@1 (find) or answer
-        accuracy (ask)."""
-        name = "correct" if self.sweep.mode == "ask" else "recall_at_1"
+        """The headline figure of one selector over every cell (see `metric`)."""
+        name = metric(self.sweep)[0]
         values = [bool(r.get(name)) for r in self.records if r["selector"] == selector]
         return sum(values) / len(values) if values else None
 
@@ -378,8 +382,7 @@ def write_report_heatmap(path: Path, records: list[dict], sweep: Sweep, rows: li
     """length x depth, one panel per selector, coloured by recall@1 (find) or accuracy (ask)."""
     from vidqa.heatmap import Panel, write_heatmap
 
-    name = "correct" if sweep.mode == "ask" else "recall_at_1"
-    metric = "accuracy" if sweep.mode == "ask" else "recall@1"
+    name, label = metric(sweep)
     panels = []
     for selector in sweep.selectors:
         values = []
@@ -397,7 +400,7 @@ def write_report_heatmap(path: Path, records: list[dict], sweep: Sweep, rows: li
             note = f"{total['tokens_per_hour']:,.0f} visual tokens per hour"
             if selector != "uniform" and total["uniform_per_hour"]:
                 note += f" ({total['tokens_per_hour'] / total['uniform_per_hour']:.1%} of uniform)"
-        panels.append(Panel(f"{SELECTOR_TITLES[selector]}: {metric}",
+        panels.append(Panel(f"{SELECTOR_TITLES[selector]}: {label}",
                             [f"{m:g} min" for m in sweep.lengths_min],
                             [f"{d:.0%}" for d in sweep.depths], values, note))
     return write_heatmap(path, panels, title=f"needle in a haystack ({sweep.mode}, "
@@ -465,14 +468,14 @@ def _needle_eval(sweep: Sweep, out: Path, config: Config, backend, ocr: bool, ke
             if not todo:
                 continue
             name = f"cell-{length_min:g}min-{depth:.0%}-{needle.id}.mp4".replace("%", "pct")
-            started = time.perf_counter()
-            cell = splice(haystack, length_s, needle, start_s, out / "cells" / name)
-            splice_s = round(time.perf_counter() - started, 2)
+            timing: dict[str, float] = {}
+            with _timed(timing, "splice"):
+                cell = splice(haystack, length_s, needle, start_s, out / "cells" / name)
             try:
                 for selector, cell_config, key in todo:
                     measured = run_cell(cell, cell_config, sweep, tools, out / "work")
                     workdir = measured.pop("_workdir")
-                    measured["seconds"]["splice"] = splice_s
+                    measured["seconds"].update(timing)
                     record = {
                         "key": key, "length_min": length_min, "depth": depth,
                         "selector": selector, "mode": sweep.mode,

@@ -31,7 +31,7 @@ from vidqa.errors import VidqaError
 from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe
 from vidqa.needles import Needle
 from vidqa.probe import probe
-from vidqa.store import atomic_write_text, pid_alive
+from vidqa.store import atomic_write_text, clean_stale
 from vidqa.synth import demo_plan, drawtext, render
 
 FPS = 30
@@ -169,7 +169,7 @@ def build_haystack(videos: Sequence[str | os.PathLike] = (), *, minutes: float =
     if cached is not None:
         return cached
     tmp = directory.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    _clean_stale(directory.parent)
+    clean_stale(directory.parent)
     (tmp / "pieces").mkdir(parents=True)
     try:
         base = tmp / "base.mp4"
@@ -210,13 +210,6 @@ def _load(directory: Path, key: str) -> Haystack | None:
     if data.get("key") != key or not pieces or not all(p.is_file() for p in pieces):
         return None
     return Haystack(key, directory, data["source"], data["width"], data["height"], pieces)
-
-
-def _clean_stale(parent: Path) -> None:
-    for entry in parent.glob(".tmp-*") if parent.is_dir() else ():
-        parts = entry.name.split("-")
-        if len(parts) > 3 and parts[2].isdigit() and not pid_alive(int(parts[2])):
-            shutil.rmtree(entry, ignore_errors=True)
 
 
 # --- splicing a needle in ------------------------------------------------------------------------

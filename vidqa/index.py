@@ -45,7 +45,7 @@ import numpy as np
 
 from vidqa.errors import BackendError, CacheError, VidqaError
 from vidqa.hub import cached_locally, hub_cache, hub_reachable
-from vidqa.store import pid_alive
+from vidqa.store import clean_stale, pid_alive, temp_pid
 
 if TYPE_CHECKING:
     from vidqa.caption import VideoCaptions
@@ -270,27 +270,15 @@ def entries_from_captions(captions: VideoCaptions) -> list[Entry]:
 
 # --- the directory swap -----------------------------------------------------------------------
 
-def _temp_pid(path: Path) -> int | None:
-    """The builder's pid in `.tmp-idx-<pid>-<hex>-<name>` / `.tmp-trash-<pid>-<hex>`
-    (parts[2], as store.WorkDir names its temporaries)."""
-    parts = path.name.split("-", 4)
-    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-
-
 def _clean_stale(parent: Path) -> None:
     """Remove build temporaries of dead processes and leftover trash."""
-    if not parent.is_dir():
-        return
-    for entry in [*parent.glob(".tmp-idx-*"), *parent.glob(".tmp-trash-*")]:
-        pid = _temp_pid(entry)
-        if entry.name.startswith(".tmp-trash-") or pid is None or not pid_alive(pid):
-            shutil.rmtree(entry, ignore_errors=True)
+    clean_stale(parent, (".tmp-idx-*", ".tmp-trash-*"))
 
 
 def _swap_in_flight(directory: Path) -> bool:
     """Whether a live build holds a finished index for `directory` (a rename may be under way)."""
     for tmp in directory.parent.glob(f".tmp-idx-*-{directory.name}"):
-        pid = _temp_pid(tmp)
+        pid = temp_pid(tmp)
         if pid is not None and pid_alive(pid) and (tmp / META_FILE).is_file():
             return True
     return False

@@ -87,6 +87,24 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def temp_pid(path: Path) -> int | None:
+    """The builder's pid in a temporary's name, `.tmp-<tag>-<pid>-...` (None if it has none)."""
+    parts = path.name.split("-", 4)
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+
+
+def clean_stale(parent: Path, patterns: tuple[str, ...] = (".tmp-*",)) -> None:
+    """Remove the temporaries in `parent` of builders that died, and leftover trash
+    (`.tmp-trash-*`): every cache here builds under `.tmp-<tag>-<pid>-...` and renames."""
+    if not parent.is_dir():
+        return
+    for pattern in patterns:
+        for entry in parent.glob(pattern):
+            pid = temp_pid(entry)
+            if entry.name.startswith(".tmp-trash-") or pid is None or not pid_alive(pid):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 class WorkDir:
     """The cached outcome of one (video content, settings) pair."""
 
@@ -117,13 +135,7 @@ class WorkDir:
 
     def clean_stale(self) -> None:
         """Remove temporaries left by runs that died."""
-        if not self.parent.is_dir():
-            return
-        for entry in self.parent.glob(".tmp-*"):
-            parts = entry.name.split("-")
-            pid = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-            if pid is None or not pid_alive(pid) or parts[1] == "trash":
-                shutil.rmtree(entry, ignore_errors=True)
+        clean_stale(self.parent)
 
     def begin(self) -> Path:
         """A fresh temporary directory to build into."""
