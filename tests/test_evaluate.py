@@ -288,3 +288,12 @@ def test_find_mode_with_a_model_indexes_its_captions(tmp_path):
     assert record["model"] == "scripted-model" and backend.calls  # every chunk captioned
     assert record["recall_at_1"]
     assert "summary" in {hit["kind"] for hit in record["hits"]}
+
+
+def test_unwritable_output_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(cli, ["eval", "needle", *GRID, "-o", str(blocker / "out")])
+    assert result.exit_code == 1
+    assert f"cannot write results to '{blocker / 'out'}'" in result.output
+    assert "-o a folder" in result.output

@@ -36,7 +36,7 @@ import yaml
 
 from vidqa import __version__
 from vidqa.config import Config
-from vidqa.errors import ConfigError, VidqaError
+from vidqa.errors import CacheError, ConfigError, VidqaError
 from vidqa.haystack import Haystack, build_haystack, needle_start, splice
 from vidqa.needles import Needle, get_needles, is_correct
 
@@ -118,7 +118,8 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise ConfigError(f"cannot read sweep file '{source}': {exc.strerror}") from None
+        raise ConfigError(f"cannot read sweep file '{source}': {exc.strerror}; check the path "
+                          "(configs/needle-standard.yaml is the standard sweep)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"'{source}' is not valid YAML: {str(exc).splitlines()[0]}") from None
     names = {f.name for f in fields(Sweep)}
@@ -190,11 +191,17 @@ def _locked(out: Path):
 
 
 def append_result(path: Path, record: dict) -> None:
+    """One finished cell, appended whole (a crash mid-write leaves a line `read_results`
+    drops)."""
     line = json.dumps(record, ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise CacheError(f"cannot append to '{path}': {exc.strerror}; free space, then run "
+                         "again (finished cells are kept)") from None
 
 
 # --- one cell -----------------------------------------------------------------------------------
@@ -432,7 +439,12 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, *, config: Config | No
         raise VidqaError("find mode searches the on-screen text, so it needs OCR: drop "
                          "--ocr off, or use --mode ask with a model")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".lock").touch()
+    except OSError as exc:
+        raise VidqaError(f"cannot write results to '{out}': {exc.strerror}; pass -o a folder "
+                         "you can write to") from None
     with _locked(out):
         return _needle_eval(sweep, out, config, backend, ocr, keep_videos, on_cell, on_status)
 

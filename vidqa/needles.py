@@ -247,7 +247,8 @@ def load_needles(path: str | Path) -> list[Needle]:
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read needle file '{source}': {exc.strerror}") from None
+        raise ConfigError(f"cannot read needle file '{source}': {exc.strerror}; check the path, "
+                          f"or use a built-in set ({', '.join(BUILTIN_SETS)})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"'{source}' is not valid YAML or JSON: {str(exc).splitlines()[0]}"
                           ) from None
