@@ -14,7 +14,7 @@ from vidqa.config import DecodeConfig
 from vidqa.decode import FrameReader
 from vidqa.ffmpeg import ffmpeg_exe
 from vidqa.probe import probe
-from vidqa.synth import Event, Plan, Segment, render
+from vidqa.synth import Event, Plan, Segment, drawtext, render
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA = Path(os.environ.get("VIDQA_TEST_MEDIA", ROOT.parent / "shared" / "media"))
@@ -26,6 +26,14 @@ def vidqa_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "vidqa-home"
     monkeypatch.setenv("VIDQA_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def no_openai_env(monkeypatch):
+    """Requests to 127.0.0.1 go straight to the test server; the user's settings stay out."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +83,31 @@ def clock_video(gen):
     plan = Plan([Segment("pattern", 4.0, "", 1), Segment("slide", 3.0, "Clock", 2),
                  Segment("gradient", 3.0, "", 3)], width=640, height=360, fps=30, clock=True)
     return _plan_video(gen, "clock", plan)
+
+
+def make_video(path: Path, *, seconds: float, size: str, source: str = "testsrc2",
+               text: str | None = None) -> Path:
+    """A small H.264 video from ffmpeg's lavfi sources (`source` with its options, e.g.
+    `color=c=0x204060`; `text`: a caption burned in)."""
+    graph = f"{source}{':' if '=' in source else '='}size={size}:rate=25:duration={seconds}"
+    if text:
+        graph += "," + drawtext(text, 40, "(w-text_w)/2", "h/3", box=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", graph,
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
+                    str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """`short3`: 3 s at 160x120; `base`: 8 s at 640x360 (a different size and length, so a
+    file read in place of another is caught); `slide`: 6 s with a caption to read."""
+    folder = tmp_path_factory.mktemp("hostile-clips")
+    return {"short3": make_video(folder / "short3.mp4", seconds=3, size="160x120",
+                                 source="testsrc"),
+            "base": make_video(folder / "base.mp4", seconds=8, size="640x360"),
+            "slide": make_video(folder / "slide.mp4", seconds=6, size="640x360",
+                                source="color=c=0x204060", text="QUARTERLY BUDGET REVIEW")}
 
 
 def all_frames(path: Path) -> tuple[list[float], list[np.ndarray]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from scripted_backend import ScriptedBackend
 from vidqa.caption import RAW_WARNING, caption_chunk, caption_video, parse_caption, strip_reasoning
@@ -32,17 +31,20 @@ def test_thinking_model_whose_open_tag_was_in_the_prompt():
     assert parse('<think>still thinking about {"summary": "draft"') is None
 
 
-def test_times_outside_the_chunk_are_clamped_and_ordered():
+def test_events_outside_the_chunk_are_dropped_the_rest_clamped_and_ordered():
     caption = parse(json.dumps({"summary": "s", "events": [
         {"start_s": 130, "end_s": 140, "text": "after the chunk"},
+        {"start_s": 20, "end_s": 30, "text": "before the chunk"},
         {"start": "00:00:30", "end": "00:01:05", "text": "straddles the start"},
         {"start_s": 90, "end_s": 80, "text": "reversed"},
         {"start_s": 100, "text": "no end"},
+        {"start_s": 100, "text": "No  end"},  # a repeat: same times, same words
+        {"start_s": 120.5, "text": "just past the end"},  # within a second: clamped
         {"start_s": "soon", "text": "unreadable time"},
         {"start_s": 70, "end_s": 71, "text": ""}]}))
     assert [(e.start_s, e.end_s, e.text) for e in caption.events] == [
         (60.0, 65.0, "straddles the start"), (80.0, 90.0, "reversed"), (100.0, 100.0, "no end"),
-        (120.0, 120.0, "after the chunk")]
+        (120.0, 120.0, "just past the end")]
 
 
 def test_truncated_json_and_prose_are_unusable():

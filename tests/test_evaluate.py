@@ -19,7 +19,7 @@ from vidqa.cli import cli
 from vidqa.errors import ConfigError
 from vidqa.evaluate import Sweep, load_sweep, needle_eval, parse_depths, read_results
 from vidqa.ffmpeg import ffmpeg_exe
-from vidqa.haystack import FPS, build_haystack, needle_start, splice
+from vidqa.haystack import FPS, build_haystack, splice
 from vidqa.heatmap import cell_center, score_color
 from vidqa.needles import Needle, builtin_needles, is_correct, load_needles
 

@@ -8,6 +8,7 @@ regenerate them and read the diff before keeping it:
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from vidqa import export
 from vidqa.caption import CaptionEvent, ChunkCaption, VideoCaptions
-from vidqa.errors import VidqaError
+from vidqa.errors import CacheError, VidqaError
 from vidqa.export import FORMATS, get_writer
 from vidqa.ffmpeg import ffmpeg_exe
 
@@ -110,15 +111,16 @@ def test_failed_write_leaves_old_file_and_no_temporary(captions, tmp_path, monke
 
     def half_then_fail(self, captions, file):
         file.write("1\n00:00:12,250 --> ")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(export.WriteSRT, "write", half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CacheError, match="disk is full") as info:
         get_writer("srt", tmp_path)(captions)
+    assert str(target) in str(info.value) and "free space" in str(info.value)
     assert [p.name for p in tmp_path.iterdir()] == ["events.srt"]
     assert target.read_text(encoding="utf-8") == "old\n"
 
     target.unlink()
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CacheError, match="disk is full"):
         get_writer("srt", tmp_path)(captions)
     assert list(tmp_path.iterdir()) == []

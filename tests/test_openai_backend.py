@@ -23,12 +23,7 @@ FAST = {"retries": 2, "timeout_s": 5}
 TIMES = (12.0, 15.5, 61.0)
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_no_env(monkeypatch):
-    """Requests to 127.0.0.1 go straight to the test server; the user's settings stay out."""
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                 "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_openai_env")
 
 
 @pytest.fixture

@@ -34,9 +34,27 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     chunks: list[int] = field(default_factory=list)  # chunk indices whose frames the model saw
     model: str = ""
+    warning: str | None = None  # set when the model's reply was unusable and is kept cut short
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+LONG_ANSWER = ("the model's answer went past the {limit}-token limit twice (does the server "
+               "ignore max_tokens?); its start is shown")
+
+
+def generate_answer(backend: Backend, messages, *, max_new_tokens: int,
+                    temperature: float) -> tuple[str, str | None]:
+    """(reply text without reasoning, warning): a reply past the token limit is asked for once
+    more, then kept cut short with a warning."""
+    reply = None
+    for _ in range(2):
+        reply = backend.generate(messages, max_new_tokens=max_new_tokens,
+                                 temperature=temperature)
+        if not getattr(reply, "over_limit", False):
+            return strip_reasoning(reply.text), None
+    return strip_reasoning(reply.text), LONG_ANSWER.format(limit=max_new_tokens)
 
 
 def _words(text: str) -> set[str]:
@@ -89,12 +107,12 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
     frames = [kf for i in chosen for kf in by_index[i].keyframes]
     summaries = [(c.start_s, c.end_s, c.summary) for c in captions.chunks]
     messages = answer_messages(question, summaries, frames, result.image_path)
-    reply = backend.generate(messages, max_new_tokens=max_new_tokens, temperature=temperature)
-    text = strip_reasoning(reply.text)
+    text, warning = generate_answer(backend, messages, max_new_tokens=max_new_tokens,
+                                    temperature=temperature)
     cited = citations_in(text, 0.0, captions.duration_s)
     if not cited:  # the model cited nothing usable: point at the chunks it was shown
         cited = [Citation(by_index[i].start_s, by_index[i].end_s) for i in chosen]
-    return Answer(question, text, cited, chosen, backend.model)
+    return Answer(question, text, cited, chosen, backend.model, warning)
 
 
 MAP_PROMPT = ("Below are time-stamped summaries of part of a video. Question: {question}\n"
@@ -109,10 +127,15 @@ def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: 
             max_new_tokens: int = 512, temperature: float = 0.0) -> Answer:
     """A whole-video answer by map-reduce over chunk summaries: each batch of summaries yields
     notes, then the notes yield the answer (one call when the video is short)."""
+    warnings: list[str] = []
+
     def call(text: str) -> str:
         messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
-        return strip_reasoning(backend.generate(messages, max_new_tokens=max_new_tokens,
-                                                temperature=temperature).text)
+        reply, warning = generate_answer(backend, messages, max_new_tokens=max_new_tokens,
+                                         temperature=temperature)
+        if warning:
+            warnings.append(warning)
+        return reply
 
     lines = [f"[{c.start_s:.1f}-{c.end_s:.1f} s] {c.summary}" for c in captions.chunks]
     if len(lines) <= batch:
@@ -122,4 +145,5 @@ def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: 
                  for i in range(0, len(lines), batch)]
         text = call(REDUCE_PROMPT.format(question=question, notes="\n\n".join(notes)))
     cited = citations_in(text, 0.0, captions.duration_s) or [Citation(0.0, captions.duration_s)]
-    return Answer(question, text, cited, [c.chunk_index for c in captions.chunks], backend.model)
+    return Answer(question, text, cited, [c.chunk_index for c in captions.chunks], backend.model,
+                  warnings[-1] if warnings else None)

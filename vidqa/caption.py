@@ -1,9 +1,15 @@
 """Chunk captions: what the model says happens in each chunk, as events with absolute times.
 
 Data types come first (what `export` writes and the index reads), then the parsing of model
-output (fences and reasoning blocks stripped, times validated and clamped to the chunk, one
-retry, then a raw summary with a warning: model output never crashes a run), then captioning
-with a per-chunk cache keyed by video content, model and prompt version.
+output (fences and reasoning blocks stripped, times validated: events outside the chunk and
+repeated events dropped, the rest clamped to the chunk; at most one event per 2 seconds of
+chunk; texts cut to a length), then captioning: a reply that is not usable (no JSON, too many
+events, over the token limit) is asked for once more, then kept as a raw summary with a
+warning, so model output never crashes a run and never grows without bound. Captions are
+cached per chunk, keyed by everything that shapes them: the video's content and the frames
+shown (the work dir), the on-screen text fed in, the backend, model and server, the prompt
+version and the sampling settings. A degraded caption is kept apart and asked for again by
+the next run.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import math
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +28,7 @@ from vidqa.backends.base import Backend
 from vidqa.chunking import Chunk
 from vidqa.keyframes import Keyframe
 from vidqa.messages import CAPTION_PROMPT_VERSION, caption_messages
-from vidqa.store import atomic_write_text
+from vidqa.store import atomic_write_text, write_error
 from vidqa.timecode import parse_time
 
 if TYPE_CHECKING:
@@ -82,6 +88,23 @@ class VideoCaptions:
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 RAW_WARNING = "the model's output was not usable JSON after a retry; kept as a raw summary"
+LONG_WARNING = ("the model's reply went past the {limit}-token limit twice (does the server "
+                "ignore max_tokens?); kept the start of it as a raw summary")
+MANY_WARNING = ("the model listed more than {cap} events twice; kept the first {cap} "
+                "(lower --max-span for shorter chunks, or use a model that follows the prompt)")
+SUMMARY_CHARS = 2000  # longest summary kept
+EVENT_CHARS = 500  # longest event text kept
+EVENT_SLACK_S = 1.0  # an event this close to the chunk is clamped into it; farther, dropped
+MIN_EVENT_CAP = 20
+
+
+def event_cap(start_s: float, end_s: float) -> int:
+    """Most events one chunk may hold: one per 2 seconds of chunk, at least MIN_EVENT_CAP."""
+    return max(MIN_EVENT_CAP, math.ceil((end_s - start_s) / 2))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
 
 
 def strip_reasoning(text: str) -> str:
@@ -121,86 +144,151 @@ def _seconds(value) -> float | None:
         return None
 
 
-def parse_caption(text: str, *, chunk_index: int, start_s: float, end_s: float,
-                  model: str = "") -> ChunkCaption | None:
-    """A ChunkCaption from the model's reply, or None when nothing usable is in it.
+def read_caption(text: str, *, chunk_index: int, start_s: float, end_s: float,
+                 model: str = "") -> tuple[ChunkCaption | None, str]:
+    """(caption, "") from the model's reply, or (None, why it is unusable).
 
     Reasoning blocks and code fences are stripped; each event's times are read as seconds (or
-    HH:MM:SS), clamped to the chunk, and put in order; events without text are dropped.
+    HH:MM:SS) and put in order; an event farther than EVENT_SLACK_S outside the chunk, one
+    without text and a repeat of an earlier one are dropped, the rest clamped to the chunk.
+    More than `event_cap` events make the reply unusable (a runaway model or server).
     """
     data = _json_object(strip_reasoning(text))
     if data is None:
-        return None
-    events = []
+        return None, "not JSON"
+    events, seen = [], set()
     raw_events = data.get("events")
     for raw in raw_events if isinstance(raw_events, list) else []:
         if not isinstance(raw, dict):
             continue
-        what = str(raw.get("text") or raw.get("description") or raw.get("event") or "").strip()
+        what = raw.get("text") or raw.get("description") or raw.get("event") or ""
+        what = _cut(" ".join(what.split()), EVENT_CHARS) if isinstance(what, str) else ""
         start = _seconds(raw.get("start_s", raw.get("start", raw.get("time"))))
         end = _seconds(raw.get("end_s", raw.get("end")))
         if not what or start is None:
             continue
-        end = start if end is None else end
-        start, end = sorted((min(max(start, start_s), end_s), min(max(end, start_s), end_s)))
-        events.append(CaptionEvent(round(start, 3), round(end, 3), what))
+        start, end = sorted((start, start if end is None else end))
+        if end < start_s - EVENT_SLACK_S or start >= end_s + EVENT_SLACK_S:
+            continue  # not in this chunk at all
+        start, end = (round(min(max(t, start_s), end_s), 3) for t in (start, end))
+        key = (start, end, what.lower())
+        if key in seen:
+            continue
+        seen.add(key)
+        events.append(CaptionEvent(start, end, what))
+    cap = event_cap(start_s, end_s)
+    if len(events) > cap:
+        return None, f"too many: {len(events)} events"
     summary = data.get("summary")
-    summary = summary.strip() if isinstance(summary, str) else ""
+    summary = _cut(summary.strip(), SUMMARY_CHARS) if isinstance(summary, str) else ""
     if not summary and not events:
-        return None
+        return None, "not JSON"
     if not summary:
         summary = "; ".join(e.text for e in events[:3])
     events.sort(key=lambda e: (e.start_s, e.end_s))
-    return ChunkCaption(chunk_index, start_s, end_s, summary, events, model)
+    return ChunkCaption(chunk_index, start_s, end_s, summary, events, model), ""
+
+
+def parse_caption(text: str, *, chunk_index: int, start_s: float, end_s: float,
+                  model: str = "") -> ChunkCaption | None:
+    """A ChunkCaption from the model's reply, or None when nothing usable is in it (see
+    `read_caption`)."""
+    return read_caption(text, chunk_index=chunk_index, start_s=start_s, end_s=end_s,
+                        model=model)[0]
 
 
 # --- captioning chunks ------------------------------------------------------------------------
 
 
+_RETRY = {
+    "not JSON": "That was not valid JSON. Reply with the JSON object only.",
+    "too long": ("That reply was longer than the {limit}-token limit. Reply with the JSON object "
+                 "only, briefly: at most {cap} short events."),
+    "too many": ("That listed {count}. List at most {cap} events, the most important ones, and "
+                 "reply with the JSON object only."),
+}
+
+
 def caption_chunk(backend: Backend, chunk: Chunk, image_path: Callable[[Keyframe], Path], *,
                   max_new_tokens: int = 1024, temperature: float = 0.0,
                   text_lines=()) -> ChunkCaption:
-    """Ask the model about one chunk; retry once on unusable output, then keep it raw with a
-    warning. Model output never crashes the run; backend errors (unreachable server, ...) do."""
+    """Ask the model about one chunk; retry once on unusable output (no JSON, too many events,
+    a reply over `max_new_tokens`), then keep it raw with a warning. Model output never crashes
+    the run; backend errors (unreachable server, ...) do."""
     messages = caption_messages(chunk, image_path, text_lines)
-    text = ""
+    cap = event_cap(chunk.start_s, chunk.end_s)
+    text, why = "", ""
     for attempt in range(2):
         if attempt:
-            messages = messages + [{"role": "assistant", "content": [{"type": "text", "text": text}]},
-                                   {"role": "user", "content": [{"type": "text", "text": (
-                                       "That was not valid JSON. Reply with the JSON object only.")}]}]
-        text = backend.generate(messages, max_new_tokens=max_new_tokens,
-                                temperature=temperature).text
-        caption = parse_caption(text, chunk_index=chunk.index, start_s=chunk.start_s,
-                                end_s=chunk.end_s, model=backend.model)
+            kind, _, count = why.partition(": ")
+            note = _RETRY[kind].format(limit=max_new_tokens, cap=cap, count=count)
+            messages = messages + [{"role": "assistant", "content": [{"type": "text", "text": _cut(
+                                       text, SUMMARY_CHARS)}]},
+                                   {"role": "user", "content": [{"type": "text", "text": note}]}]
+        reply = backend.generate(messages, max_new_tokens=max_new_tokens, temperature=temperature)
+        text = reply.text
+        if getattr(reply, "over_limit", False):
+            why = "too long"
+            continue
+        caption, why = read_caption(text, chunk_index=chunk.index, start_s=chunk.start_s,
+                                    end_s=chunk.end_s, model=backend.model)
         if caption is not None:
             return caption
-    raw = " ".join(strip_reasoning(text).split())[:2000] or "(no output)"
+    raw = _cut(" ".join(strip_reasoning(text).split()), SUMMARY_CHARS) or "(no output)"
+    if why == "too long":
+        warning = LONG_WARNING.format(limit=max_new_tokens)
+    elif why == "not JSON":
+        warning = RAW_WARNING
+    else:  # too many events twice: the first ones are still worth keeping
+        data = _json_object(strip_reasoning(text)) or {}
+        kept = read_caption(json.dumps({"summary": data.get("summary"),
+                                        "events": (data.get("events") or [])[:cap]}),
+                            chunk_index=chunk.index, start_s=chunk.start_s, end_s=chunk.end_s,
+                            model=backend.model)[0]
+        if kept is not None:
+            return replace(kept, warning=MANY_WARNING.format(cap=cap))
+        warning = RAW_WARNING
     return ChunkCaption(chunk.index, chunk.start_s, chunk.end_s, raw, [], backend.model,
-                        warning=RAW_WARNING)
+                        warning=warning)
 
 
-def captions_key(backend_name: str, model: str, max_new_tokens: int, temperature: float) -> str:
-    """What a cached caption depends on besides the chunk: backend, model, prompt, sampling."""
-    payload = json.dumps([backend_name, model, CAPTION_PROMPT_VERSION, max_new_tokens, temperature])
+def captions_key(backend_name: str, model: str, max_new_tokens: int, temperature: float,
+                 identity: str = "") -> str:
+    """What a cached caption depends on besides the chunk: backend, model, the server or
+    weights behind the name (`identity`), prompt, sampling."""
+    payload = json.dumps([backend_name, model, identity, CAPTION_PROMPT_VERSION, max_new_tokens,
+                          temperature])
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 
 
 def cached_captions(result: IngestResult, backend_name: str, model: str, *,
-                    max_new_tokens: int = 1024, temperature: float = 0.0,
+                    identity: str = "", max_new_tokens: int = 1024, temperature: float = 0.0,
                     text_lines=()) -> VideoCaptions | None:
-    """The captions a model already wrote for every chunk, or None (nothing is generated)."""
+    """The captions a model already wrote for every chunk (degraded ones included), or None
+    (nothing is generated)."""
     folder = result.workdir / "captions" / captions_key(backend_name, model, max_new_tokens,
-                                                       temperature)
+                                                       temperature, identity)
     chunks = []
     for chunk in result.chunks:
         path = _chunk_file(folder, chunk, _chunk_lines(chunk, text_lines))
-        try:
-            chunks.append(ChunkCaption.from_dict(json.loads(path.read_text())))
-        except (OSError, ValueError, TypeError):
+        caption = _read_cached(path) or _read_cached(_degraded(path))
+        if caption is None:
             return None
+        chunks.append(caption)
     return VideoCaptions(video=result.video.path, model=model, duration_s=result.stats.end_s,
                          chunks=chunks)
+
+
+def _read_cached(path: Path) -> ChunkCaption | None:
+    try:
+        return ChunkCaption.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _degraded(path: Path) -> Path:
+    """Where a degraded caption is kept: beside the final one, never taken for it."""
+    return path.with_name(path.stem + ".degraded.json")
 
 
 def _chunk_lines(chunk: Chunk, text_lines) -> list:
@@ -220,26 +308,34 @@ def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int
     """Captions for every chunk of an ingested video, cached per chunk (resumable: a run that
     stopped part way redoes only the chunks it had not finished). `text_lines` (the on-screen
     text track) go to the model with the chunks they show in."""
-    folder = result.workdir / "captions" / captions_key(backend.name, backend.model,
-                                                       max_new_tokens, temperature)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = result.workdir / "captions" / captions_key(
+        backend.name, backend.model, max_new_tokens, temperature,
+        getattr(backend, "identity", ""))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder, "captions in") from None
     done: dict[int, ChunkCaption] = {}
     todo: list[Chunk] = []
     for chunk in result.chunks:
-        try:
-            path = _chunk_file(folder, chunk, _chunk_lines(chunk, text_lines))
-            cached = ChunkCaption.from_dict(json.loads(path.read_text()))
-            done[chunk.index] = cached
-            if on_chunk:
-                on_chunk(cached)
-        except (OSError, ValueError, TypeError):
+        cached = _read_cached(_chunk_file(folder, chunk, _chunk_lines(chunk, text_lines)))
+        if cached is None:  # not captioned yet, or degraded last time: ask again
             todo.append(chunk)
+            continue
+        done[chunk.index] = cached
+        if on_chunk:
+            on_chunk(cached)
 
     def work(chunk: Chunk) -> ChunkCaption:
         lines = _chunk_lines(chunk, text_lines)
         caption = caption_chunk(backend, chunk, result.image_path, max_new_tokens=max_new_tokens,
                                 temperature=temperature, text_lines=lines)
-        atomic_write_text(_chunk_file(folder, chunk, lines), json.dumps(caption.to_dict()))
+        final = _chunk_file(folder, chunk, lines)
+        if caption.warning:  # degraded: kept for `find`, never taken as final
+            atomic_write_text(_degraded(final), json.dumps(caption.to_dict()))
+        else:
+            atomic_write_text(final, json.dumps(caption.to_dict()))
+            _degraded(final).unlink(missing_ok=True)
         return caption
 
     workers = max(1, int(getattr(backend, "concurrency", 1)))

@@ -8,19 +8,18 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from vidqa import __version__
 from vidqa.config import Config, cache_dir, config_file, load_config, setting_help
-from vidqa.errors import VidqaError
+from vidqa.errors import VidqaError, printable
 from vidqa.timecode import format_hms
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {printable(message)}", err=True)
 
 
 class VideoCommand(click.Command):
@@ -160,7 +159,7 @@ def _ingest_one(ctx: click.Context, video: str, config: Config, allow_errors: bo
     from vidqa.probe import probe
 
     info = probe(video)
-    bar, update = _progress(ctx, info.duration_s, Path(video).name)
+    bar, update = _progress(ctx, info.duration_s, printable(Path(video).name))
     try:
         return ingest(info, config, allow_errors=allow_errors, on_progress=update)
     finally:
@@ -197,7 +196,7 @@ def _summary(result) -> str:
     s, info = result.stats, result.video
     where = "from cache" if s.cached else f"decoded in {s.decode_s:.1f} s"
     lines = [
-        f"{info.path}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, {s.keyframes} key "
+        f"{printable(info.path)}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, {s.keyframes} key "
         f"frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
         f"  visual tokens: {s.tokens_kept:,} against {s.tokens_uniform:,} for uniform "
         f"{result.config.decode.fps:g} fps ({s.token_reduction:.1%} fewer; {s.frame_width}x"
@@ -301,7 +300,7 @@ def _gather(ctx: click.Context, video: str, config: Config, backend, allow_error
     from vidqa.find import text_lines
 
     result = _ingest_one(ctx, video, config, allow_errors)
-    name = Path(video).name
+    name = printable(Path(video).name)
     bar = _bar(ctx, len(result.keyframes), f"{name} text", "frame")
     try:
         lines = text_lines(result, config.index.ocr, config.index.ocr_threads,
@@ -310,8 +309,12 @@ def _gather(ctx: click.Context, video: str, config: Config, backend, allow_error
         bar.close()
     m = config.model
     if backend is None:
-        captions = cached_captions(result, m.backend, m.model, max_new_tokens=m.max_new_tokens,
-                                   temperature=m.temperature, text_lines=lines)
+        from vidqa.backends import backend_identity
+
+        captions = cached_captions(result, m.backend, m.model,
+                                   identity=backend_identity(m.backend, m.model, m.base_url),
+                                   max_new_tokens=m.max_new_tokens, temperature=m.temperature,
+                                   text_lines=lines)
         return result, captions, lines
     bar = _bar(ctx, len(result.chunks), f"{name} captions", "chunk")
     try:
@@ -369,7 +372,7 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
                 parts.insert(0, f"{len(caps.chunks)} chunks captioned by {caps.model}, "
                              f"{len(caps.events())} events"
                              + (f" ({raw} chunks kept as raw text)" if raw else ""))
-            click.echo(f"{result.video.path}: " + ", ".join(parts))
+            click.echo(f"{printable(result.video.path)}: " + ", ".join(parts))
     if as_json:
         click.echo(json.dumps(documents, indent=1, ensure_ascii=False))
     _report_failures(failures, len(paths) if paths else 1)
@@ -384,7 +387,7 @@ def _report_failures(failures: list[str], total: int) -> None:
     if total > 1:
         _fail(f"{len(failures)} of {total} videos failed:")
         for message in failures:
-            click.echo(f"  {message}", err=True)
+            click.echo(f"  {printable(message)}", err=True)
     else:
         _fail(failures[0])
     sys.exit(1)
@@ -409,7 +412,7 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, **options) -> 
     config, backend = _model_settings(ctx, options)
     _, captions, _ = _run(_gather, ctx, video, config, backend, options["allow_errors"])
     for path in _run(writer, captions) or []:
-        click.echo(f"wrote {path}", err=True)
+        click.echo(f"wrote {printable(path)}", err=True)
 
 
 def _search_parts(ctx, target: str, config: Config, backend, allow_errors: bool):
@@ -460,7 +463,7 @@ def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refi
     for rank, hit in enumerate(found, 1):
         pinned = f" (pinned at {format_hms(hit.refined_s)} by {hit.refined_by})" \
             if hit.refined_s is not None else ""
-        where = f"{hit.video}  " if len(parts) > 1 else ""
+        where = f"{printable(hit.video)}  " if len(parts) > 1 else ""
         click.echo(f"{rank:>2}. {format_hms(hit.time_s)}  {where}[{hit.kind}] {hit.text}  "
                    f"(score {hit.score:.2f}, {format_hms(hit.start_s)}-{format_hms(hit.end_s)})"
                    f"{pinned}")
@@ -508,7 +511,9 @@ def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: in
         return
     click.echo(reply.text)
     cited = ", ".join(f"{format_hms(c.start_s)}-{format_hms(c.end_s)}" for c in reply.citations)
-    click.echo(f"\nsources: {video}: {cited}")
+    click.echo(f"\nsources: {printable(video)}: {cited}")
+    if reply.warning:
+        click.echo(f"warning: {reply.warning}", err=True)
 
 
 @cli.group(name="eval")
@@ -562,10 +567,16 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
                                 parse_depths, parse_lengths, sweep_with)
 
     sweep = _run(load_sweep, sweep_path) if sweep_path else Sweep()
-    sweep = _run(lambda: sweep_with(
-        sweep, lengths_min=parse_lengths(lengths) if lengths else None,
-        depths=parse_depths(depths) if depths else None, needles=needle_set,
-        selectors=tuple(s.strip() for s in selectors.split(",")) if selectors else None,
+    for name, value in (("--lengths", lengths), ("--depths", depths), ("--needles", needle_set),
+                        ("--selectors", selectors)):
+        if value is not None and not value.strip():
+            raise click.BadParameter("is empty; give a value or leave the option out",
+                                     param_hint=f"'{name}'")
+    sweep = _run(lambda: sweep_with(  # an empty option is an error, never the default
+        sweep, lengths_min=parse_lengths(lengths) if lengths is not None else None,
+        depths=parse_depths(depths) if depths is not None else None, needles=needle_set,
+        selectors=tuple(s.strip() for s in selectors.split(",")) if selectors is not None
+        else None,
         mode=mode, seed=seed, top_k=top_k, tolerance_s=tolerance,
         videos=tuple(videos) or None).validated())
     # A model named in find mode captions the chunks, so needles without text can be found.
@@ -635,6 +646,14 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted; nothing incomplete was kept, run the command again to finish")
         sys.exit(130)
+    except OSError as exc:  # a write or read the library did not name: still one line
+        if os.environ.get("VIDQA_DEBUG"):
+            traceback.print_exc()
+        from vidqa.store import write_error
+
+        _fail(str(write_error(exc, exc.filename or "a file", "")).replace(
+            "cannot write", "cannot read or write", 1))
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - one line unless debugging
         if os.environ.get("VIDQA_DEBUG"):
             traceback.print_exc()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -108,10 +109,12 @@ class ModelConfig:
     base_url: str = _opt("", "openai backend: server URL such as http://localhost:8000/v1; "
                          "empty: $OPENAI_BASE_URL")
     concurrency: int = _opt(4, "openai backend: chunks in flight at once", lo=1, hi=64)
-    timeout_s: float = _opt(120.0, "openai backend: seconds before a request is abandoned",
-                            lo=1.0, hi=3600.0)
-    retries: int = _opt(3, "openai backend: retries with backoff on 429, 5xx and lost "
-                        "connections", lo=0, hi=20)
+    timeout_s: float = _opt(120.0, "openai backend: seconds one request may take, the whole "
+                            "reply included; one past it is not retried (vidqa asks whether the "
+                            "server still answers and says so), so a hung server costs this "
+                            "long, not this times the retries", lo=1.0, hi=3600.0)
+    retries: int = _opt(3, "openai backend: retries with backoff on 408, 409, 429, 5xx and "
+                        "refused or dropped connections (never on a timeout)", lo=0, hi=20)
     load_in_4bit: bool = _opt(False, "transformers backend: 4-bit weights (bitsandbytes, CUDA "
                               "only) for the 32B and larger models")
     attention: str = _opt("auto", "transformers backend: attention kernel (auto: flash-"
@@ -171,6 +174,34 @@ def _keyed(settings: Any) -> dict[str, Any]:
             if not (f.metadata.get("added") and getattr(settings, f.name) == f.default)}
 
 
+def scalar(kind: type, value: Any) -> Any:
+    """`value` as a setting of type `kind`; TypeError or ValueError when it is not one (a
+    mapping or list where a scalar belongs, a non-finite or fractional count, ...)."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError
+    if kind is int:
+        number = float(value)
+        if not math.isfinite(number) or number != int(number):
+            raise ValueError
+        return int(number)
+    if kind is float:
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError
+        return number
+    return str(value)
+
+
+def _describe(value: Any) -> str:
+    """A setting's value as a person wrote it, kept short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:
     where = f" in {source}" if source else ""
     known = {f.name: f for f in fields(cls)}
@@ -181,32 +212,85 @@ def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:
             raise ConfigError(f"unknown setting '{name}'{where}; valid: {', '.join(known)}")
         kind = type(spec.default)
         meta = spec.metadata
+        if value is None:
+            raise ConfigError(f"setting '{name}'{where} has no value; give one "
+                              f"(default: {spec.default!r}) or remove the line")
         try:
-            if kind is bool:
-                if not isinstance(value, bool):
-                    raise TypeError
-            elif kind is int:
-                if isinstance(value, bool) or float(value) != int(float(value)):
-                    raise TypeError
-                value = int(float(value))
-            elif kind is float:
-                if isinstance(value, bool):
-                    raise TypeError
-                value = float(value)
-            else:
-                value = str(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"setting '{name}'{where} must be a {kind.__name__}, got {value!r}") \
+            value = scalar(kind, value)
+        except (TypeError, ValueError, OverflowError):
+            shape = {dict: "a mapping", list: "a list"}.get(type(value))
+            got = shape or _describe(value)
+            kind_name = {"str": "text", "int": "a whole number", "float": "a number",
+                         "bool": "true or false"}[kind.__name__]
+            raise ConfigError(f"setting '{name}'{where} must be {kind_name}, got {got}") \
                 from None
         if meta["choices"] and value not in meta["choices"]:
             raise ConfigError(f"setting '{name}'{where} must be one of "
-                              f"{', '.join(meta['choices'])}; got {value!r}")
+                              f"{', '.join(meta['choices'])}; got {_describe(value)}")
         lo, hi = meta["lo"], meta["hi"]
         if lo is not None and not (lo <= value <= hi):
             raise ConfigError(f"setting '{name}'{where} must be between {lo:g} and {hi:g}; "
-                              f"got {value!r}")
+                              f"got {_describe(value)}")
         out[name] = value
     return cls(**out)
+
+
+# --- settings files -------------------------------------------------------------------------
+
+MAX_SETTINGS_FILE_BYTES = 1 << 20  # config, sweep and needle files are a few hundred bytes
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (`*name`, `<<: *name`): a few hundred bytes of
+    nested aliases expand to gigabytes, and settings files have no use for them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not allowed in vidqa's files; "
+                "write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found wrong, and where, on one line."""
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())[:200]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"
+
+
+def read_yaml(path: str | os.PathLike, *, what: str, fix: str) -> Any:
+    """The data of a small YAML (or JSON) settings file: `what` names it in errors ("config
+    file"), `fix` says what to do about a missing or broken one. Refused with one ConfigError
+    line: a missing file or a folder, over 1 MiB, not UTF-8, aliases, invalid YAML."""
+    source = Path(path)
+    try:
+        with open(source, "rb") as handle:
+            raw = handle.read(MAX_SETTINGS_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} '{source}' does not exist; {fix}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} '{source}' is a folder; pass the file itself") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} '{source}': {exc.strerror or exc}; {fix}") \
+            from None
+    if len(raw) > MAX_SETTINGS_FILE_BYTES:
+        raise ConfigError(f"{what} '{source}' is larger than 1 MiB; a settings file is a few "
+                          "lines, check that this is the right file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} '{source}' is not UTF-8 text (byte {exc.start} is "
+                          f"0x{raw[exc.start]:02x}); save it as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} '{source}' is not valid YAML: {_yaml_problem(exc)}; {fix}") \
+            from None
+    except RecursionError:
+        raise ConfigError(f"{what} '{source}' is nested too deeply; {fix}") from None
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
@@ -223,15 +307,9 @@ def _load_file(path: str | os.PathLike | None) -> Config:
         if not path.exists():
             return Config()
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' does not exist; create it from "
-                          "configs/default.yaml or drop --config") from None
-    except (OSError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"cannot read config file '{path}': {first}; fix the YAML "
-                          "(configs/default.yaml shows the format)") from None
+    data = read_yaml(path, what="config file", fix="configs/default.yaml shows the format "
+                     "(or drop --config)")
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping of stages "
                           f"({', '.join(STAGES)}); see configs/default.yaml")
@@ -239,6 +317,8 @@ def _load_file(path: str | os.PathLike | None) -> Config:
     for stage, values in data.items():
         if stage not in STAGES:
             raise ConfigError(f"unknown section '{stage}' in {path}; valid: {', '.join(STAGES)}")
+        if values is None:
+            values = {}
         if not isinstance(values, dict):
             raise ConfigError(f"section '{stage}' in {path} must be a mapping of settings")
         defaults = dataclasses.asdict(STAGES[stage]())

@@ -27,7 +27,7 @@ import numpy as np
 
 from vidqa.config import DecodeConfig
 from vidqa.errors import DecodeError
-from vidqa.ffmpeg import GLOBAL_ARGS, LogProblems, ffmpeg_exe
+from vidqa.ffmpeg import GLOBAL_ARGS, INPUT_OPTIONS, LogProblems, ffmpeg_exe, local_url
 from vidqa.probe import VideoInfo
 from vidqa.tokens import smart_resize
 
@@ -64,13 +64,14 @@ def build_command(info: VideoInfo, config: DecodeConfig,
     """The ffmpeg command line (a list; never through a shell). `window` = (start_s, end_s)
     decodes only that stretch (an accurate seek; times stay absolute, see FrameReader)."""
     width, height = frame_size(info, config)
-    input_args: dict = {"noautorotate": None, "threads": decode_threads(config)}
+    input_args: dict = {"noautorotate": None, "threads": decode_threads(config), **INPUT_OPTIONS}
     if config.fast:
         input_args.update(skip_frame="noref", skip_loop_filter="all")
     if window is not None:
         input_args.update(ss=f"{max(0.0, window[0]):.6f}", t=f"{window[1] - window[0]:.6f}")
-    # Absolute path: a name starting with '-' is never read as an option, nor 'a:b' as a protocol.
-    stream = ffmpeg.input(os.path.abspath(info.path), **input_args)[str(info.stream_index)]
+    # The local file only: a name starting with '-' is never read as an option, nor 'a:b' as a
+    # protocol (see vidqa.ffmpeg).
+    stream = ffmpeg.input(local_url(info.path), **input_args)[str(info.stream_index)]
     fps = repr(float(config.fps))
     stream = stream.filter(
         "select", f"isnan(prev_selected_t)+gte(floor(t*{fps})-floor(prev_selected_t*{fps}),1)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 class VidqaError(Exception):
     """Base class: a failure a person can act on; the CLI prints it as one line and exits 1."""
@@ -27,3 +29,18 @@ class CacheError(VidqaError):
 
 class BackendError(VidqaError):
     """A model backend cannot be loaded or reached, or refused the request."""
+
+
+def printable(text: object) -> str:
+    """`text` safe to print on one line: control characters and line or paragraph separators
+    (a newline in a file name, an escape sequence) shown escaped, as Python writes them."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)

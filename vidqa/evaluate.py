@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -32,10 +33,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import yaml
 
 from vidqa import __version__
-from vidqa.config import Config
+from vidqa.config import Config, read_yaml, scalar
 from vidqa.errors import CacheError, ConfigError, VidqaError
 from vidqa.haystack import Haystack, build_haystack, needle_start, splice
 from vidqa.needles import Needle, get_needles, is_correct
@@ -74,7 +74,7 @@ class Sweep:
                               "count such as 11")
         bad = [s for s in self.selectors if s not in SELECTORS]
         if bad or not self.selectors:
-            raise ConfigError(f"unknown selector(s) {', '.join(bad) or 'none'}; use "
+            raise ConfigError(f"unknown selector(s) {', '.join(map(repr, bad)) or 'none'}; use "
                               f"{' and/or '.join(SELECTORS)}")
         if self.mode not in MODES:
             raise ConfigError(f"unknown mode '{self.mode}'; use find or ask")
@@ -97,55 +97,86 @@ def parse_depths(value) -> tuple[float, ...]:
             raise ConfigError(f"a depth count must be between 1 and 101, got {value}")
         return (0.0,) if value == 1 else tuple(round(i / (value - 1), 6) for i in range(value))
     try:
-        return tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in value)
-    except (TypeError, ValueError):
+        if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) for v in value):
+            raise TypeError
+        depths = tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in value)
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"depths {value!r} are not numbers; give percentages like 0,50,100 "
                           "or a count like 11") from None
+    if not all(math.isfinite(d) for d in depths):
+        raise ConfigError(f"depths {value!r} must be percentages from 0 to 100")
+    return depths
 
 
 def parse_lengths(value) -> tuple[float, ...]:
-    items = value.split(",") if isinstance(value, str) else list(value)
+    """Minutes: "5,10,30", [5, 10] or a single number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
     try:
-        return tuple(float(v) for v in items)
-    except (TypeError, ValueError):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or any(isinstance(v, bool) for v in items):
+            raise TypeError
+        lengths = tuple(float(v) for v in items)
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"lengths {value!r} are not numbers of minutes; e.g. 5,10,30,60"
                           ) from None
+    if not all(math.isfinite(m) for m in lengths):
+        raise ConfigError(f"lengths {value!r} must be finite numbers of minutes")
+    return lengths
+
+
+# How each sweep field is read from a file: a parser, or the type its value must have.
+_SWEEP_FIELDS: dict[str, object] = {
+    "lengths_min": parse_lengths, "depths": parse_depths, "needles": str, "videos": (str,),
+    "seed": int, "haystack_min": float, "selectors": (str,), "mode": str, "top_k": int,
+    "tolerance_s": float,
+}
+
+
+def _sweep_value(name: str, value, source: Path):
+    """One field of a sweep file as Sweep holds it, or a ConfigError naming the field."""
+    kind = _SWEEP_FIELDS[name]
+    if callable(kind) and kind not in (str, int, float):
+        try:
+            return kind(value)
+        except ConfigError as exc:
+            raise ConfigError(f"'{source}': {name}: {exc}") from None
+    many = isinstance(kind, tuple)
+    base = kind[0] if many else kind
+    items = (value if isinstance(value, list) else [value]) if many else [value]
+    out = []
+    for item in items:
+        try:
+            if base is str and not (isinstance(item, str) and item.strip()):
+                raise TypeError  # a name or a path: never a number, a mapping or nothing
+            out.append(scalar(base, item))
+        except (TypeError, ValueError, OverflowError):
+            want = {str: "text", int: "a whole number", float: "a number"}[base]
+            raise ConfigError(f"'{source}': {name} must be {want}"
+                              f"{' or a list of them' if many else ''}, got {item!r}") from None
+    return tuple(out) if many else out[0]
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
     """A sweep from YAML (see configs/needle-standard.yaml); keys are Sweep's fields."""
     source = Path(path)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read sweep file '{source}': {exc.strerror}; check the path "
-                          "(configs/needle-standard.yaml is the standard sweep)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"'{source}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(source, what="sweep file", fix="configs/needle-standard.yaml is the "
+                     "standard sweep")
+    data = {} if data is None else data
     names = {f.name for f in fields(Sweep)}
-    unknown = sorted(set(data) - names) if isinstance(data, dict) else ["(not a mapping)"]
+    unknown = sorted(map(str, set(data) - names)) if isinstance(data, dict) \
+        else ["(not a mapping)"]
     if unknown:
         raise ConfigError(f"'{source}': unknown key(s) {', '.join(unknown)}; valid: "
                           f"{', '.join(sorted(names))}")
-    values = dict(data)
-    if "lengths_min" in values:
-        values["lengths_min"] = parse_lengths(values["lengths_min"])
-    if "depths" in values:
-        values["depths"] = parse_depths(values["depths"])
-    for name in ("videos", "selectors"):
-        if name in values:
-            values[name] = tuple(values[name]) if isinstance(values[name], list) \
-                else (values[name],)
+    values = {name: _sweep_value(name, value, source) for name, value in data.items()}
     from vidqa.needles import BUILTIN_SETS
 
     if values.get("needles") and values["needles"] not in BUILTIN_SETS:
         values["needles"] = str((source.parent / values["needles"]).resolve())
     if values.get("videos"):  # relative to the sweep file, like the needles
         values["videos"] = tuple(str((source.parent / v).resolve()) for v in values["videos"])
-    try:
-        return Sweep(**values).validated()
-    except TypeError as exc:
-        raise ConfigError(f"'{source}': {exc}") from None
+    return Sweep(**values).validated()
 
 
 # --- results file -------------------------------------------------------------------------------
@@ -244,7 +275,7 @@ def _timed(seconds: dict[str, float], stage: str):
 def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) -> dict:
     """Ingest one cell video with `config` and measure find (and ask): the measured fields of
     its results line."""
-    from vidqa.find import index_entries, refine, search, text_lines
+    from vidqa.find import index_entries, refine, search
     from vidqa.ingest import ingest
 
     from vidqa import ocr
@@ -439,6 +470,9 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, *, config: Config | No
         raise VidqaError("find mode searches the on-screen text, so it needs OCR: drop "
                          "--ocr off, or use --mode ask with a model")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise VidqaError(f"cannot write results to '{out}': it is a file, not a folder; pass -o "
+                         "a folder (results.jsonl and heatmap.png are written inside it)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".lock").touch()

@@ -24,7 +24,7 @@ from typing import Callable, TextIO
 
 from vidqa.caption import CaptionEvent, VideoCaptions
 from vidqa.errors import VidqaError
-from vidqa.store import atomic_open
+from vidqa.store import atomic_open, write_error
 from vidqa.timecode import format_hms, format_srt, format_vtt
 
 
@@ -54,8 +54,11 @@ class EventWriter:
         if str(output_dir) == "-":
             self.write(captions, sys.stdout)
             return None
-        directory = Path(output_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = check_output_dir(output_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, directory, "the folder") from None
         path = directory / f"{Path(captions.video).stem}.{self.extension}"
         with atomic_open(path, newline="") as handle:
             self.write(captions, handle)
@@ -155,6 +158,17 @@ WRITERS: dict[str, type[EventWriter]] = {
 FORMATS: tuple[str, ...] = tuple(WRITERS)
 
 
+def check_output_dir(output_dir: str | os.PathLike) -> Path:
+    """The output folder, or a VidqaError when a file stands at its path (checked before any
+    work, so nothing is computed for nothing)."""
+    directory = Path(output_dir)
+    if directory.exists() and not directory.is_dir():
+        raise VidqaError(f"cannot write to '{directory}': it is a file, not a folder; pass -o a "
+                         "folder (each log is written inside it as <video name>.<format>) or - "
+                         "for stdout")
+    return directory
+
+
 def get_writer(fmt: str, output_dir: str | os.PathLike) -> Callable[[VideoCaptions], list[Path]]:
     """A callable that writes captions in `fmt` ("all" for every format) into `output_dir`
     ("-" for stdout) and returns the paths written."""
@@ -167,6 +181,8 @@ def get_writer(fmt: str, output_dir: str | os.PathLike) -> Callable[[VideoCaptio
         writers = [WRITERS[fmt]()]
     else:
         raise VidqaError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)} or all")
+    if str(output_dir) != "-":
+        check_output_dir(output_dir)
 
     def write(captions: VideoCaptions) -> list[Path]:
         written = (writer(captions, output_dir) for writer in writers)

@@ -4,6 +4,12 @@ ffmpeg comes with the install: the static build inside `imageio-ffmpeg`. `VIDQA_
 imageio-ffmpeg's own `IMAGEIO_FFMPEG_EXE`) points at another binary. Calls follow whisper's
 `audio.py`: `-nostdin`, `-hide_banner`, file names as arguments (never through a shell), and
 the last lines of stderr in any error raised.
+
+A file name is never handed to FFmpeg (the binary or PyAV) as it was given: FFmpeg reads
+`http:x.mp4`, `concat:a|b` or `file:x.mp4` as URLs, and `-o.mp4` as an option. Every input is
+`local_url(path)`, the `file:` protocol with the absolute path, opened with `INPUT_OPTIONS`
+(only the file protocol allowed, also for what the file itself points at, such as a playlist's
+entries); every output is `local_url(path)` too.
 """
 
 from __future__ import annotations
@@ -17,6 +23,18 @@ from dataclasses import dataclass, field
 from vidqa.errors import VidqaError
 
 GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats")
+# Per input: the protocols FFmpeg may use to read it (and anything it refers to).
+INPUT_OPTIONS = {"protocol_whitelist": "file"}
+
+
+def local_url(path: str | os.PathLike) -> str:
+    """The local file at `path` as FFmpeg must be given it: `file:` and the absolute path."""
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
+def input_args(path: str | os.PathLike) -> list[str]:
+    """`-protocol_whitelist file -i file:/abs/path`: the local file and nothing else."""
+    return [*(a for k, v in INPUT_OPTIONS.items() for a in (f"-{k}", v)), "-i", local_url(path)]
 
 # A log line under `-loglevel level+...`: "[context @ 0x..] [error] message" or "[error] message".
 _LEVEL = re.compile(r"^(?:\[(?P<ctx>[^\]]*)\]\s*)*\[(?P<level>fatal|error|warning|panic)\]\s*(?P<msg>.*)$")
@@ -93,7 +111,8 @@ class LogProblems:
 
 def first_error(path: str) -> str:
     """ffmpeg's own account of why it cannot open `path` (only called on the error path)."""
-    proc = subprocess.run([ffmpeg_exe(), *GLOBAL_ARGS, "-loglevel", "level+error", "-i", path],
+    proc = subprocess.run([ffmpeg_exe(), *GLOBAL_ARGS, "-loglevel", "level+error",
+                           *input_args(path)],
                           capture_output=True, text=True, errors="replace", check=False)
     problems = LogProblems()
     for line in proc.stderr.splitlines():

@@ -21,17 +21,16 @@ import math
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from vidqa.config import cache_dir
 from vidqa.errors import VidqaError
-from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe
+from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe, input_args, local_url
 from vidqa.needles import Needle
-from vidqa.probe import probe
-from vidqa.store import atomic_write_text, clean_stale
+from vidqa.probe import open_local, probe
+from vidqa.store import atomic_write_text, clean_stale, temp_name, write_error
 from vidqa.synth import demo_plan, drawtext, render
 
 FPS = 30
@@ -97,11 +96,11 @@ def _concat_list(paths: Sequence[Path], where: Path) -> Path:
 def _cut_pieces(video: Path, folder: Path, frames: int) -> list[Path]:
     """Stream-copy `video` into one-GOP pieces; a partial last piece is dropped."""
     splits = ",".join(str(PIECE_FRAMES * i) for i in range(1, frames // PIECE_FRAMES + 1))
-    args = ["-i", str(video), "-map", "0:v:0", "-c", "copy", "-f", "segment",
+    args = [*input_args(video), "-map", "0:v:0", "-c", "copy", "-f", "segment",
             "-reset_timestamps", "1", "-segment_format", "mp4"]
     if splits:
         args += ["-segment_frames", splits]
-    _ffmpeg([*args, str(folder / "p%06d.mp4")], f"cannot cut '{video}' into pieces",
+    _ffmpeg([*args, local_url(folder / "p%06d.mp4")], f"cannot cut '{video}' into pieces",
             "check free space")
     pieces = sorted(folder.glob("p*.mp4"))
     whole = frames // PIECE_FRAMES
@@ -111,9 +110,7 @@ def _cut_pieces(video: Path, folder: Path, frames: int) -> list[Path]:
 
 
 def _frame_count(video: Path) -> int:
-    import av
-
-    with av.open(str(video)) as container:
+    with open_local(video) as container:
         return sum(1 for packet in container.demux(video=0) if packet.size)
 
 
@@ -133,7 +130,7 @@ def _normalise_args(videos: Sequence[Path], width: int, height: int, seconds: fl
     applied), 30 fps, joined end to end, cut to `seconds`."""
     inputs, chains, labels = [], [], []
     for i, video in enumerate(videos):
-        inputs += ["-i", str(video)]
+        inputs += input_args(video)
         chains.append(f"[{i}:v:0]scale='iw*sar':ih,setsar=1,scale={width}:{height}:"
                       "force_original_aspect_ratio=decrease,pad="
                       f"{width}:{height}:(ow-iw)/2:(oh-ih)/2,fps={FPS},format=yuv420p[v{i}]")
@@ -168,15 +165,19 @@ def build_haystack(videos: Sequence[str | os.PathLike] = (), *, minutes: float =
     cached = _load(directory, key)
     if cached is not None:
         return cached
-    tmp = directory.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    clean_stale(directory.parent)
-    (tmp / "pieces").mkdir(parents=True)
+    tmp = directory.parent / temp_name(key)
+    try:
+        clean_stale(directory.parent)
+        (tmp / "pieces").mkdir(parents=True)
+    except OSError as exc:
+        raise write_error(exc, directory.parent, "the haystack cache") from None
     try:
         base = tmp / "base.mp4"
         if on_status:
             on_status(f"encoding a {seconds / 60:g}-minute haystack ({source})")
         if paths:
-            _ffmpeg([*_normalise_args(paths, width, height, seconds), *encoder_args(), str(base)],
+            _ffmpeg([*_normalise_args(paths, width, height, seconds), *encoder_args(),
+                     local_url(base)],
                     f"cannot make a haystack of '{source}'", "check that the videos decode "
                     "(vidqa ingest shows which one fails)")
         else:
@@ -248,20 +249,18 @@ def _needle_filter(needle: Needle, first: int, last: int, stretch_s: float, widt
            f"(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,format=yuv420p")
     if needle.kind == "image":
         inputs = ["-loop", "1", "-framerate", str(FPS), "-t", f"{stretch_s:.3f}",
-                  "-i", needle.path]
+                  *input_args(needle.path)]
         return inputs, (f"[1:v]{fit}[n];[0:v][n]overlay=0:0:eof_action=pass:"
                         f"enable='{enable}'[out]")
     # A clip: its frames on the 30 fps grid, shifted by whole frames to the needle's start.
-    inputs = ["-i", needle.path]
+    inputs = input_args(needle.path)
     return inputs, (f"[1:v:0]fps={FPS},trim=duration={needle.duration_s:.3f},{fit},"
                     f"settb=1/{FPS},setpts=PTS-STARTPTS+{first}[n];"
                     f"[0:v][n]overlay=0:0:eof_action=pass:enable='{enable}'[out]")
 
 
 def _extradata(path: Path) -> bytes:
-    import av
-
-    with av.open(str(path)) as container:
+    with open_local(path) as container:
         return bytes(container.streams.video[0].codec_context.extradata or b"")
 
 
@@ -280,19 +279,23 @@ def splice(haystack: Haystack, length_s: float, needle: Needle, start_s: float,
     i1 = first_frame // PIECE_FRAMES
     i2 = math.ceil((first_frame + frames) / PIECE_FRAMES)
     local_first = first_frame - i1 * PIECE_FRAMES
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = out.parent / f".{out.stem}-{uuid.uuid4().hex[:8]}"
-    work.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(out.parent)
+        work = out.parent / temp_name("cell")
+        work.mkdir()
+    except OSError as exc:
+        raise write_error(exc, out) from None
     try:
         stretch = work / "stretch.mp4"
         inputs, graph = _needle_filter(needle, local_first, local_first + frames - 1,
                                        (i2 - i1) * PIECE_S, haystack.width, haystack.height,
                                        work)
-        _ffmpeg(["-f", "concat", "-safe", "0", "-i", str(_concat_list(pieces[i1:i2],
-                                                                      work / "under.txt")),
+        _ffmpeg(["-f", "concat", "-safe", "0", *input_args(_concat_list(pieces[i1:i2],
+                                                                        work / "under.txt")),
                  *inputs, "-filter_complex", graph, "-map", "[out]", *encoder_args(),
                  "-threads", str(threads),
-                 "-frames:v", str((i2 - i1) * PIECE_FRAMES), str(stretch)],
+                 "-frames:v", str((i2 - i1) * PIECE_FRAMES), local_url(stretch)],
                 f"cannot put needle '{needle.id}' into '{out}'",
                 "check the needle's text" if needle.kind == "text" else
                 f"check '{needle.path}' (vidqa inspect shows whether it decodes)")
@@ -301,9 +304,9 @@ def splice(haystack: Haystack, length_s: float, needle: Needle, start_s: float,
                              "stretch has other stream headers than the haystack; report this "
                              "with `vidqa --version` and the ffmpeg version")
         joined = [*pieces[:i1], stretch, *pieces[i2:]]
-        tmp = work / out.name  # beside `out`, so the rename is atomic; removed on failure
-        _ffmpeg(["-f", "concat", "-safe", "0", "-i", str(_concat_list(joined, work / "all.txt")),
-                 "-c", "copy", "-movflags", "+faststart", str(tmp)],
+        tmp = work / f"cell{out.suffix}"  # beside `out`: the rename is atomic; removed on failure
+        _ffmpeg(["-f", "concat", "-safe", "0", *input_args(_concat_list(joined, work / "all.txt")),
+                 "-c", "copy", "-movflags", "+faststart", local_url(tmp)],
                 f"cannot write '{out}'", "check free space")
         tmp.replace(out)
     finally:

@@ -11,12 +11,13 @@ so plots need no new dependency.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vidqa.store import atomic_open, write_error
 
 CELL_W = 80
 CELL_H = 40
@@ -273,16 +274,12 @@ def write_heatmap(path: str | os.PathLike, panels: list[Panel], title: str = "")
     if not ok:
         raise ValueError("OpenCV could not encode the heatmap as PNG")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(encoded.tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, target) from None
+    with atomic_open(target, binary=True) as handle:
+        handle.write(encoded.tobytes())
     return target
 
 

@@ -7,6 +7,7 @@ waiting out the hub client's minutes of retries.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from pathlib import Path
@@ -44,3 +45,24 @@ def hub_reachable(timeout_s: float = 5.0) -> bool:
     except OSError:
         return False
     return True
+
+
+def model_revision(model: str) -> str:
+    """Which weights a model name stands for now, without loading them: for a local directory
+    its real path and a digest of its config and weight files' sizes and times; for a hub id
+    the cached snapshot's commit ("" when not cached). Captions are keyed by it."""
+    local = Path(model).expanduser()
+    if local.is_dir():
+        digest = hashlib.blake2b(digest_size=8)
+        for item in sorted(local.iterdir()):
+            if item.is_file() and (item.name.endswith((".json", ".safetensors", ".bin"))):
+                st = item.stat()
+                digest.update(f"{item.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        return f"dir:{local.resolve()}:{digest.hexdigest()}"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model, "config.json", cache_dir=hub_cache())
+    except Exception:  # noqa: BLE001 - not a hub id: nothing cached under it
+        return ""
+    return f"hub:{Path(found).parent.name}" if isinstance(found, str) else ""

@@ -43,9 +43,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vidqa.errors import BackendError, CacheError, VidqaError
+from vidqa.errors import BackendError, VidqaError
 from vidqa.hub import cached_locally, hub_cache, hub_reachable
-from vidqa.store import clean_stale, pid_alive, temp_pid
+from vidqa.store import clean_stale, temp_alive, temp_name, write_error
 
 if TYPE_CHECKING:
     from vidqa.caption import VideoCaptions
@@ -278,8 +278,7 @@ def _clean_stale(parent: Path) -> None:
 def _swap_in_flight(directory: Path) -> bool:
     """Whether a live build holds a finished index for `directory` (a rename may be under way)."""
     for tmp in directory.parent.glob(f".tmp-idx-*-{directory.name}"):
-        pid = temp_pid(tmp)
-        if pid is not None and pid_alive(pid) and (tmp / META_FILE).is_file():
+        if temp_alive(tmp) and (tmp / META_FILE).is_file():
             return True
     return False
 
@@ -341,7 +340,7 @@ def _place(tmp: Path, directory: Path) -> Path | None:
             continue  # removed meanwhile: rename again
         # No atomic exchange here: rename the old one aside, then the new one in (readers
         # that find nothing in between see this build's temporary and wait).
-        aside = directory.parent / f".tmp-trash-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        aside = directory.parent / temp_name("trash")
         try:
             os.rename(directory, aside)
         except FileNotFoundError:
@@ -483,11 +482,10 @@ class VectorIndex:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             _clean_stale(parent)
-            tmp = parent / f".tmp-idx-{os.getpid()}-{uuid.uuid4().hex[:8]}-{directory.name}"
+            tmp = parent / temp_name("idx", f"-{directory.name}")
             tmp.mkdir()
         except OSError as exc:
-            raise CacheError(f"cannot write the index at '{directory}': {exc.strerror}; free "
-                             "space or set VIDQA_HOME to a writable folder") from None
+            raise write_error(exc, directory, "the index at") from None
         conn = None
         try:
             texts = [e.text for e in entries]
@@ -501,21 +499,26 @@ class VectorIndex:
             index = make_faiss_index(vectors, index_type, threads=threads)
             kind = "hnsw" if hasattr(index, "hnsw") else "flat"
             data = _faiss().serialize_index(index).tobytes()
-            _write_bytes(tmp / INDEX_FILE, data)
+            try:
+                _write_bytes(tmp / INDEX_FILE, data)
+            except OSError as exc:
+                raise write_error(exc, directory / INDEX_FILE) from None
             meta = {"format": str(FORMAT_VERSION), "embedder": embedder.name,
                     "dim": str(embedder.dim), "count": str(len(entries)), "index_type": kind,
                     "ef_search": str(index.hnsw.efSearch if kind == "hnsw" else 0),
                     "digest": hashlib.blake2b(data, digest_size=16).hexdigest(),
                     "build": uuid.uuid4().hex}
-            cls._write_meta(tmp / META_FILE, entries, meta)
+            try:
+                cls._write_meta(tmp / META_FILE, entries, meta)
+            except (OSError, sqlite3.Error) as exc:
+                raise write_error(exc, directory / META_FILE) from None
             _fsync_dir(tmp)
             conn = _connect_ro(tmp / META_FILE)  # follows the file through the rename
             conn.execute("SELECT count(*) FROM meta").fetchone()
             try:
                 old = _place(tmp, directory)
             except OSError as exc:
-                raise CacheError(f"cannot put the index in place at '{directory}': "
-                                 f"{exc.strerror}; remove it and build again") from None
+                raise write_error(exc, directory, "the index at") from None
             _fsync_dir(parent)
         except BaseException:
             if conn is not None:

@@ -22,7 +22,7 @@ from vidqa.decode import Frame, FrameReader, frame_size
 from vidqa.errors import CacheError, DecodeError
 from vidqa.keyframes import POLICY_VERSION, Keyframe, KeyframeSelector, Scene
 from vidqa.probe import VideoInfo, probe
-from vidqa.store import WorkDir, fingerprint
+from vidqa.store import WorkDir, fingerprint, write_error
 from vidqa.tokens import visual_tokens
 
 JPEG_QUALITY = 90
@@ -93,7 +93,10 @@ def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *
     config = config or Config()
     info = video if isinstance(video, VideoInfo) else probe(video)
     video_fp = fingerprint(info.path)
-    workdir = WorkDir(video_fp, config.key("decode", "select", version=POLICY_VERSION),
+    # Keyed by the file's bytes and by what the probe read from them, so a work dir is never
+    # reused for a stream that was read otherwise.
+    workdir = WorkDir(video_fp, config.key("decode", "select",
+                                           version=f"{POLICY_VERSION}:{info.stream_key()}"),
                       root=cache_root)
     manifest = workdir.load()
     if manifest is None:
@@ -131,7 +134,10 @@ def _build(info: VideoInfo, config: Config, workdir: WorkDir, *, allow_errors: b
             if not ok:
                 raise CacheError(f"cannot encode key frame {frame.pts_s:.3f} s of "
                                  f"'{info.path}' as JPEG; report this with the file")
-            (tmp / name).write_bytes(data.tobytes())
+            try:
+                (tmp / name).write_bytes(data.tobytes())
+            except OSError as exc:
+                raise write_error(exc, workdir.path / name, "key frame") from None
             return name
 
         reader = FrameReader(info, config.decode, allow_errors=allow_errors)

@@ -21,19 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import yaml
-
-from vidqa.config import cache_dir
+from vidqa.config import cache_dir, read_yaml
 from vidqa.errors import ConfigError, VidqaError
-from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe
+from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe, local_url
 from vidqa.probe import probe
+from vidqa.store import temp_path, write_error
 from vidqa.synth import drawtext
 
 KINDS = ("text", "image", "clip")
@@ -145,12 +142,15 @@ def _render_asset(needle: Needle, texts: dict) -> Path:
     path = cache_dir() / "needles" / f"{needle.id}-{key}{suffix}"
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.part-{os.getpid()}-{uuid.uuid4().hex[:6]}{suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path.parent, "the needle cache") from None
+    tmp = temp_path(path, suffix)
     out = ["-frames:v", "1", "-update", "1"] if needle.kind == "image" else \
         ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
     proc = subprocess.run([ffmpeg_exe(), *GLOBAL_ARGS, "-loglevel", "error", "-y", "-f", "lavfi",
-                           "-i", graph, *out, str(tmp)], capture_output=True, text=True,
+                           "-i", graph, *out, local_url(tmp)], capture_output=True, text=True,
                           check=False)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -188,6 +188,10 @@ def _needle_from(item, number: int, source: Path) -> Needle:
     if unknown:
         raise ConfigError(f"{where} has unknown field(s) {', '.join(unknown)}; valid: "
                           f"{', '.join(sorted(_FIELDS))}")
+    for name, value in item.items():
+        if name != "choices" and (isinstance(value, (dict, list)) or value is None):
+            raise ConfigError(f"{where}: '{name}' must be a single value, got "
+                              f"{'nothing' if value is None else type(value).__name__}")
     kind = str(item.get("kind") or ("text" if item.get("text") else ""))
     if kind not in KINDS:
         raise ConfigError(f"{where} has kind {kind or 'missing'!r}; use one of {', '.join(KINDS)}")
@@ -208,6 +212,9 @@ def _needle_from(item, number: int, source: Path) -> Needle:
         if not path:
             raise ConfigError(f"{where} is an {kind} needle without 'path'; give the file")
         resolved = (source.parent / path).resolve()
+        if resolved.is_dir():
+            raise ConfigError(f"{where}: '{resolved}' is a folder; give the {kind} file "
+                              "itself (paths are relative to the needle file)")
         if not resolved.is_file():
             raise ConfigError(f"{where}: '{resolved}' does not exist; paths are relative to "
                               "the needle file")
@@ -224,6 +231,8 @@ def _needle_from(item, number: int, source: Path) -> Needle:
     choices = item.get("choices") or ()
     if choices and (not isinstance(choices, list | tuple) or not 2 <= len(choices) <= 8):
         raise ConfigError(f"{where}: 'choices' must be a list of 2 to 8 options")
+    if any(isinstance(c, (dict, list)) or c is None for c in choices):
+        raise ConfigError(f"{where}: each of 'choices' must be a single value (an option's text)")
     choices = tuple(str(c) for c in choices)
     answer = str(item["answer"]).strip()
     if choices:
@@ -244,14 +253,8 @@ def _needle_from(item, number: int, source: Path) -> Needle:
 def load_needles(path: str | Path) -> list[Needle]:
     """Needles from a YAML or JSON file (a list, or a mapping with a `needles` list)."""
     source = Path(path)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read needle file '{source}': {exc.strerror}; check the path, "
-                          f"or use a built-in set ({', '.join(BUILTIN_SETS)})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"'{source}' is not valid YAML or JSON: {str(exc).splitlines()[0]}"
-                          ) from None
+    data = read_yaml(source, what="needle file", fix="check the path, or use a built-in set "
+                     f"({', '.join(BUILTIN_SETS)})")
     if isinstance(data, dict):
         data = data.get("needles")
     if not isinstance(data, list) or not data:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vidqa.errors import CacheError, ConfigError, VidqaError
-from vidqa.store import atomic_write_text
+from vidqa.store import atomic_write_text, write_error
 
 if TYPE_CHECKING:
     from vidqa.ingest import IngestResult
@@ -188,8 +188,7 @@ class FrameCache:
                             part.replace(Path(f"{self.path}.damaged{suffix}"))
                     self._conn = self._open()
             except (OSError, sqlite3.Error) as exc:
-                raise CacheError(f"cannot open the OCR cache '{self.path}': {exc}; free space "
-                                 "or set VIDQA_HOME to a writable folder") from None
+                raise write_error(exc, self.path, "the OCR cache") from None
             return self._conn
 
     def get(self, digest: str) -> list[tuple[str, float]] | None:
@@ -207,8 +206,7 @@ class FrameCache:
                 conn.execute("INSERT OR REPLACE INTO frames VALUES (?, ?)",
                              (digest, json.dumps(lines, ensure_ascii=False)))
         except sqlite3.Error as exc:
-            raise CacheError(f"cannot write the OCR cache '{self.path}': {exc}; free space or "
-                             "set VIDQA_HOME to a writable folder") from None
+            raise write_error(exc, self.path, "the OCR cache") from None
 
 
 def _damaged(exc: Exception) -> bool:
@@ -371,8 +369,7 @@ def text_track(result: IngestResult, engine: OcrEngine | None = None, *, threads
                 "lines": [line.to_dict() for line in lines]}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(document, ensure_ascii=False, indent=1))
     except OSError as exc:
-        raise CacheError(f"cannot write the text track to '{path}': {exc.strerror}; free space "
-                         "or set VIDQA_HOME to a writable folder") from None
+        raise write_error(exc, path.parent, "the text track in") from None
+    atomic_write_text(path, json.dumps(document, ensure_ascii=False, indent=1))
     return lines

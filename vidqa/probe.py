@@ -9,6 +9,8 @@ applies the same shift, so decoded frame times need no correction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 from dataclasses import asdict, dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 import av
 
 from vidqa.errors import VideoOpenError
-from vidqa.ffmpeg import first_error
+from vidqa.ffmpeg import INPUT_OPTIONS, first_error, local_url
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,22 @@ class VideoInfo:
     def from_dict(cls, data: dict) -> VideoInfo:
         return cls(**{**data, "streams": [StreamInfo(**s) for s in data.get("streams", [])]})
 
+    def stream_key(self) -> str:
+        """A digest of what the probe read that shapes decoding (the stream, its picture, its
+        times): part of the cache key beside the file's content, so results are keyed by what
+        was actually read."""
+        facts = asdict(self)
+        for name in ("path", "size_bytes", "streams"):
+            facts.pop(name)
+        return hashlib.blake2b(json.dumps(facts, sort_keys=True).encode(),
+                               digest_size=6).hexdigest()
+
+
+def open_local(path: str | os.PathLike):
+    """A PyAV container for the local file at `path`, and nothing else (never a URL or another
+    protocol, whatever the name looks like; see `vidqa.ffmpeg`)."""
+    return av.open(local_url(path), options=dict(INPUT_OPTIONS), metadata_errors="ignore")
+
 
 def check_path(path: str | os.PathLike) -> Path:
     """The path as a readable regular file, or a VideoOpenError naming what is wrong."""
@@ -97,7 +115,7 @@ def _unreadable(p: Path) -> str:
                     "(check what was saved under this name)")
     except UnicodeDecodeError:
         pass
-    reason = first_error(os.path.abspath(p))
+    reason = first_error(p)
     if "moov atom" in reason and head[4:8] == b"ftyp":
         return (f"cannot open '{p}': the file is truncated ({reason}: its index is missing); "
                 "copy it again in full")
@@ -134,7 +152,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     p = check_path(path)
     name = str(p)
     try:
-        container = av.open(name, metadata_errors="ignore")
+        container = open_local(p)
     except av.error.FFmpegError:
         raise VideoOpenError(_unreadable(p)) from None
     try:
@@ -161,7 +179,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             rotation = _first_frame_rotation(container, video)
         except (av.error.FFmpegError, StopIteration):
             raise VideoOpenError(f"cannot decode '{name}': no frame of its video stream decodes "
-                                 f"({first_error(os.path.abspath(name))}); the file is damaged, "
+                                 f"({first_error(name)}); the file is damaged, "
                                  "copy it again or re-encode it") from None
         sar = cc.sample_aspect_ratio or video.sample_aspect_ratio
         sar = Fraction(sar.numerator, sar.denominator) if sar else Fraction(1)

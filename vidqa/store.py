@@ -6,15 +6,21 @@
 A directory is built under a temporary name beside its final one and renamed into place only
 once its manifest is written, so a run killed at any point (SIGKILL included) leaves either a
 complete directory or a `.tmp-*` one that no reader takes for complete; the next run removes
-stale temporaries and builds again.
+stale temporaries (`clean_stale`) and builds again.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,17 +35,144 @@ FORMAT_VERSION = 1
 _BLOCK = 1 << 20
 
 
-@contextmanager
-def atomic_open(path: Path, *, newline: str | None = None) -> Iterator[TextIO]:
-    """A text file to write that appears at `path` only when the block ends without an error
-    (a temporary file beside it, fsync, rename): readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+# Every temporary vidqa makes (files and folders alike) is named
+#     .tmp-<tag>-<pid>@<host>-<random>[<suffix>]
+# beside what it becomes, short whatever the final name is (a 250-byte name must not overflow
+# the 255-byte limit), and carries its builder's pid and host, so one cleaner (`clean_stale`)
+# can tell a dead builder's leftovers from a live writer's work.
+TEMP_PREFIX = ".tmp-"
+STALE_ELSEWHERE_S = 24 * 3600  # a temporary of another host (a shared cache) is stale after this
+_LEGACY_TEMP_FILES = ".*.????????.tmp"  # the atomic writer's earlier names: `.NAME.HEX8.tmp`
+_LEGACY_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+
+
+@functools.cache
+def host_tag() -> str:
+    """Six hex digits naming this machine in temporaries' names."""
+    return hashlib.blake2b(socket.gethostname().encode(), digest_size=3).hexdigest()
+
+
+def temp_name(tag: str = "f", suffix: str = "") -> str:
+    """A fresh temporary's name (see above); `tag` holds no '-', `suffix` may set an extension
+    (ffmpeg picks its output format from it)."""
+    return f"{TEMP_PREFIX}{tag}-{os.getpid()}@{host_tag()}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+def temp_owner(path: Path) -> tuple[int, str] | None:
+    """(pid, host tag) of the builder in a temporary's name; names of older versions,
+    `.tmp-<tag>-<pid>-...`, belong to this host. None when the name holds no pid."""
+    parts = path.name.split("-", 3)
+    if len(parts) < 3:
+        return None
+    pid, _, host = parts[2].partition("@")
+    return (int(pid), host or host_tag()) if pid.isdigit() else None
+
+
+def temp_pid(path: Path) -> int | None:
+    """The builder's pid in a temporary's name (None if it has none)."""
+    owner = temp_owner(path)
+    return owner[0] if owner else None
+
+
+def temp_alive(path: Path) -> bool:
+    """Whether the temporary's builder may still be writing it: its process runs on this host,
+    or, for a builder on another host sharing this folder, the temporary changed lately."""
+    owner = temp_owner(path)
+    if owner is not None and owner[1] == host_tag():
+        return pid_alive(owner[0])
+    return _recent(path)
+
+
+def clean_stale(parent: Path, patterns: tuple[str, ...] = (".tmp-*",)) -> None:
+    """Remove the temporaries in `parent` whose builders died (files and folders), leftover
+    trash (`.tmp-trash-*`) and the earlier atomic writer's pid-less `.NAME.HEX8.tmp` files once
+    they are a day old. A live writer's temporaries are left alone."""
+    if not parent.is_dir():
+        return
+    for pattern in (*patterns, _LEGACY_TEMP_FILES):
+        for entry in parent.glob(pattern):
+            if pattern == _LEGACY_TEMP_FILES:
+                stale = bool(_LEGACY_TEMP_NAME.fullmatch(entry.name)) and not _recent(entry)
+            else:
+                stale = entry.name.startswith(".tmp-trash-") or not temp_alive(entry)
+            if stale:
+                _remove(entry)
+
+
+def _recent(path: Path) -> bool:
+    """Changed within STALE_ELSEWHERE_S (False when it is gone)."""
     try:
-        with open(tmp, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        return time.time() - path.lstat().st_mtime < STALE_ELSEWHERE_S
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def temp_path(final: Path, suffix: str = "") -> Path:
+    """A temporary file beside `final` to build it in (then `os.replace` it into place); stale
+    temporaries of dead builders in that folder are removed first."""
+    clean_stale(final.parent)
+    return final.with_name(temp_name("f", suffix))
+
+
+def write_error(exc: OSError | sqlite3.Error, path: str | os.PathLike,
+                what: str = "") -> CacheError:
+    """One line for a failed write of `path`: what happened and the fix (a full disk, a name too
+    long, a read-only or unwritable folder, a file where a folder should be). SQLite's errors
+    count too ("database or disk is full" is a full disk)."""
+    where = f"cannot write {what + ' ' if what else ''}'{path}'"
+    if isinstance(exc, sqlite3.Error):
+        full = getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc)
+        exc = OSError(errno.ENOSPC if full else errno.EIO, str(exc))
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return CacheError(f"{where}: the disk is full (no space left on the device); free space "
+                          "there, or set VIDQA_HOME to a folder on another disk, and run again")
+    if code == errno.ENAMETOOLONG:
+        return CacheError(f"{where}: the file name is too long for the file system; rename the "
+                          "video to a shorter name, or write to a shorter folder")
+    if code == errno.EROFS:
+        return CacheError(f"{where}: the file system is read-only; set VIDQA_HOME (or -o) to a "
+                          "writable folder")
+    if code in (errno.EACCES, errno.EPERM):
+        return CacheError(f"{where}: permission denied; make the folder writable or set "
+                          "VIDQA_HOME (or -o) to a writable folder")
+    if code in (errno.EEXIST, errno.ENOTDIR):
+        return CacheError(f"{where}: a file stands where a folder is needed ("
+                          f"'{getattr(exc, 'filename', None) or path}'); remove or rename it, "
+                          "or choose another folder")
+    reason = exc.strerror or str(exc)
+    return CacheError(f"{where}: {reason}; free space or set VIDQA_HOME to a writable folder")
+
+
+@contextmanager
+def atomic_open(path: Path, *, newline: str | None = None,
+                binary: bool = False) -> Iterator[TextIO]:
+    """A file to write (text, or bytes with `binary`) that appears at `path` only when the
+    block ends without an error (a temporary file beside it, fsync, rename): readers see the
+    old or the new file, whole. An OSError of the write becomes a CacheError naming `path` and
+    the fix."""
+    tmp = temp_path(path)
+    try:
+        try:
+            handle = open(tmp, "wb") if binary else \
+                open(tmp, "w", encoding="utf-8", newline=newline)
+            with handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:  # closing flushes too: a full disk may show only there
+            raise write_error(exc, path) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -87,24 +220,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def temp_pid(path: Path) -> int | None:
-    """The builder's pid in a temporary's name, `.tmp-<tag>-<pid>-...` (None if it has none)."""
-    parts = path.name.split("-", 4)
-    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
-
-
-def clean_stale(parent: Path, patterns: tuple[str, ...] = (".tmp-*",)) -> None:
-    """Remove the temporaries in `parent` of builders that died, and leftover trash
-    (`.tmp-trash-*`): every cache here builds under `.tmp-<tag>-<pid>-...` and renames."""
-    if not parent.is_dir():
-        return
-    for pattern in patterns:
-        for entry in parent.glob(pattern):
-            pid = temp_pid(entry)
-            if entry.name.startswith(".tmp-trash-") or pid is None or not pid_alive(pid):
-                shutil.rmtree(entry, ignore_errors=True)
-
-
 class WorkDir:
     """The cached outcome of one (video content, settings) pair."""
 
@@ -129,7 +244,7 @@ class WorkDir:
     def discard(self) -> None:
         """Move an unusable directory out of the way (renamed first, so no reader sees it half gone)."""
         if self.path.exists():
-            trash = self.parent / f".tmp-trash-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            trash = self.parent / temp_name("trash")
             os.replace(self.path, trash)
             shutil.rmtree(trash, ignore_errors=True)
 
@@ -140,12 +255,11 @@ class WorkDir:
     def begin(self) -> Path:
         """A fresh temporary directory to build into."""
         self.clean_stale()
-        tmp = self.parent / f".tmp-{self.settings_key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp = self.parent / temp_name(self.settings_key)
         try:
             (tmp / "keyframes").mkdir(parents=True)
         except OSError as exc:
-            raise CacheError(f"cannot write the cache at '{self.parent}': {exc.strerror}; free "
-                             "space or set VIDQA_HOME to a writable folder") from None
+            raise write_error(exc, self.parent, "the cache at") from None
         return tmp
 
     def commit(self, tmp: Path, manifest: dict[str, Any]) -> None:

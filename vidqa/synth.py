@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vidqa.errors import VidqaError
-from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe
+from vidqa.ffmpeg import GLOBAL_ARGS, ffmpeg_exe, local_url
+from vidqa.store import atomic_write_text, temp_path, write_error
 
 FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
                    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -146,7 +147,13 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
     """Encode `plan` to an H.264 MP4 (libx264, B-frames on as by default); write its truth.
     `encoder` replaces the encoder arguments (codec, preset, quality) when given."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise VidqaError(f"cannot write '{path}': it is a folder; pass a file name such as "
+                         f"'{path / 'sample.mp4'}'")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path) from None
     parts, labels = [], []
     for i, seg in enumerate(plan.segments):
         parts.append(f"{_segment_filter(seg, plan)}[s{i}]")
@@ -156,21 +163,25 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
         graph += "," + drawtext("%{pts:hms}", plan.height // 10, "w*0.05", "h*0.05",
                              box=True)
     graph += "[out]"
-    tmp = path.with_name(path.stem + ".part" + path.suffix)
+    tmp = temp_path(path, path.suffix)
     command = [ffmpeg_exe(), *GLOBAL_ARGS, "-loglevel", "error", "-y",
                "-filter_complex", graph, "-map", "[out]",
                *(encoder or ["-c:v", "libx264", "-preset", preset, "-crf", str(crf),
                              "-pix_fmt", "yuv420p"]),
-               "-threads", str(threads), "-movflags", "+faststart", str(tmp)]
+               "-threads", str(threads), "-movflags", "+faststart", local_url(tmp)]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
         lines = proc.stderr.strip().splitlines() or ["no message"]
         raise VidqaError(f"cannot write '{path}': ffmpeg failed ({lines[0]}); check that the "
                          "folder is writable and has free space")
-    tmp.replace(path)
+    try:
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, path) from None
     if write_truth:
-        path.with_suffix(".truth.json").write_text(json.dumps(plan.truth(), indent=1))
+        atomic_write_text(path.with_suffix(".truth.json"), json.dumps(plan.truth(), indent=1))
     return path
 
 

@@ -7,6 +7,7 @@ extra to install; vidqa never falls back to another backend silently.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 
 from vidqa.backends.base import Backend, Generation, Message
@@ -57,6 +58,26 @@ def get_backend(name: str, model: str, **options) -> Backend:
     return load_backend_class(name)(model, **options)
 
 
+def server_url(base_url: str | None) -> str:
+    """The OpenAI-compatible server a backend talks to: `base_url`, else $OPENAI_BASE_URL,
+    without a trailing slash ("" when neither is set)."""
+    return (base_url or os.environ.get("OPENAI_BASE_URL") or "").strip().rstrip("/")
+
+
+def backend_identity(name: str, model: str, base_url: str | None = None) -> str:
+    """What answers for `model` besides its name, as cache keys see it: the server's URL for
+    the openai backend (one name can mean other weights on another server), the weights'
+    revision for the transformers backend (see `vidqa.hub.model_revision`). Computed without
+    loading the backend, so `find` can read cached captions."""
+    if name == "openai":
+        return server_url(base_url)
+    if name == "transformers":
+        from vidqa.hub import model_revision
+
+        return model_revision(model)
+    return ""
+
+
 def open_backend(config, *, api_key: str | None = None) -> Backend:
     """The backend a resolved `Config` asks for (see `vidqa.presets.resolve_model`)."""
     m = config.model
@@ -67,5 +88,5 @@ def open_backend(config, *, api_key: str | None = None) -> Backend:
                        retries=m.retries, concurrency=m.concurrency)
 
 
-__all__ = ["Backend", "BackendSpec", "Generation", "Message", "REGISTRY", "backend_names",
-           "get_backend", "load_backend_class", "open_backend"]
+__all__ = ["Backend", "BackendSpec", "Generation", "Message", "REGISTRY", "backend_identity",
+           "backend_names", "get_backend", "load_backend_class", "open_backend", "server_url"]

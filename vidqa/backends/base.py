@@ -20,12 +20,17 @@ Message = dict[str, Any]
 
 @dataclass(frozen=True)
 class Generation:
-    """What a model call returned: its text and what it cost, when the backend knows."""
+    """What a model call returned: its text and what it cost, when the backend knows.
+
+    `over_limit`: the reply went past the `max_new_tokens` asked for (a server that ignores the
+    limit, or a reply too large to read); `text` then holds at most its start, and callers
+    treat it as unusable output."""
 
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     visual_tokens: int | None = None
+    over_limit: bool = False
 
 
 @runtime_checkable
@@ -41,6 +46,7 @@ class Backend(Protocol):
     supports_json_mode: ClassVar[bool]
     supports_batching: ClassVar[bool]
     model: str
+    identity: str  # what answers besides the model name: the server, or the weights' revision
 
     def generate(self, messages: list[Message], *, max_new_tokens: int = 1024,
                  temperature: float = 0.0) -> Generation:

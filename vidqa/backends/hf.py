@@ -16,7 +16,7 @@ from PIL import Image
 
 from vidqa.backends.base import Generation, Message
 from vidqa.errors import BackendError
-from vidqa.hub import cached_locally, hf_home, hub_cache, hub_reachable
+from vidqa.hub import cached_locally, hf_home, hub_cache, hub_reachable, model_revision
 
 
 def _pick_attention(requested: str, cuda: bool) -> str:
@@ -72,6 +72,7 @@ class TransformersBackend:
                 "id that is in the Hugging Face cache (download it once with network: "
                 f"huggingface-cli download {model})") from None
         self.hf_model.eval()
+        self.identity = model_revision(model)
         image_processor = self.processor.image_processor
         if frame_max_pixels or frame_min_pixels:
             size = dict(image_processor.size)
