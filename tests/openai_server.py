@@ -202,7 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", "50000")
             self.end_headers()
-            self.wfile.write(b'{"id": "chatcmpl-cut", "choices": [{"index": 0, "message": ' + b" " * 40)
+            self.wfile.write(b'{"id": "chatcmpl-cut", "choices": [{"index": 0, "message": '
+                             + b" " * 40)
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -21,7 +21,7 @@ from vidqa.caption import CaptionEvent, ChunkCaption, VideoCaptions
 from vidqa.errors import VidqaError
 from vidqa.index import (Entry, SentenceEmbedder, VectorIndex, entries_from_captions,
                          get_embedder, make_faiss_index, register_embedder)
-from vidqa.store import temp_pid
+from vidqa.store import temp_owner
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = {"faiss": "faiss-cpu", "sentence_transformers": "sentence-transformers",
@@ -295,7 +295,7 @@ def test_sigkill_during_a_build_keeps_the_previous_index(minilm, tmp_path):
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     leftovers = temporaries(tmp_path)
-    assert leftovers and all(temp_pid(p) == proc.pid for p in leftovers)
+    assert leftovers and all(temp_owner(p)[0] == proc.pid for p in leftovers)
     index = VectorIndex.open(directory, minilm)
     assert index is not None and index.build_id == before.build_id and len(index) == len(ENTRIES)
     assert index.search("vehicle arriving", 1)[0].entry == CAR

@@ -145,20 +145,22 @@ def _seconds(value) -> float | None:
 
 
 def read_caption(text: str, *, chunk_index: int, start_s: float, end_s: float,
-                 model: str = "") -> tuple[ChunkCaption | None, str]:
+                 model: str = "", max_events: int | None = None) -> tuple[ChunkCaption | None, str]:
     """(caption, "") from the model's reply, or (None, why it is unusable).
 
     Reasoning blocks and code fences are stripped; each event's times are read as seconds (or
     HH:MM:SS) and put in order; an event farther than EVENT_SLACK_S outside the chunk, one
     without text and a repeat of an earlier one are dropped, the rest clamped to the chunk.
-    More than `event_cap` events make the reply unusable (a runaway model or server).
+    More than `event_cap` events make the reply unusable (a runaway model or server), unless
+    `max_events` says to keep only the first ones the reply lists.
     """
     data = _json_object(strip_reasoning(text))
     if data is None:
         return None, "not JSON"
     events, seen = [], set()
     raw_events = data.get("events")
-    for raw in raw_events if isinstance(raw_events, list) else []:
+    raw_events = raw_events[:max_events] if isinstance(raw_events, list) else []
+    for raw in raw_events:
         if not isinstance(raw, dict):
             continue
         what = raw.get("text") or raw.get("description") or raw.get("event") or ""
@@ -240,11 +242,8 @@ def caption_chunk(backend: Backend, chunk: Chunk, image_path: Callable[[Keyframe
     elif why == "not JSON":
         warning = RAW_WARNING
     else:  # too many events twice: the first ones are still worth keeping
-        data = _json_object(strip_reasoning(text)) or {}
-        kept = read_caption(json.dumps({"summary": data.get("summary"),
-                                        "events": (data.get("events") or [])[:cap]}),
-                            chunk_index=chunk.index, start_s=chunk.start_s, end_s=chunk.end_s,
-                            model=backend.model)[0]
+        kept, _ = read_caption(text, chunk_index=chunk.index, start_s=chunk.start_s,
+                               end_s=chunk.end_s, model=backend.model, max_events=cap)
         if kept is not None:
             return replace(kept, warning=MANY_WARNING.format(cap=cap))
         warning = RAW_WARNING

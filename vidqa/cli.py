@@ -196,8 +196,8 @@ def _summary(result) -> str:
     s, info = result.stats, result.video
     where = "from cache" if s.cached else f"decoded in {s.decode_s:.1f} s"
     lines = [
-        f"{printable(info.path)}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, {s.keyframes} key "
-        f"frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
+        f"{printable(info.path)}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, "
+        f"{s.keyframes} key frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
         f"  visual tokens: {s.tokens_kept:,} against {s.tokens_uniform:,} for uniform "
         f"{result.config.decode.fps:g} fps ({s.token_reduction:.1%} fewer; {s.frame_width}x"
         f"{s.frame_height} frames, {s.tokens_per_frame} tokens each)",
@@ -651,8 +651,7 @@ def main() -> None:
             traceback.print_exc()
         from vidqa.store import write_error
 
-        _fail(str(write_error(exc, exc.filename or "a file", "")).replace(
-            "cannot write", "cannot read or write", 1))
+        _fail(str(write_error(exc, exc.filename or "a file", verb="read or write")))
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - one line unless debugging
         if os.environ.get("VIDQA_DEBUG"):

@@ -39,6 +39,7 @@ from vidqa.config import Config, read_yaml, scalar
 from vidqa.errors import CacheError, ConfigError, VidqaError
 from vidqa.haystack import Haystack, build_haystack, needle_start, splice
 from vidqa.needles import Needle, get_needles, is_correct
+from vidqa.store import output_folder
 
 EVAL_VERSION = "1"
 SELECTORS = ("scenes", "uniform")
@@ -125,22 +126,22 @@ def parse_lengths(value) -> tuple[float, ...]:
     return lengths
 
 
-# How each sweep field is read from a file: a parser, or the type its value must have.
-_SWEEP_FIELDS: dict[str, object] = {
-    "lengths_min": parse_lengths, "depths": parse_depths, "needles": str, "videos": (str,),
-    "seed": int, "haystack_min": float, "selectors": (str,), "mode": str, "top_k": int,
-    "tolerance_s": float,
-}
+# How a sweep file's fields are read: by a parser, or as values of a type (a tuple: a list of
+# them, or one).
+_SWEEP_PARSERS = {"lengths_min": parse_lengths, "depths": parse_depths}
+_SWEEP_TYPES: dict[str, type | tuple[type]] = {
+    "needles": str, "videos": (str,), "seed": int, "haystack_min": float, "selectors": (str,),
+    "mode": str, "top_k": int, "tolerance_s": float}
 
 
 def _sweep_value(name: str, value, source: Path):
     """One field of a sweep file as Sweep holds it, or a ConfigError naming the field."""
-    kind = _SWEEP_FIELDS[name]
-    if callable(kind) and kind not in (str, int, float):
+    if name in _SWEEP_PARSERS:
         try:
-            return kind(value)
+            return _SWEEP_PARSERS[name](value)
         except ConfigError as exc:
             raise ConfigError(f"'{source}': {name}: {exc}") from None
+    kind = _SWEEP_TYPES[name]
     many = isinstance(kind, tuple)
     base = kind[0] if many else kind
     items = (value if isinstance(value, list) else [value]) if many else [value]
@@ -469,10 +470,7 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, *, config: Config | No
     if sweep.mode == "find" and not ocr:
         raise VidqaError("find mode searches the on-screen text, so it needs OCR: drop "
                          "--ocr off, or use --mode ask with a model")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise VidqaError(f"cannot write results to '{out}': it is a file, not a folder; pass -o "
-                         "a folder (results.jsonl and heatmap.png are written inside it)")
+    out = output_folder(out_dir, "results.jsonl and heatmap.png are written inside it")
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".lock").touch()

@@ -24,7 +24,7 @@ from typing import Callable, TextIO
 
 from vidqa.caption import CaptionEvent, VideoCaptions
 from vidqa.errors import VidqaError
-from vidqa.store import atomic_open, write_error
+from vidqa.store import atomic_open, output_folder, write_error
 from vidqa.timecode import format_hms, format_srt, format_vtt
 
 
@@ -159,14 +159,9 @@ FORMATS: tuple[str, ...] = tuple(WRITERS)
 
 
 def check_output_dir(output_dir: str | os.PathLike) -> Path:
-    """The output folder, or a VidqaError when a file stands at its path (checked before any
-    work, so nothing is computed for nothing)."""
-    directory = Path(output_dir)
-    if directory.exists() and not directory.is_dir():
-        raise VidqaError(f"cannot write to '{directory}': it is a file, not a folder; pass -o a "
-                         "folder (each log is written inside it as <video name>.<format>) or - "
-                         "for stdout")
-    return directory
+    """The folder -o names for event logs (see `vidqa.store.output_folder`)."""
+    return output_folder(output_dir, "each log is written inside it as <video name>.<format>; "
+                         "or - for stdout")
 
 
 def get_writer(fmt: str, output_dir: str | os.PathLike) -> Callable[[VideoCaptions], list[Path]]:

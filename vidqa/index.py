@@ -270,11 +270,6 @@ def entries_from_captions(captions: VideoCaptions) -> list[Entry]:
 
 # --- the directory swap -----------------------------------------------------------------------
 
-def _clean_stale(parent: Path) -> None:
-    """Remove build temporaries of dead processes and leftover trash."""
-    clean_stale(parent, (".tmp-idx-*", ".tmp-trash-*"))
-
-
 def _swap_in_flight(directory: Path) -> bool:
     """Whether a live build holds a finished index for `directory` (a rename may be under way)."""
     for tmp in directory.parent.glob(f".tmp-idx-*-{directory.name}"):
@@ -481,7 +476,7 @@ class VectorIndex:
         parent = directory.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            _clean_stale(parent)
+            clean_stale(parent)
             tmp = parent / temp_name("idx", f"-{directory.name}")
             tmp.mkdir()
         except OSError as exc:

@@ -42,8 +42,7 @@ _BLOCK = 1 << 20
 # can tell a dead builder's leftovers from a live writer's work.
 TEMP_PREFIX = ".tmp-"
 STALE_ELSEWHERE_S = 24 * 3600  # a temporary of another host (a shared cache) is stale after this
-_LEGACY_TEMP_FILES = ".*.????????.tmp"  # the atomic writer's earlier names: `.NAME.HEX8.tmp`
-_LEGACY_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+_LEGACY_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")  # the atomic writer's earlier names
 
 
 @functools.cache
@@ -68,12 +67,6 @@ def temp_owner(path: Path) -> tuple[int, str] | None:
     return (int(pid), host or host_tag()) if pid.isdigit() else None
 
 
-def temp_pid(path: Path) -> int | None:
-    """The builder's pid in a temporary's name (None if it has none)."""
-    owner = temp_owner(path)
-    return owner[0] if owner else None
-
-
 def temp_alive(path: Path) -> bool:
     """Whether the temporary's builder may still be writing it: its process runs on this host,
     or, for a builder on another host sharing this folder, the temporary changed lately."""
@@ -83,20 +76,23 @@ def temp_alive(path: Path) -> bool:
     return _recent(path)
 
 
-def clean_stale(parent: Path, patterns: tuple[str, ...] = (".tmp-*",)) -> None:
+def clean_stale(parent: Path) -> None:
     """Remove the temporaries in `parent` whose builders died (files and folders), leftover
     trash (`.tmp-trash-*`) and the earlier atomic writer's pid-less `.NAME.HEX8.tmp` files once
-    they are a day old. A live writer's temporaries are left alone."""
-    if not parent.is_dir():
+    they are a day old, in one listing of the folder. A live writer's temporaries are left
+    alone."""
+    try:
+        names = [entry.name for entry in os.scandir(parent) if entry.name.startswith(".")]
+    except OSError:
         return
-    for pattern in (*patterns, _LEGACY_TEMP_FILES):
-        for entry in parent.glob(pattern):
-            if pattern == _LEGACY_TEMP_FILES:
-                stale = bool(_LEGACY_TEMP_NAME.fullmatch(entry.name)) and not _recent(entry)
-            else:
-                stale = entry.name.startswith(".tmp-trash-") or not temp_alive(entry)
-            if stale:
-                _remove(entry)
+    for name in names:
+        entry = parent / name
+        if name.startswith(TEMP_PREFIX):
+            stale = name.startswith(".tmp-trash-") or not temp_alive(entry)
+        else:
+            stale = bool(_LEGACY_TEMP_NAME.fullmatch(name)) and not _recent(entry)
+        if stale:
+            _remove(entry)
 
 
 def _recent(path: Path) -> bool:
@@ -124,12 +120,12 @@ def temp_path(final: Path, suffix: str = "") -> Path:
     return final.with_name(temp_name("f", suffix))
 
 
-def write_error(exc: OSError | sqlite3.Error, path: str | os.PathLike,
-                what: str = "") -> CacheError:
+def write_error(exc: OSError | sqlite3.Error, path: str | os.PathLike, what: str = "", *,
+                verb: str = "write") -> CacheError:
     """One line for a failed write of `path`: what happened and the fix (a full disk, a name too
     long, a read-only or unwritable folder, a file where a folder should be). SQLite's errors
     count too ("database or disk is full" is a full disk)."""
-    where = f"cannot write {what + ' ' if what else ''}'{path}'"
+    where = f"cannot {verb} {what + ' ' if what else ''}'{path}'"
     if isinstance(exc, sqlite3.Error):
         full = getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc)
         exc = OSError(errno.ENOSPC if full else errno.EIO, str(exc))
@@ -152,6 +148,16 @@ def write_error(exc: OSError | sqlite3.Error, path: str | os.PathLike,
                           "or choose another folder")
     reason = exc.strerror or str(exc)
     return CacheError(f"{where}: {reason}; free space or set VIDQA_HOME to a writable folder")
+
+
+def output_folder(path: str | os.PathLike, holds: str) -> Path:
+    """The folder at `path` that -o names, or a CacheError when a file stands there (checked
+    before any work, so nothing is computed for nothing). `holds` says what goes in it."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise CacheError(f"cannot write to '{folder}': it is a file, not a folder; pass -o a "
+                         f"folder ({holds})")
+    return folder
 
 
 @contextmanager
