@@ -10,8 +10,8 @@ Steps timed (median of --repeat runs), on 32 real key frames (640x352 JPEG, 220 
   openai body   openai backend: the chat request body with base64 data URLs
   parse         a realistic reply: think block, fenced JSON, 12 events
   cache         the chunk caption written atomically
-Without --model, a tiny Qwen3-VL is built offline (tests/tiny_qwen3_vl.py): its processor is the
-real Qwen3VLProcessor class with Qwen3-VL's patch and merge sizes, so the timing is the same.
+Without --model, a tiny Qwen3-VL is built offline (tests/helpers/tiny_qwen3_vl.py): its processor
+is the real Qwen3VLProcessor class with Qwen3-VL's patch and merge sizes, so the timing is the same.
 With --device cuda, also runs the model call itself through the same code (bf16) and prints it.
 """
 
@@ -28,13 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from vidqa.backends import get_backend  # noqa: E402
-from vidqa.caption import ChunkCaption, parse_caption  # noqa: E402
-from vidqa.chunking import Chunk  # noqa: E402
-from vidqa.ingest import ingest  # noqa: E402
-from vidqa.messages import caption_messages  # noqa: E402
+from vidqa.model.backends import get_backend  # noqa: E402
+from vidqa.model.captions import ChunkCaption, parse_caption  # noqa: E402
+from vidqa.keyframes.chunking import Chunk  # noqa: E402
+from vidqa.keyframes.ingest import ingest  # noqa: E402
+from vidqa.model.messages import caption_messages  # noqa: E402
 from vidqa.store import atomic_write_text  # noqa: E402
-from vidqa.synth import demo_plan, render  # noqa: E402
+from vidqa.evaluation.synth import demo_plan, render  # noqa: E402
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidqa-bench-"))
     if args.model is None:
-        from tiny_qwen3_vl import build
+        from helpers.tiny_qwen3_vl import build
         args.model = str(build(work / "tiny"))
     # 32 real key frames: a generated video sampled with a max gap that keeps 32 of them.
     video = render(demo_plan(8.0, seed=3), work / "v.mp4", preset="veryfast")

@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from vidqa.config import DecodeConfig
-from vidqa.decode import FrameReader
-from vidqa.probe import probe
+from vidqa.media.decode import FrameReader
+from vidqa.media.probe import probe
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

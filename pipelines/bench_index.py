@@ -31,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vidqa import index as vindex  # noqa: E402
-from vidqa.index import Entry, VectorIndex, get_embedder, make_faiss_index  # noqa: E402
+from vidqa.search import index as vindex  # noqa: E402
+from vidqa.search.index import Entry, VectorIndex, get_embedder, make_faiss_index  # noqa: E402
 
 DIM = 384
 EF_SWEEP = (64, 128, 256, 512, 1024)
@@ -175,7 +175,7 @@ def bench_find(hours: float, n_queries: int) -> None:
 
     rng = random.Random(0)
     entries = synthetic_entries(hours, rng)
-    counts = {k: sum(e.kind == k for e in entries) for k in vindex.KINDS}
+    counts = {k: sum(e.kind == k for e in entries) for k in vindex.kind_codes()}
     log(f"[find] {len(entries)} entries {counts}; loading MiniLM")
     t0 = time.perf_counter()
     embedder = get_embedder("minilm")

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import psutil
 
-from vidqa.ffmpeg import ffmpeg_exe
-from vidqa.synth import demo_plan, render
+from vidqa.media.ffmpeg import ffmpeg_exe
+from vidqa.evaluation.synth import demo_plan, render
 
 
 def measure(command: list[str], *, env: dict | None = None, cwd: str | None = None) -> dict:

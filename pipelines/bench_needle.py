@@ -4,7 +4,7 @@
         python pipelines/bench_needle.py --lengths 10,30,60 --uniform-lengths 10 \\
             --out /work/bench-data/needle-bench --heatmap pipelines/needle-heatmap.png
 
-Runs `vidqa.evaluate.needle_eval` with the built-in text needles on a generated 60-minute
+Runs `vidqa.evaluation.needle.needle_eval` with the built-in text needles on a generated 60-minute
 haystack (seed 7; `--videos` makes it from real footage instead), offline (OCR, MiniLM,
 FAISS): first with vidqa's key frames at every length, then with uniform 2 fps sampling at
 `--uniform-lengths` (uniform sampling reads every sampled frame with OCR, up to about 55
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--heatmap", default=str(ROOT / "pipelines" / "needle-heatmap.png"))
     args = parser.parse_args()
 
-    from vidqa.evaluate import (Sweep, format_table, needle_eval, parse_depths, parse_lengths,
+    from vidqa.evaluation.needle import (Sweep, format_table, needle_eval, parse_depths, parse_lengths,
                                 summarise, write_report_heatmap)
 
     depths = parse_depths(args.depths)

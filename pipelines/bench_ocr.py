@@ -42,7 +42,7 @@ def percentile(values: list[float], q: float) -> float:
 def bench(label: str, result, threads: int) -> dict:
     import cv2
 
-    from vidqa.ocr import OcrEngine, merge_lines
+    from vidqa.tracks.ocr import OcrEngine, merge_lines
 
     engine = OcrEngine(threads=threads, cache=False)
     images = [(k.pts_s, cv2.imread(str(result.image_path(k)))) for k in result.keyframes]
@@ -75,8 +75,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-ocr-") as tmp:
         os.environ["VIDQA_HOME"] = str(Path(tmp) / "home")  # a fresh cache, nothing left behind
-        from vidqa.ingest import ingest
-        from vidqa.synth import demo_plan, render
+        from vidqa.keyframes.ingest import ingest
+        from vidqa.evaluation.synth import demo_plan, render
 
         videos = [(name, args.media / name) for name in REAL if (args.media / name).exists()]
         synth = Path(tmp) / f"demo_{args.minutes:g}min_seed7.mp4"

@@ -3,8 +3,8 @@
     git worktree add /tmp/vidqa-base <commit>        # the baseline, e.g. the commit before
     python pipelines/bench_runaway_server.py --baseline /tmp/vidqa-base [--minutes 0.5]
 
-The loopback test server (`tests/openai_server.py`, model `huge-vl`) answers every chat request
-with ~10 MB of valid JSON: a caption with 80,000 events. The script makes a sample video
+The loopback test server (`tests/helpers/openai_server.py`, model `huge-vl`) answers every chat
+request with ~10 MB of valid JSON: a caption with 80,000 events. The script makes a sample video
 (`vidqa sample`, once), then runs `vidqa -q index VIDEO --ocr off -b openai -m huge-vl` with this
 checkout and with the baseline (each with an empty VIDQA_HOME, one after the other in one run),
 and prints wall time, peak RSS (GNU time's %M) and what the index holds, as a Markdown table.
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from openai_server import API_KEY, OpenAIServer  # noqa: E402
+from helpers.openai_server import API_KEY, OpenAIServer  # noqa: E402
 
 
 def run_index(checkout: Path, video: Path, base_url: str, home: Path) -> dict:

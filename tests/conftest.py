@@ -1,23 +1,40 @@
-"""Shared fixtures: an isolated VIDQA_HOME, the real media folder, generated videos."""
+"""Shared fixtures and hooks: an isolated VIDQA_HOME, no GPU unless a test is marked `gpu`,
+the scripted model in the backend registry, the real media folder, generated videos.
+
+Helper functions live in the `helpers` package (tests/helpers), never here.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from vidqa.config import DecodeConfig
-from vidqa.decode import FrameReader
-from vidqa.ffmpeg import ffmpeg_exe
-from vidqa.probe import probe
-from vidqa.synth import Event, Plan, Segment, drawtext, render
+from helpers import MEDIA
+from helpers.hardware import hide_gpus
+from helpers.media import make_video
+from helpers.scripted import SCRIPTED, Script
+from vidqa.model.backends import REGISTRY
+from vidqa.evaluation.synth import Event, Plan, Shot, render
 
-ROOT = Path(__file__).resolve().parents[1]
-MEDIA = Path(os.environ.get("VIDQA_TEST_MEDIA", ROOT.parent / "shared" / "media"))
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests are skipped, with the reason, where torch sees no CUDA device (torch is
+    imported only when such a test was collected)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    try:
+        import torch
+    except ImportError:
+        reason = "needs a CUDA GPU: torch is not installed (pip install 'vidqa[local]')"
+    else:
+        reason = None if torch.cuda.is_available() else "needs a CUDA GPU: torch sees none here"
+    if reason:
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +43,27 @@ def vidqa_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "vidqa-home"
     monkeypatch.setenv("VIDQA_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_gpu_unless_marked(request):
+    """Tests not marked `gpu` see no CUDA device, in process and in the processes they start,
+    so a machine with a GPU changes none of their expectations (see helpers.hardware)."""
+    if request.node.get_closest_marker("gpu") is not None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        hide_gpus(mp)
+        yield
+
+
+@pytest.fixture
+def scripted(monkeypatch) -> Script:
+    """The scripted model registered as backend `scripted` for this test only:
+    `get_backend("scripted", "scripted-model")`; `scripted.reply(...)` scripts its answers,
+    likewise for this test only."""
+    monkeypatch.setitem(REGISTRY, "scripted", SCRIPTED)
+    return Script(monkeypatch)
 
 
 @pytest.fixture
@@ -62,16 +100,16 @@ def _plan_video(gen: Path, name: str, plan: Plan) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def cuts_video(gen):
     """Five shots with hard cuts at known times (B-frames on)."""
-    plan = Plan([Segment("slide", 6.3, "One", 1), Segment("pattern", 5.2, "", 2),
-                 Segment("slide", 4.6, "Three", 3), Segment("life", 5.0, "", 4),
-                 Segment("bars", 4.9, "", 5)], width=640, height=360, fps=25)
+    plan = Plan([Shot("slide", 6.3, "One", 1), Shot("pattern", 5.2, "", 2),
+                 Shot("slide", 4.6, "Three", 3), Shot("life", 5.0, "", 4),
+                 Shot("bars", 4.9, "", 5)], width=640, height=360, fps=25)
     return _plan_video(gen, "cuts", plan)
 
 
 @pytest.fixture(scope="session")
 def event_video(gen):
     """A 90-second static slide with one 2-second caption event in the middle of it."""
-    plan = Plan([Segment("slide", 90.0, "Quarterly review", 11,
+    plan = Plan([Shot("slide", 90.0, "Quarterly review", 11,
                          events=[Event(41.3, 43.3, "FIRE ALARM TEST")])],
                 width=640, height=360, fps=30)
     return _plan_video(gen, "event", plan)
@@ -80,22 +118,9 @@ def event_video(gen):
 @pytest.fixture(scope="session")
 def clock_video(gen):
     """Shots with the video's own time burned in (an on-screen clock), 30 fps, B-frames on."""
-    plan = Plan([Segment("pattern", 4.0, "", 1), Segment("slide", 3.0, "Clock", 2),
-                 Segment("gradient", 3.0, "", 3)], width=640, height=360, fps=30, clock=True)
+    plan = Plan([Shot("pattern", 4.0, "", 1), Shot("slide", 3.0, "Clock", 2),
+                 Shot("gradient", 3.0, "", 3)], width=640, height=360, fps=30, clock=True)
     return _plan_video(gen, "clock", plan)
-
-
-def make_video(path: Path, *, seconds: float, size: str, source: str = "testsrc2",
-               text: str | None = None) -> Path:
-    """A small H.264 video from ffmpeg's lavfi sources (`source` with its options, e.g.
-    `color=c=0x204060`; `text`: a caption burned in)."""
-    graph = f"{source}{':' if '=' in source else '='}size={size}:rate=25:duration={seconds}"
-    if text:
-        graph += "," + drawtext(text, 40, "(w-text_w)/2", "h/3", box=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", graph,
-                    "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
-                    str(path)], check=True)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -108,28 +133,3 @@ def clips(tmp_path_factory) -> dict[str, Path]:
             "base": make_video(folder / "base.mp4", seconds=8, size="640x360"),
             "slide": make_video(folder / "slide.mp4", seconds=6, size="640x360",
                                 source="color=c=0x204060", text="QUARTERLY BUDGET REVIEW")}
-
-
-def all_frames(path: Path) -> tuple[list[float], list[np.ndarray]]:
-    """Every frame of a video with its time, decoded without skipping (the reference)."""
-    info = probe(path)
-    frames = list(FrameReader(info, DecodeConfig(fps=1000.0, fast=False)))
-    return [f.pts_s for f in frames], [f.bgr.astype(np.float32) for f in frames]
-
-
-def nearest_reference(image: np.ndarray, reference: list[np.ndarray]) -> int:
-    """Index of the reference frame that looks most like `image` (mean squared error)."""
-    errors = [float(np.mean((image.astype(np.float32) - ref) ** 2)) for ref in reference]
-    return int(np.argmin(errors))
-
-
-def cut_copy(src: Path, dst: Path, *, faststart: bool = False) -> Path:
-    """A copy of `src` cut to its first half (moov first when `faststart`)."""
-    if faststart:
-        remuxed = dst.with_name("remux-" + dst.name)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c", "copy",
-                        "-movflags", "+faststart", str(remuxed)], check=True)
-        src = remuxed
-    data = src.read_bytes()
-    dst.write_bytes(data[: len(data) // 2])
-    return dst

@@ -1,32 +1,64 @@
 """vidqa: ask questions about hour-long recordings and get answers pinned to the second.
 
-The pipeline, one module per stage: probe/decode -> keyframes -> chunking -> caption -> answer
-(messages, backends and export beside them), and evaluate (needle in a haystack). Every frame, key frame, scene and chunk carries its absolute time in
-seconds (`pts_s`, `start_s`, `end_s`).
+The package reads like the pipeline (see README "How it works"):
+
+    media/      ffmpeg runner, probe, decode (frames with their stream times, `pts_s`)
+    keyframes/  scene detectors and the key-frame policy, chunking, ingest (cached per video)
+    tracks/     what happens at which second: on-screen text, model captions -> Segments
+    model/      backends (transformers, openai), messages, prompts, captions, answers
+    search/     embedders, the FAISS index over every track, find
+    evaluation/ needle-in-a-haystack sweeps
+    cli/        the `vidqa` command
+
+`vidqa.pipeline` owns a run; every entry point goes through it. Every time is absolute seconds
+with the unit in the name (`pts_s`, `start_s`, `end_s`); ranges are half-open `TimeRange`s.
+
+This module is a lazy public API: names are imported on first use, so `import vidqa` (and
+`vidqa --help`) loads no OpenCV, PySceneDetect, PyAV or torch.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from vidqa.answer import Answer, ask  # noqa: E402
-from vidqa.backends import get_backend, open_backend  # noqa: E402
-from vidqa.caption import (CaptionEvent, ChunkCaption, VideoCaptions, caption_video,  # noqa: E402
-                           index_video)
-from vidqa.chunking import Chunk, make_chunks  # noqa: E402
-from vidqa.config import ChunkConfig, Config, DecodeConfig, SelectConfig, load_config  # noqa: E402
-from vidqa.decode import Frame, iter_frames  # noqa: E402
-from vidqa.errors import BackendError, DecodeError, VideoOpenError, VidqaError  # noqa: E402
-from vidqa.evaluate import Report, Sweep, needle_eval  # noqa: E402
-from vidqa.export import get_writer  # noqa: E402
-from vidqa.ingest import IngestResult, ingest  # noqa: E402
-from vidqa.keyframes import Keyframe, Scene, select_keyframes  # noqa: E402
-from vidqa.probe import VideoInfo, probe  # noqa: E402
-from vidqa.timecode import format_hms, parse_time  # noqa: E402
+# public name -> the module that defines it
+_API = {
+    "Pipeline": "vidqa.pipeline", "VideoRun": "vidqa.pipeline", "index_video": "vidqa.pipeline",
+    "find": "vidqa.pipeline", "ask": "vidqa.pipeline", "events": "vidqa.pipeline",
+    "Config": "vidqa.config", "DecodeConfig": "vidqa.config", "SelectConfig": "vidqa.config",
+    "ChunkConfig": "vidqa.config", "load_config": "vidqa.config",
+    "TimeRange": "vidqa.timecode", "format_hms": "vidqa.timecode", "parse_time": "vidqa.timecode",
+    "BackendError": "vidqa.errors", "DecodeError": "vidqa.errors",
+    "VideoOpenError": "vidqa.errors", "VidqaError": "vidqa.errors",
+    "VideoInfo": "vidqa.media.probe", "probe": "vidqa.media.probe",
+    "Frame": "vidqa.media.decode", "iter_frames": "vidqa.media.decode",
+    "Keyframe": "vidqa.keyframes.selection", "Scene": "vidqa.keyframes.selection",
+    "select_keyframes": "vidqa.keyframes.selection",
+    "Chunk": "vidqa.keyframes.chunking", "make_chunks": "vidqa.keyframes.chunking",
+    "IngestResult": "vidqa.keyframes.ingest", "ingest": "vidqa.keyframes.ingest",
+    "Segment": "vidqa.tracks.base", "Track": "vidqa.tracks.base", "get_track": "vidqa.tracks.base",
+    "get_writer": "vidqa.tracks.writers",
+    "Answer": "vidqa.model.answers",
+    "CaptionEvent": "vidqa.model.captions", "ChunkCaption": "vidqa.model.captions",
+    "VideoCaptions": "vidqa.model.captions", "caption_video": "vidqa.model.captions",
+    "get_backend": "vidqa.model.backends", "open_backend": "vidqa.model.backends",
+    "Report": "vidqa.evaluation.needle", "Sweep": "vidqa.evaluation.needle",
+    "needle_eval": "vidqa.evaluation.needle",
+}
 
-__all__ = [
-    "Answer", "BackendError", "CaptionEvent", "Chunk", "ChunkCaption", "ChunkConfig", "Config",
-    "DecodeConfig", "DecodeError", "Frame", "IngestResult", "Keyframe", "Report", "Scene",
-    "SelectConfig", "Sweep", "VideoCaptions", "VideoInfo", "VideoOpenError", "VidqaError",
-    "ask", "caption_video", "format_hms", "get_backend", "get_writer", "index_video", "ingest",
-    "iter_frames", "load_config", "make_chunks", "needle_eval", "open_backend", "parse_time",
-    "probe", "select_keyframes",
-]
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vidqa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -1,3 +1,3 @@
-from vidqa.cli import main
+from vidqa.cli.commands import main
 
 main()

@@ -1,8 +1,15 @@
 """Settings: one dataclass per stage, one table of defaults, and where state lives.
 
-The field metadata of each dataclass (help text and valid range) is the single table that drives
-validation, the CLI's `--help` and the commented `configs/default.yaml`; a test keeps the YAML in
-sync. Settings merge in this order, later wins: defaults, the config file, command-line flags.
+The field metadata of each dataclass (help text, valid range or choices, how a value written in
+a file or a flag is read) is the single table that drives validation, the CLI's `--help` and the
+commented `configs/default.yaml`; a test keeps the YAML in sync. The needle sweep is a stage like
+any other (`needle`), so sweep files, flags and config files are read by the same code.
+
+Settings merge in this order, later wins: defaults, a model preset (`vidqa.model.presets`), the
+config file, $VIDQA_MODEL / $VIDQA_BACKEND, command-line flags. A `Config` remembers which
+settings were set (by file, environment or flag) in `explicit`, so a preset fills in only what
+nobody set: `-m 8b --max-pixels 230400` keeps 230400 even though it is the default.
+
 All state lives under platformdirs locations, or under `$VIDQA_HOME` when it is set.
 """
 
@@ -26,11 +33,67 @@ APP_NAME = "vidqa"
 
 
 def _opt(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
-         choices: tuple[str, ...] | None = None, added: bool = False) -> Any:
+         choices: tuple[str, ...] | None = None, added: bool = False, item: type | None = None,
+         read: Any = None, show: Any = None, min_items: int = 0, split: bool = False,
+         valid: str = "") -> Any:
     """A setting. `added`: a setting newer than the caches; left out of cache keys while it has
-    its default, so caches made before it existed stay valid."""
+    its default, so caches made before it existed stay valid. A list setting (a tuple default)
+    holds values of type `item`, at least `min_items` of them (a text setting with `min_items`
+    must not be empty); `lo`, `hi` and `choices` apply to each; `split`: a text with commas is
+    a list ("scenes,uniform"; never for paths). `read(value)` reads what a person wrote in a
+    file or a flag (e.g. depths as percentages), `show(value)` writes it back that way for the
+    default YAML, where `valid` replaces the range shown."""
     return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "choices": choices,
-                                            "added": added})
+                                            "added": added, "item": item, "read": read,
+                                            "show": show, "min_items": min_items,
+                                            "split": split, "valid": valid})
+
+
+def parse_depths(value) -> tuple[float, ...]:
+    """Needle depths as fractions 0..1 from a count (11: 0%, 10%, ... 100%) or percentages
+    ("0,50,100", "50%" or [0, 50, 100])."""
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+        value = int(items[0]) if len(items) == 1 and items[0].isdigit() else items
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 101:
+            raise ConfigError(f"a depth count must be between 1 and 101, got {value}")
+        return (0.0,) if value == 1 else tuple(round(i / (value - 1), 6) for i in range(value))
+    try:
+        if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) for v in value):
+            raise TypeError
+        depths = tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"depths {value!r} are not numbers; give percentages like 0,50,100 "
+                          "or a count like 11") from None
+    if not all(math.isfinite(d) for d in depths):
+        raise ConfigError(f"depths {value!r} must be percentages from 0 to 100")
+    return depths
+
+
+def parse_lengths(value) -> tuple[float, ...]:
+    """Minutes: "5,10,30", [5, 10] or a single number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    try:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or any(isinstance(v, bool) for v in items):
+            raise TypeError
+        lengths = tuple(float(v) for v in items)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"lengths {value!r} are not numbers of minutes; e.g. 5,10,30,60"
+                          ) from None
+    if not all(math.isfinite(m) for m in lengths):
+        raise ConfigError(f"lengths {value!r} must be finite numbers of minutes")
+    return lengths
+
+
+def _items(value, split: bool) -> tuple:
+    """A list setting from a file or a flag: a list, one value, or (`split`) a comma-separated
+    text."""
+    if isinstance(value, str) and split:
+        return tuple(v.strip() for v in value.split(","))
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
 @dataclass(frozen=True)
@@ -136,8 +199,45 @@ class IndexConfig:
                            lo=0, hi=50)
 
 
+SELECTORS = ("scenes", "uniform")
+
+
+@dataclass(frozen=True)
+class NeedleConfig:
+    """The needle-in-a-haystack sweep of `vidqa eval needle` (configs/needle-standard.yaml)."""
+
+    lengths_min: tuple[float, ...] = _opt(
+        (5.0, 10.0, 30.0, 60.0), "haystack lengths in minutes", lo=0.1, hi=1440.0,
+        item=float, read=parse_lengths, min_items=1)
+    depths: tuple[float, ...] = _opt(
+        tuple(i / 10 for i in range(11)), "needle depths: a count (11: 0%, 10%, ..., 100%) or "
+        "percentages of the haystack, e.g. 0,50,100", lo=0.0, hi=1.0, item=float,
+        read=parse_depths, show=lambda v: [round(d * 100, 4) for d in v], min_items=1,
+        valid="a count 1 .. 101, or a list of percentages 0 .. 100")
+    needles: str = _opt("builtin-text", "builtin, builtin-text, builtin-image, builtin-clip, or "
+                        "a YAML/JSON file of needles", min_items=1)
+    videos: tuple[str, ...] = _opt((), "haystack source videos, joined and looped as needed "
+                                   "(none: a generated haystack)", item=str)
+    seed: int = _opt(0, "varies the generated haystack", lo=-(2**31), hi=2**31 - 1)
+    haystack_min: float = _opt(0.0, "length of the generated haystack in minutes (0: the "
+                               "longest length, at most 60; longer lengths loop it)", lo=0.0,
+                               hi=600.0)
+    selectors: tuple[str, ...] = _opt(SELECTORS, "scenes (vidqa's key frames), uniform (every "
+                                      "sampled frame) or both; sets each run's key-frame policy",
+                                      choices=SELECTORS, item=str, min_items=1, split=True)
+    mode: str = _opt("find", "find: retrieval recall and time error; ask: the model's answer "
+                     "accuracy", choices=("find", "ask"))
+    top_k: int = _opt(5, "hits that count for recall@k", lo=1, hi=100)
+    tolerance_s: float = _opt(1.0, "seconds a hit may lie outside the needle's range and still "
+                              "count", lo=0.0, hi=60.0)
+
+    def validated(self) -> NeedleConfig:
+        """This sweep, checked against the table (ConfigError with the fix otherwise)."""
+        return _validated(NeedleConfig, dataclasses.asdict(self), source="", read=False)
+
+
 STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
-                           "model": ModelConfig, "index": IndexConfig}
+                           "model": ModelConfig, "index": IndexConfig, "needle": NeedleConfig}
 
 
 @dataclass(frozen=True)
@@ -147,18 +247,36 @@ class Config:
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    needle: NeedleConfig = field(default_factory=NeedleConfig)
+    # (stage, setting) pairs set by a file, the environment or a flag: a preset leaves them be
+    explicit: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {name: dataclasses.asdict(getattr(self, name)) for name in STAGES}
 
     def replace(self, stage: str, **values: Any) -> Config:
-        """A copy with some settings of one stage changed (validated; None values ignored)."""
+        """A copy with some settings of one stage set (read and validated as a flag's value;
+        None values ignored). They count as set by the user (see `explicit`)."""
         values = {k: v for k, v in values.items() if v is not None}
         if not values:
             return self
-        current = getattr(self, stage)
-        updated = _validated(STAGES[stage], {**dataclasses.asdict(current), **values}, source="")
+        updated = _validated(STAGES[stage], values, source="", base=getattr(self, stage))
+        return dataclasses.replace(self, **{stage: updated},
+                                   explicit=self.explicit | {(stage, k) for k in values})
+
+    def with_preset(self, stage: str, **values: Any) -> Config:
+        """A copy where the settings of one stage that nobody set take `values` (a model
+        preset's frame size and chunk budget); settings the user set keep their value."""
+        values = {k: v for k, v in values.items() if (stage, k) not in self.explicit}
+        if not values:
+            return self
+        updated = _validated(STAGES[stage], values, source="", base=getattr(self, stage),
+                             read=False)
         return dataclasses.replace(self, **{stage: updated})
+
+    def is_set(self, stage: str, name: str) -> bool:
+        """Whether a file, the environment or a flag set this setting."""
+        return (stage, name) in self.explicit
 
     def key(self, *stages: str, version: str = "") -> str:
         """A short hash of the named stages' settings (and an algorithm `version`), for cache
@@ -202,7 +320,55 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:
+_KIND_NAMES = {"str": "text", "int": "a whole number", "float": "a number",
+               "bool": "true or false"}
+
+
+class InvalidSetting(ValueError):
+    """A value that is not of its setting's type: what it must be, and what it was."""
+
+    def __init__(self, must: str, got: str):
+        super().__init__(must)
+        self.must, self.got = must, got
+
+
+def setting_value(spec: dataclasses.Field, value: Any, *, read: bool = True) -> Any:
+    """`value` as the setting `spec` holds it: read (`read`: as a person wrote it in a file or a
+    flag), typed and checked against its range or choices. Raises `InvalidSetting` for a value of the
+    wrong type, ConfigError for one out of range."""
+    meta, many = spec.metadata, isinstance(spec.default, tuple)
+    if read and meta["read"] is not None:
+        value = meta["read"](value)  # raises ConfigError with its own fix
+    kind = meta["item"] if many else type(spec.default)
+    items = (_items(value, meta["split"]) if read else tuple(value)) if many else (value,)
+    out = []
+    for item in items:
+        try:
+            if kind is str and not (isinstance(item, str)
+                                    and (item.strip() or not (many or meta["min_items"]))):
+                raise TypeError  # a name or a path: never a number, a mapping or nothing
+            out.append(scalar(kind, item))
+        except (TypeError, ValueError, OverflowError):
+            shape = {dict: "a mapping", list: "a list"}.get(type(item))
+            must = _KIND_NAMES[kind.__name__] + (" or a list of them" if many else "")
+            if isinstance(item, str) and not item.strip():
+                must = "text that is not empty"
+            raise InvalidSetting(must, shape or _describe(item)) from None
+        if meta["choices"] and out[-1] not in meta["choices"]:
+            raise ConfigError(f"must be one of {', '.join(meta['choices'])}; got "
+                              f"{_describe(item)}")
+        lo, hi = meta["lo"], meta["hi"]
+        if lo is not None and not (lo <= out[-1] <= hi):
+            raise ConfigError(f"must be between {lo:g} and {hi:g}; got {_describe(item)}")
+    if many and len(out) < meta["min_items"]:
+        raise ConfigError(f"needs at least {meta['min_items']} value(s); got none")
+    return tuple(out) if many else out[0]
+
+
+def _validated(cls: type, values: dict[str, Any], *, source: str, base: Any = None,
+               read: bool = True) -> Any:
+    """`base` (default: `cls()`) with `values` set, each read and checked by `setting_value`;
+    a ConfigError names the setting and `source`."""
     where = f" in {source}" if source else ""
     known = {f.name: f for f in fields(cls)}
     out: dict[str, Any] = {}
@@ -210,29 +376,17 @@ def _validated(cls: type, values: dict[str, Any], *, source: str) -> Any:
         spec = known.get(name)
         if spec is None:
             raise ConfigError(f"unknown setting '{name}'{where}; valid: {', '.join(known)}")
-        kind = type(spec.default)
-        meta = spec.metadata
         if value is None:
             raise ConfigError(f"setting '{name}'{where} has no value; give one "
                               f"(default: {spec.default!r}) or remove the line")
         try:
-            value = scalar(kind, value)
-        except (TypeError, ValueError, OverflowError):
-            shape = {dict: "a mapping", list: "a list"}.get(type(value))
-            got = shape or _describe(value)
-            kind_name = {"str": "text", "int": "a whole number", "float": "a number",
-                         "bool": "true or false"}[kind.__name__]
-            raise ConfigError(f"setting '{name}'{where} must be {kind_name}, got {got}") \
+            out[name] = setting_value(spec, value, read=read)
+        except InvalidSetting as exc:
+            raise ConfigError(f"setting '{name}'{where} must be {exc.must}, got {exc.got}") \
                 from None
-        if meta["choices"] and value not in meta["choices"]:
-            raise ConfigError(f"setting '{name}'{where} must be one of "
-                              f"{', '.join(meta['choices'])}; got {_describe(value)}")
-        lo, hi = meta["lo"], meta["hi"]
-        if lo is not None and not (lo <= value <= hi):
-            raise ConfigError(f"setting '{name}'{where} must be between {lo:g} and {hi:g}; "
-                              f"got {_describe(value)}")
-        out[name] = value
-    return cls(**out)
+        except ConfigError as exc:
+            raise ConfigError(f"setting '{name}'{where} {exc}") from None
+    return dataclasses.replace(base if base is not None else cls(), **out)
 
 
 # --- settings files -------------------------------------------------------------------------
@@ -313,7 +467,7 @@ def _load_file(path: str | os.PathLike | None) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping of stages "
                           f"({', '.join(STAGES)}); see configs/default.yaml")
-    stages = {}
+    stages, explicit = {}, set()
     for stage, values in data.items():
         if stage not in STAGES:
             raise ConfigError(f"unknown section '{stage}' in {path}; valid: {', '.join(STAGES)}")
@@ -321,9 +475,9 @@ def _load_file(path: str | os.PathLike | None) -> Config:
             values = {}
         if not isinstance(values, dict):
             raise ConfigError(f"section '{stage}' in {path} must be a mapping of settings")
-        defaults = dataclasses.asdict(STAGES[stage]())
-        stages[stage] = _validated(STAGES[stage], {**defaults, **values}, source=str(path))
-    return Config(**stages)
+        stages[stage] = _validated(STAGES[stage], values, source=str(path))
+        explicit |= {(stage, name) for name in values}
+    return Config(**stages, explicit=frozenset(explicit))
 
 
 def render_default_yaml() -> str:
@@ -334,17 +488,23 @@ def render_default_yaml() -> str:
         lines.append(f"{stage}:  # {cls.__doc__.strip()}")
         for f in fields(cls):
             meta = f.metadata
+            kind = meta["item"] or type(f.default)
             if meta["choices"]:
                 valid = " | ".join(meta["choices"])
             elif meta["lo"] is not None:
-                num = (lambda v: str(int(v))) if isinstance(f.default, int) else "{:g}".format
+                num = (lambda v: str(int(v))) if kind is int else "{:g}".format
                 valid = f"{num(meta['lo'])} .. {num(meta['hi'])}"
-            elif isinstance(f.default, bool):
+            elif kind is bool:
                 valid = "true | false"
             else:
                 valid = "text"
+            if isinstance(f.default, tuple):
+                valid = f"a list of: {valid}" if valid != "text" else "a list of texts"
+            valid = meta["valid"] or valid
             lines.append(f"  # {meta['help']} [{valid}]")
-            value = yaml.safe_dump(f.default).splitlines()[0]
+            shown = meta["show"](f.default) if meta["show"] else f.default
+            shown = list(shown) if isinstance(shown, tuple) else shown
+            value = yaml.safe_dump(shown, default_flow_style=True).splitlines()[0]
             lines.append(f"  {f.name}: {value if f.default != '' else chr(39) * 2}")
         lines.append("")
     return "\n".join(lines)

@@ -44,3 +44,11 @@ def printable(text: object) -> str:
         else:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     return "".join(out)
+
+
+def one_line(text: object, limit: int = 0) -> str:
+    """`text` with every run of whitespace (newlines and tabs too) as one space, cut to `limit`
+    characters with "..." when `limit` is given: an error message, an event-log line, a line
+    of on-screen text."""
+    line = " ".join(str(text).split())
+    return line if not limit or len(line) <= limit else line[:limit - 3].rstrip() + "..."

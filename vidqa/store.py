@@ -22,7 +22,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -118,6 +118,48 @@ def temp_path(final: Path, suffix: str = "") -> Path:
     temporaries of dead builders in that folder are removed first."""
     clean_stale(final.parent)
     return final.with_name(temp_name("f", suffix))
+
+
+def _place_new(tmp: Path, final: Path) -> Path | None:
+    """Rename the finished `tmp` to `final`; when another run finished `final` first, theirs is
+    kept (and `tmp` is returned, to be removed)."""
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            return tmp
+        raise
+    return None
+
+
+@contextmanager
+def building(final: Path, what: str, *, tag: str = "build", suffix: str = "",
+             place: Callable[[Path, Path], Path | None] = _place_new) -> Iterator[Path]:
+    """The one way vidqa builds a folder: a fresh temporary folder beside `final` (stale ones of
+    dead builders there are removed first) to build in; when the block ends without an error,
+    `place(tmp, final)` puts it into place (default: renamed, unless another run finished first)
+    and returns what is left to remove (an old copy, or `tmp` itself), which is removed. On any
+    error, interrupt or kill the temporary never becomes `final`: an error removes it, a kill
+    leaves it for the next `clean_stale`. `what` names `final` in a write error ("the index
+    at")."""
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(parent)
+        tmp = parent / temp_name(tag, suffix)
+        tmp.mkdir()
+    except OSError as exc:
+        raise write_error(exc, final, what) from None
+    leftover: Path | None = tmp
+    try:
+        yield tmp
+        try:
+            leftover = place(tmp, final)
+        except OSError as exc:
+            raise write_error(exc, final, what) from None
+    finally:
+        if leftover is not None:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_error(exc: OSError | sqlite3.Error, path: str | os.PathLike, what: str = "", *,
@@ -254,30 +296,19 @@ class WorkDir:
             os.replace(self.path, trash)
             shutil.rmtree(trash, ignore_errors=True)
 
-    def clean_stale(self) -> None:
-        """Remove temporaries left by runs that died."""
-        clean_stale(self.parent)
+    def building(self):
+        """A temporary directory to build into, renamed into place when the block ends
+        (see `building`); `write_manifest` last."""
+        return building(self.path, "the cache at", tag=self.settings_key)
 
-    def begin(self) -> Path:
-        """A fresh temporary directory to build into."""
-        self.clean_stale()
-        tmp = self.parent / temp_name(self.settings_key)
-        try:
-            (tmp / "keyframes").mkdir(parents=True)
-        except OSError as exc:
-            raise write_error(exc, self.parent, "the cache at") from None
-        return tmp
-
-    def commit(self, tmp: Path, manifest: dict[str, Any]) -> None:
-        """Write the manifest last, then rename the directory into place."""
+    @staticmethod
+    def write_manifest(tmp: Path, manifest: dict[str, Any]) -> None:
         atomic_write_text(tmp / MANIFEST, json.dumps({"format": FORMAT_VERSION, **manifest}))
-        try:
-            os.rename(tmp, self.path)
-        except OSError:
-            # Another run finished the same work first: keep theirs.
-            shutil.rmtree(tmp, ignore_errors=True)
-            if self.load() is None:
-                raise CacheError(f"cannot store results in '{self.path}'; remove it and run again")
 
-    def abort(self, tmp: Path) -> None:
-        shutil.rmtree(tmp, ignore_errors=True)
+    def check(self) -> dict[str, Any]:
+        """The manifest of the finished directory (ours, or another run's that finished
+        first)."""
+        manifest = self.load()
+        if manifest is None:
+            raise CacheError(f"cannot store results in '{self.path}'; remove it and run again")
+        return manifest

@@ -14,10 +14,10 @@ import sqlite3
 
 import pytest
 
-from hostile_support import fill, one_line_error, run, small_disk, temporaries
-from openai_server import API_KEY, OpenAIServer
+from helpers.hostile import fill, one_line_error, run, small_disk, temporaries
+from helpers.openai_server import API_KEY, OpenAIServer
 from vidqa.errors import CacheError
-from vidqa.index import Entry, VectorIndex, get_embedder
+from vidqa.search.index import Entry, VectorIndex, get_embedder
 from vidqa.store import MANIFEST
 
 
@@ -103,7 +103,7 @@ def test_every_write_error_names_the_file_and_the_fix(code, words, tmp_path):
 
 
 def test_an_os_error_no_stage_named_is_still_one_line(monkeypatch, capsys):
-    from vidqa import cli as cli_module
+    from vidqa.cli import commands as cli_module
 
     def boom(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", "/data/cache/x.bin")

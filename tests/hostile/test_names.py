@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from hostile_support import one_line_error, run
+from helpers.hostile import one_line_error, run
 from vidqa.config import Config
-from vidqa.ingest import ingest
-from vidqa.probe import probe
+from vidqa.keyframes.ingest import ingest
+from vidqa.media.probe import probe
 from vidqa.store import temp_name
 
 
@@ -104,7 +104,7 @@ def test_the_cache_is_keyed_by_what_was_read(clips, tmp_path, monkeypatch):
 
 
 def test_a_250_byte_name_goes_through_ingest_and_every_writer(clips, tmp_path, monkeypatch):
-    from openai_server import API_KEY, OpenAIServer
+    from helpers.openai_server import API_KEY, OpenAIServer
 
     name = "m" * 246 + ".mp4"  # 250 bytes: the old temporary names overflowed 255
     monkeypatch.chdir(tmp_path)

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from hostile_support import one_line_error, run
-from openai_server import API_KEY, OpenAIServer
-from vidqa.backends.openai_compat import OpenAIBackend, reply_byte_limit
-from vidqa.caption import LONG_WARNING, MANY_WARNING, RAW_WARNING, caption_video, event_cap
+from helpers.hostile import one_line_error, run
+from helpers.openai_server import API_KEY, OpenAIServer
+from vidqa.model.backends.openai_compat import OpenAIBackend, reply_byte_limit
+from vidqa.model.captions import LONG_WARNING, MANY_WARNING, RAW_WARNING, caption_video, event_cap
 from vidqa.config import Config
 from vidqa.errors import BackendError
-from vidqa.ingest import ingest
+from vidqa.keyframes.ingest import ingest
 
 
 pytestmark = pytest.mark.usefixtures("no_openai_env")

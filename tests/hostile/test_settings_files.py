@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from hostile_support import one_line_error, run
+from helpers.hostile import one_line_error, run
 from vidqa.config import load_config
 from vidqa.errors import ConfigError
-from vidqa.evaluate import load_sweep
-from vidqa.needles import load_needles
+from vidqa.evaluation.needle import load_sweep
+from vidqa.evaluation.needles import load_needles
 
 # A "billion laughs" in under 1 KB: 9 levels of 9 aliases, 387 million strings once expanded
 # (the drill: 37.5 s and 5.9 GB; one level more exhausts the machine).
@@ -131,7 +131,7 @@ def test_output_options_pointing_at_a_file(tmp_path, clips):
     assert f"'{taken}'" in line and "it is a file, not a folder" in line
     line = one_line_error(run("eval", "needle", "-o", taken), code=2)  # click's own check
     assert f"'{taken}'" in line and "is a file" in line
-    from vidqa.evaluate import Sweep, needle_eval
+    from vidqa.evaluation.needle import Sweep, needle_eval
     from vidqa.errors import VidqaError
 
     with pytest.raises(VidqaError, match="is a file, not a folder"):  # the same from Python

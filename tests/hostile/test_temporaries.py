@@ -4,7 +4,6 @@ that folder; a live writer's are left alone, whoever and wherever it is."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 
 from vidqa.store import (STALE_ELSEWHERE_S, atomic_write_text, clean_stale, host_tag,
                          temp_name, temp_owner)
+
+from helpers.processes import kill_when
 
 WRITER = """
 import sys, time
@@ -41,8 +42,7 @@ def test_a_writer_killed_mid_write_leaves_a_temporary_the_next_write_removes(tmp
     dead = _writer(target)
     live = _writer(tmp_path / "other.json")
     try:
-        dead.send_signal(signal.SIGKILL)
-        dead.wait()
+        kill_when(dead)
         left = _temps(tmp_path)
         assert {temp_owner(p)[0] for p in left} == {dead.pid, live.pid}
         assert not target.exists()  # never taken for the finished file

@@ -1,0 +1,5 @@
+"""The `vidqa` command line: click commands only; the work happens in `vidqa.pipeline`."""
+
+from vidqa.cli.commands import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,447 @@
+"""The `vidqa` commands: options, one call into `vidqa.pipeline`, printing. Nothing else.
+
+stdout carries results, stderr progress and errors; a `VidqaError` is one line and exit status 1
+(2 for usage errors, 3 for an evaluation under --fail-under).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from vidqa import __version__
+from vidqa.cli.options import (VideoCommand, call, fail, index_options, ingest_options,
+                               model_named, model_options, pipeline, report_failures, settings)
+from vidqa.config import Config, cache_dir, config_file, setting_help
+from vidqa.errors import VidqaError, printable
+from vidqa.timecode import format_hms
+from vidqa.tracks.base import track_names
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vidqa")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="settings file (YAML, see configs/default.yaml) [default: the user's config "
+                   "file, when it exists]")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bars")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
+    """Ask questions about hour-long recordings; answers pinned to the second.
+
+    Times are printed as HH:MM:SS.mmm, seconds since the start of the file as a player shows it.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(config_path=config_path, quiet=quiet)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def inspect(video: str, as_json: bool) -> None:
+    """Duration, frame rates, displayed size, codec and streams of VIDEO."""
+    from vidqa.media.probe import probe
+
+    info = call(probe, video)
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2))
+        return
+    duration = format_hms(info.duration_s) if info.duration_s else "unknown (not in the container)"
+    rate = lambda v: f"{v:.3f}".rstrip("0").rstrip(".") if v else "unknown"  # noqa: E731
+    rotation = f", rotated {info.rotation_deg} deg" if info.rotation_deg else ""
+    lines = [
+        f"file:        {info.path} ({info.size_bytes / 2**20:.1f} MiB, {info.container})",
+        f"duration:    {duration}" + (f" (container starts at {info.start_offset_s:g} s; "
+                                      "times count from there)" if info.start_offset_s else ""),
+        f"video:       stream {info.stream_index}, {info.codec}, {info.pix_fmt or '?'}",
+        f"frame rate:  {rate(info.nominal_fps)} fps nominal, {rate(info.average_fps)} fps average"
+        + (f", {info.frame_count} frames" if info.frame_count else ""),
+        f"picture:     {info.display_width}x{info.display_height} displayed "
+        f"(stored {info.coded_width}x{info.coded_height}, SAR {info.sample_aspect_ratio}{rotation})",
+        "streams:",
+    ]
+    for s in info.streams:
+        extra = f" {s.width}x{s.height}" if s.width else ""
+        extra += f" [{s.language}]" if s.language and s.language != "und" else ""
+        extra += " (cover art)" if s.attached_pic else ""
+        mark = "  <- analysed" if s.index == info.stream_index else ""
+        lines.append(f"  #{s.index} {s.kind}: {s.codec or '?'}{extra}{mark}")
+    click.echo("\n".join(lines))
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("videos", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
+@ingest_options
+@click.pass_context
+def ingest(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options) -> None:
+    """Decode, pick key frames and chunk each VIDEO; results are cached.
+
+    A batch goes on past a bad file and lists every failure at the end (exit status 1).
+    """
+    run = pipeline(ctx, options, load_model=False, resolve=False)
+    results, failures = [], []
+    for video in videos:
+        try:
+            result = run.ingest(video)
+        except VidqaError as exc:
+            failures.append(str(exc))
+            continue
+        results.append(result)
+        if not as_json:
+            click.echo(_summary(result))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=1))
+    report_failures(failures, len(videos))
+
+
+def _summary(result) -> str:
+    s, info = result.stats, result.video
+    where = "from cache" if s.cached else f"decoded in {s.decode_s:.1f} s"
+    lines = [
+        f"{printable(info.path)}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, "
+        f"{s.keyframes} key frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
+        f"  visual tokens: {s.tokens_kept:,} against {s.tokens_uniform:,} for uniform "
+        f"{result.config.decode.fps:g} fps ({s.token_reduction:.1%} fewer; {s.frame_width}x"
+        f"{s.frame_height} frames, {s.tokens_per_frame} tokens each)",
+        f"  chunks: {len(result.chunks)} (at most {result.config.chunk.max_tokens:,} tokens and "
+        f"{result.config.chunk.max_span_s:g} s each)",
+        f"  work dir: {result.workdir} ({where})",
+    ]
+    if result.decode_problem:
+        lines.append(f"  warning: {result.decode_problem.split(';')[0]}")
+    return "\n".join(lines)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row")
+@ingest_options
+@click.pass_context
+def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **options) -> None:
+    """The scenes (shots) of VIDEO with their start and end times."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    result = call(pipeline(ctx, options, load_model=False, resolve=False).ingest, video)
+    counts: dict[int, int] = {}
+    for kf in result.keyframes:
+        counts[kf.scene_index] = counts.get(kf.scene_index, 0) + 1
+    rows = [{"scene": s.index + 1, "start": format_hms(s.start_s), "end": format_hms(s.end_s),
+             "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3),
+             "duration_s": round(s.length_s, 3), "keyframes": counts.get(s.index, 0)}
+            for s in result.scenes]
+    if as_json:
+        click.echo(json.dumps({"video": result.video.path, "scenes": rows}, indent=1))
+    elif as_csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["scene"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        click.echo(f"{'scene':>5}  {'start':<12}  {'end':<12}  {'duration':>10}  key frames")
+        for r in rows:
+            click.echo(f"{r['scene']:>5}  {r['start']:<12}  {r['end']:<12}  "
+                       f"{r['duration_s']:>9.3f}s  {r['keyframes']:>10}")
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("videos", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
+@click.option("--captions/--no-captions", default=True, show_default=True,
+              help="caption chunks with the model (--no-captions: on-screen text only, no model)")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: bool,
+          **options) -> None:
+    """Ingest each VIDEO (a folder: every video in it), make its tracks (on-screen text, and
+    chunk captions by the model: a summary and timestamped events per chunk, cached per chunk,
+    so an interrupted run resumes) and build its search index."""
+    from vidqa.media.collection import expand_videos
+
+    run = pipeline(ctx, options, load_model=captions)  # --no-captions: cached ones only
+    call(run.embedder)  # a bad --embedder fails before any video is read
+    paths = expand_videos(videos)
+    documents, failures = [], []
+    for video in paths:
+        try:
+            done = run.run(video)
+            run.index(done)
+        except VidqaError as exc:
+            failures.append(str(exc))
+            continue
+        documents.append(done.to_dict())
+        if not as_json:
+            click.echo(f"{printable(done.video)}: " + _index_summary(done))
+    if as_json:
+        click.echo(json.dumps(documents, indent=1, ensure_ascii=False))
+    report_failures(failures, len(paths) if paths else 1)
+    if not paths:
+        fail(f"no video files in {', '.join(videos)}; pass video files or a folder holding some")
+        sys.exit(1)
+
+
+def _index_summary(done) -> str:
+    lines = done.tracks.get("ocr", [])
+    parts = [f"{len(lines)} on-screen text lines", f"{len(done.entries())} index entries"]
+    caps = done.captions
+    if caps:
+        raw = sum(1 for c in caps.chunks if c.warning)
+        parts.insert(0, f"{len(caps.chunks)} chunks captioned by {caps.model}, "
+                     f"{len(caps.events())} events" + (f" ({raw} chunks kept as raw text)"
+                                                       if raw else ""))
+    return ", ".join(parts)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("-f", "--format", "fmt", default="json", show_default=True,
+              type=click.Choice(["json", "jsonl", "csv", "tsv", "srt", "vtt", "txt", "all"]),
+              help="event-log format; all writes every one")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="folder to write <video name>.<format> into, or - for stdout")
+@click.option("--tracks", "track_list", metavar="NAMES",
+              help=f"tracks in the log, comma-separated: {', '.join(track_names())}, or all "
+                   "[default: all that are there; captions when a model is named or its "
+                   "captions are cached]")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def events(ctx: click.Context, video: str, fmt: str, output: str, track_list: str | None,
+           **options) -> None:
+    """The timestamped event log of VIDEO: what every track says happens, each line with its
+    source (on-screen text, the model's caption events). Captions are made first when a model
+    is named; without one the log holds the on-screen text and any cached captions."""
+    from vidqa.tracks.base import parse_tracks
+    from vidqa.tracks.writers import get_writer
+
+    writer = call(get_writer, fmt, output)
+    tracks = call(parse_tracks, track_list)
+    # The model is loaded only to make captions: asked for by --tracks, or a model was named.
+    asked = tracks is not None and "captions" in tracks
+    load = asked or (tracks is None and model_named(settings(ctx, options)))
+    done = call(pipeline(ctx, options, load_model=load, tracks=tracks).run, video)
+    if "captions" not in done.tracks and tracks is None:
+        click.echo("note: no captions in the log (none cached for this model); pass -m MODEL "
+                   "to caption the video", err=True)
+    for path in call(writer, done.event_log(tracks)) or []:
+        click.echo(f"wrote {printable(path)}", err=True)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("target", metavar="VIDEO|DIR", type=click.Path())
+@click.argument("query")
+@click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="hits to show")
+@click.option("--refine/--no-refine", default=True, show_default=True,
+              help="pin the top text hits by decoding their window again at 8 fps")
+@click.option("--refine-model", is_flag=True,
+              help="also pin caption and event hits: the model looks at their window at 4 fps")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refine_model: bool,
+         as_json: bool, **options) -> None:
+    """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
+    and the text that matched (captions, events, on-screen text). Needs no model: it searches
+    what `vidqa index` made (on-screen text is read here when missing)."""
+    from vidqa.media.collection import expand_videos
+
+    run = pipeline(ctx, options, load_model=False)  # the index holds what the model wrote
+    pinner = None
+    if refine and refine_model:  # the model pins caption hits; it captions nothing here
+        from vidqa.model.backends import open_backend
+
+        pinner = call(open_backend, run.config, api_key=options.get("api_key"))
+    found = call(run.find, [target], query, k=k, refine=refine, refine_backend=pinner)
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": [f.to_dict() for f in found]},
+                              indent=1, ensure_ascii=False))
+        return
+    several = len(expand_videos([target])) > 1
+    for rank, hit in enumerate(found, 1):
+        pinned = f" (pinned at {format_hms(hit.refined_s)} by {hit.refined_by})" \
+            if hit.refined_s is not None else ""
+        where = f"{printable(hit.video)}  " if several else ""
+        click.echo(f"{rank:>2}. {format_hms(hit.time_s)}  {where}[{hit.kind}] {hit.text}  "
+                   f"(score {hit.score:.2f}, {format_hms(hit.start_s)}-{format_hms(hit.end_s)})"
+                   f"{pinned}")
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("target", metavar="VIDEO|DIR", type=click.Path())
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--top-k", type=click.IntRange(1, 20), default=2, show_default=True,
+              help="chunks (plus their neighbours) whose key frames the model sees")
+@click.option("--scope", type=click.Choice(["chunks", "all"]), default="chunks", show_default=True,
+              help="all: whole-video questions (summarise, how many times) by map-reduce over "
+                   "every chunk summary")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: int, scope: str,
+        **options) -> None:
+    """Answer QUESTION about VIDEO (or the videos of DIR) from the most relevant chunks' key
+    frames and every chunk's summary, citing time ranges."""
+    run = pipeline(ctx, options, load_model=True)
+    video, reply = call(run.ask, [target], question, scope=scope, top_k=top_k)
+    if as_json:
+        click.echo(json.dumps({"video": video, **reply.to_dict()}, indent=1, ensure_ascii=False))
+        return
+    click.echo(reply.text)
+    cited = ", ".join(str(c.range) for c in reply.citations)
+    click.echo(f"\nsources: {printable(video)}: {cited}")
+    if reply.warning:
+        click.echo(f"warning: {reply.warning}", err=True)
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Measure vidqa on videos with known answers."""
+
+
+def _needle_help(name: str) -> str:
+    return setting_help("needle", name)
+
+
+@eval_group.command(name="needle", cls=VideoCommand)
+@click.argument("videos", nargs=-1, type=click.Path())
+@click.option("--sweep", "sweep_path", type=click.Path(dir_okay=False),
+              help="YAML with the grid (configs/needle-standard.yaml is the standard sweep); "
+                   "the options below override it")
+@click.option("--lengths", help=_needle_help("lengths_min"))
+@click.option("--depths", help=_needle_help("depths"))
+@click.option("--needles", "needle_set", help=_needle_help("needles"))
+@click.option("--selectors", help=_needle_help("selectors"))
+@click.option("--mode", type=click.Choice(["find", "ask"]), help=_needle_help("mode"))
+@click.option("--seed", type=int, help=_needle_help("seed"))
+@click.option("--top-k", type=click.IntRange(1, 100), help=_needle_help("top_k"))
+@click.option("--tolerance", type=click.FloatRange(0, 60), help=_needle_help("tolerance_s"))
+@click.option("-o", "--out", "out_dir", default="needle-eval", show_default=True,
+              type=click.Path(file_okay=False), help="folder for results.jsonl and heatmap.png; "
+              "a re-run there skips finished cells")
+@click.option("--fail-under", type=click.FloatRange(0, 100),
+              help="exit with status 3 when a selector's recall@1 (ask: accuracy) is below "
+                   "this: a fraction up to 1 (0.95), or a percentage above 1 (95)")
+@click.option("--keep-videos", is_flag=True, help="keep each cell's video and work files")
+@click.option("--json", "as_json", is_flag=True, help="the summary as one JSON document")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | None,
+                lengths: str | None, depths: str | None, needle_set: str | None,
+                selectors: str | None, mode: str | None, seed: int | None, top_k: int | None,
+                tolerance: float | None, out_dir: str, fail_under: float | None,
+                keep_videos: bool, as_json: bool, **options) -> None:
+    """Needle-in-a-haystack: hide needles at a grid of depths in haystacks of several lengths
+    (made from VIDEOS, looped as needed, or generated), find them (or ask about them), and
+    compare vidqa's key frames with uniform 2 fps sampling. Writes OUT/results.jsonl (one line
+    per cell), OUT/heatmap.png, and a summary table."""
+    from vidqa.evaluation.needle import cell_count, format_table, load_sweep, needle_eval
+
+    for name, value in (("--lengths", lengths), ("--depths", depths), ("--needles", needle_set),
+                        ("--selectors", selectors)):
+        if value is not None and not value.strip():  # an empty option is an error, never the default
+            raise click.BadParameter("is empty; give a value or leave the option out",
+                                     param_hint=f"'{name}'")
+    config = settings(ctx, options)
+    sweep = call(load_sweep, sweep_path, config.needle) if sweep_path else config.needle
+    flags = {"lengths_min": lengths, "depths": depths, "needles": needle_set,
+             "selectors": selectors, "mode": mode, "seed": seed, "top_k": top_k,
+             "tolerance_s": tolerance, "videos": list(videos) or None}
+    sweep = call(lambda: Config(needle=sweep).replace("needle", **flags).needle.validated())
+    # A model named by -m in find mode captions the chunks, so needles without text can be
+    # found (as before: $VIDQA_MODEL and the config file name the model, not the mode).
+    run = pipeline(ctx, options,
+                   load_model=sweep.mode == "ask" or bool(options.get("model__model")))
+    config, backend = run.config, run.backend
+    with run.progress("needle cells", cell_count(sweep), "cell") as advance:
+        report = call(needle_eval, sweep, out_dir, config=config, backend=backend,
+                      ocr=config.index.ocr != "off", keep_videos=keep_videos,
+                      on_cell=lambda _record, _skipped: advance(1),
+                      on_status=lambda text: click.echo(text, err=True))
+    scores = {s: report.score(s) for s in sweep.selectors}
+    if as_json:
+        click.echo(json.dumps({"results": str(report.results_path),
+                               "heatmap": str(report.heatmap_path), "metric": report.metric_name,
+                               "scores": scores, "rows": report.rows, "ran": report.ran,
+                               "skipped": report.skipped}, indent=1))
+    else:
+        click.echo(format_table(report.rows, sweep))
+        click.echo(f"\n{report.ran} cells run, {report.skipped} done before; results in "
+                   f"{report.results_path}, heatmap in {report.heatmap_path}")
+    if fail_under is not None:
+        threshold = fail_under / 100 if fail_under > 1 else fail_under
+        low = {s: v for s, v in scores.items() if v is not None and v < threshold}
+        if low:
+            fail(", ".join(f"{s} {report.metric_name} {v:.1%}" for s, v in low.items())
+                 + f" is below --fail-under {threshold:.1%}")
+            sys.exit(3)
+
+
+@cli.command()
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--minutes", type=click.FloatRange(0.1, 600), default=2.0, show_default=True,
+              help="length of the video")
+@click.option("--seed", type=int, default=0, show_default=True, help="varies shots and colours")
+@click.option("--event-every", type=click.FloatRange(5, 3600), default=40.0, show_default=True,
+              help="seconds between 2-second caption events on static slides")
+def sample(output: str, minutes: float, seed: int, event_every: float) -> None:
+    """Make a sample video with ffmpeg's lavfi sources (shots with hard cuts, static slides with
+    2-second caption events), and OUTPUT's .truth.json with its cut and event times."""
+    from vidqa.evaluation.synth import demo_plan, render
+
+    plan = demo_plan(minutes, seed=seed, event_every_s=event_every)
+    path = call(render, plan, output)
+    truth = plan.truth()
+    click.echo(f"{path}: {format_hms(plan.duration_s)}, {len(truth['cuts_s']) + 1} shots, "
+               f"{len(truth['events'])} caption events (truth in {path.with_suffix('.truth.json')})")
+
+
+@cli.command()
+def paths() -> None:
+    """Where vidqa keeps its cache and looks for its config file ($VIDQA_HOME moves both)."""
+    click.echo(f"cache:  {cache_dir()}")
+    click.echo(f"config: {config_file()}" + ("" if config_file().exists() else " (not present)"))
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="vidqa")
+    except KeyboardInterrupt:
+        fail("interrupted; nothing incomplete was kept, run the command again to finish")
+        sys.exit(130)
+    except OSError as exc:  # a write or read the library did not name: still one line
+        if os.environ.get("VIDQA_DEBUG"):
+            traceback.print_exc()
+        from vidqa.store import write_error
+
+        fail(str(write_error(exc, exc.filename or "a file", verb="read or write")))
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - one line unless debugging
+        if os.environ.get("VIDQA_DEBUG"):
+            traceback.print_exc()
+        else:
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            fail(f"unexpected {type(exc).__name__}: {first} (set VIDQA_DEBUG=1 for the "
+                  "traceback, and report it)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The options the commands share, each with its help from the settings table, and how they
+become a `Config` and a `Pipeline`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from vidqa.config import Config, load_config, setting_help
+from vidqa.errors import VidqaError, printable
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {printable(message)}", err=True)
+
+
+def call(func, *args, **kwargs):
+    """Call into the library; a VidqaError becomes one line on stderr and its exit status."""
+    try:
+        return func(*args, **kwargs)
+    except VidqaError as exc:
+        fail(str(exc))
+        sys.exit(exc.exit_code)
+
+
+class VideoCommand(click.Command):
+    """A command whose arguments are file names: an existing file whose name starts with '-'
+    is taken as a file, not as an unknown option (e.g. `vidqa ingest -clip.mp4`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {name for p in self.get_params(ctx) for name in (*p.opts, *p.secondary_opts)}
+        fixed, literal = [], False
+        for arg in args:
+            literal = literal or arg == "--"
+            if (not literal and arg.startswith("-") and arg != "-"
+                    and arg.split("=", 1)[0] not in known and os.path.isfile(arg)):
+                arg = os.path.join(".", arg)
+            fixed.append(arg)
+        return super().parse_args(ctx, fixed)
+
+
+def _apply(options: list):
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
+# (option, stage, setting): the flags that set one setting each
+_SETTING_FLAGS = [
+    ("--fps", "decode", "fps", float),
+    ("--max-pixels", "decode", "frame_max_pixels", int),
+    ("--fast/--no-fast", "decode", "fast", None),
+    ("--detector", "select", "detector", None),
+    ("--policy", "select", "policy", None),
+    ("--threshold", "select", "threshold", float),
+    ("--min-scene", "select", "min_scene_s", float),
+    ("--max-gap", "select", "max_gap_s", float),
+    ("--max-tokens", "chunk", "max_tokens", int),
+    ("--max-span", "chunk", "max_span_s", float),
+    ("--max-new-tokens", "model", "max_new_tokens", int),
+    ("--ocr", "index", "ocr", None),
+    ("--embedder", "index", "embedder", str),
+]
+
+
+def _setting_option(flag: str, stage: str, name: str, kind):
+    from vidqa.config import STAGES
+
+    spec = {f.name: f for f in __import__("dataclasses").fields(STAGES[stage])}[name]
+    extra = {}
+    if "/" in flag:
+        extra["default"] = None
+    elif spec.metadata["choices"]:
+        extra["type"] = click.Choice(list(spec.metadata["choices"]))
+    else:
+        extra["type"] = kind
+    return click.option(flag, f"{stage}__{name}", help=setting_help(stage, name), **extra)
+
+
+def _flags(stages: tuple[str, ...]):
+    return [_setting_option(*f) for f in _SETTING_FLAGS if f[1] in stages]
+
+
+ingest_options = _apply(_flags(("decode", "select", "chunk")) + [
+    click.option("--allow-errors", is_flag=True,
+                 help="keep the frames of a truncated or corrupt file instead of failing")])
+
+index_options = _apply(_flags(("index",)))
+
+
+def _backend_names() -> list[str]:
+    from vidqa.model.backends import backend_names
+
+    return backend_names()
+
+
+model_options = _apply([
+    click.option("-m", "--model", "model__model", help="hub id, local directory, preset (2b, 8b, "
+                 "30b-a3b-thinking, ...) or served model name; also $VIDQA_MODEL "
+                 "[default: by hardware]"),
+    click.option("-b", "--backend", "model__backend", type=click.Choice(_backend_names()),
+                 help="where the model runs; also $VIDQA_BACKEND [default: transformers]"),
+    click.option("--base-url", "model__base_url",
+                 help="openai backend: server URL; also $OPENAI_BASE_URL"),
+    click.option("--api-key", help="openai backend: API key; also $OPENAI_API_KEY"),
+    *_flags(("model",)),
+])
+
+
+def settings(ctx: click.Context, options: dict) -> Config:
+    """The config file (or defaults) with every `stage__name` option the user gave set."""
+    config = call(load_config, ctx.obj.get("config_path"))
+    by_stage: dict[str, dict] = {}
+    for key, value in options.items():
+        if "__" in key and value is not None:
+            stage, name = key.split("__", 1)
+            by_stage.setdefault(stage, {})[name] = value
+    for stage, values in by_stage.items():
+        config = call(config.replace, stage, **values)
+    return config
+
+
+def model_named(config: Config) -> bool:
+    """Whether a model was named (flag, environment or config file), not left to the default."""
+    return config.is_set("model", "model") and bool(config.model.model.strip())
+
+
+def pipeline(ctx: click.Context, options: dict, *, load_model: bool, tracks=None,
+             resolve: bool = True):
+    """The `Pipeline` for a command: the settings, with the model resolved (`resolve`: the
+    hardware default, a preset's values under the user's settings), the backend when
+    `load_model` (the model is loaded), progress bars on stderr."""
+    from vidqa.cli.progress import bars
+    from vidqa.model.presets import resolve_model
+    from vidqa.pipeline import Pipeline
+
+    config = settings(ctx, options)
+    config = resolve_model(config) if resolve else config
+    backend = None
+    if load_model:
+        from vidqa.model.backends import open_backend
+
+        backend = call(open_backend, config, api_key=options.get("api_key"))
+    return Pipeline(config, backend=backend, tracks=tracks,
+                    allow_errors=options.get("allow_errors", False),
+                    progress=bars(ctx.obj.get("quiet", False)))
+
+
+def report_failures(failures: list[str], total: int) -> None:
+    """Every failure of a batch at the end, then exit status 1."""
+    if not failures:
+        return
+    if total > 1:
+        fail(f"{len(failures)} of {total} videos failed:")
+        for message in failures:
+            click.echo(f"  {printable(message)}", err=True)
+    else:
+        fail(failures[0])
+    sys.exit(1)

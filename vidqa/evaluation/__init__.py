@@ -1,0 +1,1 @@
+"""Evaluation: needle-in-a-haystack sweeps (needles, haystacks, generated footage, heatmaps)."""

@@ -1,0 +1,1 @@
+"""Media: the ffmpeg runner, probing a file, decoding frames with their stream times."""

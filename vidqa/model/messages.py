@@ -1,0 +1,64 @@
+"""Model-facing content: every key frame enters as `<t seconds>` text, then its image.
+
+Qwen3-VL was trained with text timestamps before frames (text-timestamp alignment). vidqa never
+hands key frames over as a uniform-rate video: frames picked by content are not evenly spaced,
+and a video input would give them evenly spaced, wrong times. Times are absolute (seconds since
+the start of the file, as players show them), with one decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from vidqa.model.backends.base import Message
+from vidqa.keyframes.chunking import Chunk
+from vidqa.keyframes.selection import Keyframe
+from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, SYSTEM,
+                                 TEXT_LINES)
+
+def timestamp_label(pts_s: float) -> str:
+    """`<12.5 seconds>`: how Qwen3-VL reads a frame's time."""
+    return f"<{pts_s:.1f} seconds>"
+
+
+def frame_items(keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], Path]) -> list[dict]:
+    """Interleaved content items: each frame's time as text, then the frame."""
+    items: list[dict] = []
+    for kf in keyframes:
+        items.append({"type": "text", "text": timestamp_label(kf.pts_s)})
+        items.append({"type": "image", "path": str(image_path(kf)), "pts_s": kf.pts_s})
+    return items
+
+
+def text_track_item(lines) -> dict:
+    """On-screen text read by OCR, with when it shows, as one text item."""
+    rows = [f"[{line.start_s:.1f}-{line.end_s:.1f} s] {line.text}" for line in lines]
+    return {"type": "text", "text": TEXT_LINES.format(rows="\n".join(rows))}
+
+
+def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path],
+                     text_lines: Sequence = ()) -> list[Message]:
+    """The conversation that asks for one chunk's summary and timestamped events (with the
+    chunk's on-screen text lines, when there are any)."""
+    content = frame_items(chunk.keyframes, image_path)
+    if text_lines:
+        content.append(text_track_item(text_lines))
+    content.append({"type": "text",
+                    "text": CAPTION_PROMPT.format(start=chunk.start_s, end=chunk.end_s)})
+    return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
+            {"role": "user", "content": content}]
+
+
+def answer_messages(question: str, summaries: Sequence[tuple[float, float, str]],
+                    keyframes: Sequence[Keyframe],
+                    image_path: Callable[[Keyframe], Path]) -> list[Message]:
+    """A question over chunk summaries (with their time ranges) and the frames of the chunks
+    most likely to hold the answer."""
+    lines = [f"[{start:.1f} s - {end:.1f} s] {text}" for start, end, text in summaries]
+    content: list[dict] = [{"type": "text",
+                            "text": ANSWER_CONTEXT.format(summaries="\n".join(lines))}]
+    content += frame_items(keyframes, image_path)
+    content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
+    return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
+            {"role": "user", "content": content}]

