@@ -58,6 +58,7 @@ class VideoRun:
     ingest: IngestResult
     tracks: dict[str, list[Segment]]  # track name -> its segments, in time order
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    _entries: list | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def video(self) -> str:
@@ -72,9 +73,10 @@ class VideoRun:
 
     def log(self, tracks: Sequence[str] | None = None) -> list[Segment]:
         """What the event log shows: each track's `log_kinds` (caption events, text lines, ...)."""
-        return in_order([s for name, segs in self.tracks.items()
-                         if tracks is None or name in tracks
-                         for s in segs if s.kind in get_track(name).log_kinds])
+        shown = {name: get_track(name).log_kinds for name in self.tracks
+                 if tracks is None or name in tracks}
+        return in_order([s for name, kinds in shown.items() for s in self.tracks[name]
+                         if s.kind in kinds])
 
     def event_log(self, tracks: Sequence[str] | None = None) -> EventLog:
         """The event log of the named tracks (all that ran), for the writers."""
@@ -93,11 +95,15 @@ class VideoRun:
                              self.ingest.stats.end_s)
 
     def entries(self) -> list:
-        """What this video puts in the search index: every segment with text."""
-        from vidqa.search.index import Entry
+        """What this video puts in the search index: every segment with text (made once:
+        search, the index and the evaluator all ask)."""
+        if self._entries is None:
+            from vidqa.search.index import Entry
 
-        return [Entry(self.video, s.kind, float(s.start_s), float(s.end_s), s.text.strip())
-                for name in self.tracks for s in self.tracks[name] if s.text.strip()]
+            self._entries = [Entry(self.video, s.kind, float(s.start_s), float(s.end_s),
+                                   s.text.strip())
+                             for name in self.tracks for s in self.tracks[name] if s.text.strip()]
+        return self._entries
 
     def to_dict(self) -> dict:
         """The `vidqa index --json` document of this video."""

@@ -228,9 +228,10 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, track_list: st
     writer = call(get_writer, fmt, output)
     tracks = call(parse_tracks, track_list)
     # The model is loaded only to make captions: asked for by --tracks, or a model was named.
+    config = settings(ctx, options)
     asked = tracks is not None and "captions" in tracks
-    load = asked or (tracks is None and model_named(settings(ctx, options)))
-    done = call(pipeline(ctx, options, load_model=load, tracks=tracks).run, video)
+    load = asked or (tracks is None and model_named(config))
+    done = call(pipeline(ctx, options, load_model=load, tracks=tracks, config=config).run, video)
     if "captions" not in done.tracks and tracks is None:
         click.echo("note: no captions in the log (none cached for this model); pass -m MODEL "
                    "to caption the video", err=True)
@@ -367,7 +368,7 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
     sweep = call(lambda: Config(needle=sweep).replace("needle", **flags).needle.validated())
     # A model named by -m in find mode captions the chunks, so needles without text can be
     # found (as before: $VIDQA_MODEL and the config file name the model, not the mode).
-    run = pipeline(ctx, options,
+    run = pipeline(ctx, options, config=config,
                    load_model=sweep.mode == "ask" or bool(options.get("model__model")))
     config, backend = run.config, run.backend
     with run.progress("needle cells", cell_count(sweep), "cell") as advance:

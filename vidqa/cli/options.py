@@ -3,12 +3,13 @@ become a `Config` and a `Pipeline`."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
 import click
 
-from vidqa.config import Config, load_config, setting_help
+from vidqa.config import STAGES, Config, load_config, setting_help
 from vidqa.errors import VidqaError, printable
 
 
@@ -68,9 +69,7 @@ _SETTING_FLAGS = [
 
 
 def _setting_option(flag: str, stage: str, name: str, kind):
-    from vidqa.config import STAGES
-
-    spec = {f.name: f for f in __import__("dataclasses").fields(STAGES[stage])}[name]
+    spec = {f.name: f for f in dataclasses.fields(STAGES[stage])}[name]
     extra = {}
     if "/" in flag:
         extra["default"] = None
@@ -130,15 +129,16 @@ def model_named(config: Config) -> bool:
 
 
 def pipeline(ctx: click.Context, options: dict, *, load_model: bool, tracks=None,
-             resolve: bool = True):
+             resolve: bool = True, config: Config | None = None):
     """The `Pipeline` for a command: the settings, with the model resolved (`resolve`: the
     hardware default, a preset's values under the user's settings), the backend when
-    `load_model` (the model is loaded), progress bars on stderr."""
+    `load_model` (the model is loaded), progress bars on stderr. `config`: the settings when
+    the command has read them already."""
     from vidqa.cli.progress import bars
     from vidqa.model.presets import resolve_model
     from vidqa.pipeline import Pipeline
 
-    config = settings(ctx, options)
+    config = config or settings(ctx, options)
     config = resolve_model(config) if resolve else config
     backend = None
     if load_model:

@@ -20,6 +20,7 @@ The registry maps a name to "module:Class" (as the backends' does), so listing t
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -126,10 +127,16 @@ def get_track(name: str) -> type:
 
 
 def segment_kinds() -> tuple[str, ...]:
-    """Every kind of segment the registered tracks make, in registry order."""
+    """Every kind of segment the registered tracks make, in registry order (looked up once
+    per registry: every index open and search asks)."""
+    return _kinds(tuple(REGISTRY.values()))
+
+
+@functools.lru_cache(maxsize=8)
+def _kinds(specs: tuple[TrackSpec, ...]) -> tuple[str, ...]:
     kinds: list[str] = []
-    for name in REGISTRY:
-        kinds += [k for k in get_track(name).kinds if k not in kinds]
+    for spec in specs:
+        kinds += [k for k in get_track(spec.name).kinds if k not in kinds]
     return tuple(kinds)
 
 

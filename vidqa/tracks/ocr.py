@@ -396,14 +396,13 @@ class OcrTrack:
         self.config, self.tools = config, tools
 
     def unavailable(self) -> str | None:
-        mode = self.config.index.ocr
-        if mode == "off":
+        if self.tools.ocr_engine() is not None:  # None: off, or "auto" without the library
+            return None
+        if self.config.index.ocr == "off":
             return "on-screen text is off (--ocr off); drop it or pass --ocr on"
-        if mode == "auto" and not ocr_available():
+        if not ocr_available():
             return f"on-screen text needs the OCR library; {INSTALL_HINT}"
-        if self.tools.ocr_engine() is None:
-            return "on-screen text is off for this run"
-        return None
+        return "on-screen text is off for this run"
 
     def segments(self, result: IngestResult, earlier=None, *,
                  on_progress: Callable[[float], None] | None = None) -> list[Segment]:
