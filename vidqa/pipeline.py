@@ -19,6 +19,7 @@ given, so resolve it the same way to share the caches of a preset model.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -28,14 +29,53 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vidqa.config import Config
 from vidqa.errors import VidqaError
-from vidqa.tracks.base import REGISTRY, Segment, Tools, get_track, in_order
+from vidqa.tracks.base import (REGISTRY, Media, Segment, Tools, TrackSkipped, get_track,
+                               in_order)
 
 if TYPE_CHECKING:
     from vidqa.keyframes.ingest import IngestResult
+    from vidqa.media.probe import VideoInfo
     from vidqa.model.answers import Answer
     from vidqa.model.captions import VideoCaptions
     from vidqa.search.find import Found
     from vidqa.tracks.writers import EventLog
+
+
+def _left_out(name: str, why: str) -> str:
+    return f"{why}; the {name} track is left out"
+
+
+class _Stopped(Exception):
+    """Ends a background track when the run it belongs to failed."""
+
+
+class _Background:
+    """`work()` in a daemon thread: `result()` waits for it and returns what it returned, or
+    raises what it raised. A daemon thread, so a run that fails or is interrupted never waits
+    for it (it stops at its next progress report, or with the process)."""
+
+    def __init__(self, work: Callable[[], Any]):
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
+                                        name="vidqa-track")
+        self._thread.start()
+
+    def _run(self, work) -> None:
+        try:
+            self._value = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+            self._error = exc
+
+    def raise_if_failed(self) -> None:
+        if not self._thread.is_alive() and self._error is not None:
+            raise self._error
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 class Progress(Protocol):
@@ -58,6 +98,7 @@ class VideoRun:
     ingest: IngestResult
     tracks: dict[str, list[Segment]]  # track name -> its segments, in time order
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    warnings: list[str] = field(default_factory=list)  # tracks left out, and why
     _entries: list | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -112,6 +153,7 @@ class VideoRun:
                                                    "events": []}
         doc["text_lines"] = [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text}
                              for s in self.tracks.get("ocr", [])]
+        doc["speech"] = [s.to_dict() for s in self.tracks.get("speech", [])]
         doc["tracks"] = {name: len(segs) for name, segs in self.tracks.items()}
         return doc
 
@@ -128,7 +170,7 @@ class Pipeline:
     def __init__(self, config: Config | None = None, *, backend: Any = None,
                  tracks: Sequence[str] | None = None, allow_errors: bool = False,
                  progress: Progress = no_progress, cache_root: Path | None = None,
-                 tools: Tools | None = None):
+                 tools: Tools | None = None, warn: Callable[[str], None] | None = None):
         self.config = config or Config()
         self.tools = tools or Tools(self.config, backend=backend)
         if backend is not None:
@@ -137,6 +179,7 @@ class Pipeline:
         self.allow_errors = allow_errors
         self.progress = progress
         self.cache_root = cache_root
+        self.warn = warn  # told of each track left out of a run (also in VideoRun.warnings)
 
     @property
     def backend(self):
@@ -144,13 +187,22 @@ class Pipeline:
 
     # -- stages
 
-    def ingest(self, video: str) -> IngestResult:
-        """Probe, decode, select key frames and chunk (cached)."""
-        from vidqa.keyframes.ingest import ingest
+    def media(self, video: str) -> Media:
+        """The probed file and its cache folder: what tracks that read no frames work on."""
+        from vidqa.config import cache_dir
         from vidqa.media.probe import probe
+        from vidqa.store import fingerprint
 
         info = probe(video)
-        with self.progress(Path(video).name, info.duration_s, "s") as advance:
+        return Media(info, (self.cache_root or cache_dir()) / "videos" / fingerprint(info.path))
+
+    def ingest(self, video: str | VideoInfo) -> IngestResult:
+        """Probe, decode, select key frames and chunk (cached)."""
+        from vidqa.keyframes.ingest import ingest
+        from vidqa.media.probe import VideoInfo, probe
+
+        info = video if isinstance(video, VideoInfo) else probe(video)
+        with self.progress(Path(info.path).name, info.duration_s, "s") as advance:
             seen = [0.0]
 
             def on_frame(pts_s: float) -> None:
@@ -170,31 +222,91 @@ class Pipeline:
             names.update(getattr(get_track(name), "uses", ()))
         return [n for n in REGISTRY if n in names]
 
+    def make(self, name: str, source: IngestResult | Media,
+             earlier: dict[str, list[Segment]] | None = None, *,
+             stop: threading.Event | None = None) -> tuple[list[Segment] | None, str | None]:
+        """(segments, warning) of track `name` on an ingested video (or, for a track that
+        reads no frames, its `Media`): made, or read from its cache when it cannot run here;
+        (None, None) when it can do neither and was not asked for by name; (None, why) when
+        it cannot be made for this video (a sound that does not decode; `warn` is told). `stop`, once set,
+        ends the work at its next progress report (the run failed elsewhere)."""
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        track = get_track(name)(self.config, self.tools)
+        video = source.video.path
+        why = track.unavailable()
+        if why is not None:
+            cached = track.cached(source, earlier or {})
+            if cached is None and self.requested is not None and name in self.requested:
+                raise VidqaError(f"cannot make the {name} track of '{video}': {why}")
+            return cached, None
+        unit = getattr(track, "unit", "frame")
+        stats = getattr(source, "stats", None)  # an ingest result: what was decoded
+        total = (stats.end_s if stats else source.video.duration_s) if unit == "s" else \
+            {"frame": len(getattr(source, "keyframes", ())),
+             "chunk": len(getattr(source, "chunks", ()))}.get(unit)
+        with self.progress(f"{Path(video).name} {name}", total, unit) as advance:
+            def on_progress(amount: float = 1) -> None:
+                if stop is not None and stop.is_set():
+                    raise _Stopped
+                advance(amount)
+
+            try:
+                return track.segments(source, earlier or {}, on_progress=on_progress), None
+            except TrackSkipped as exc:
+                if self.warn is not None:
+                    self.warn(_left_out(name, str(exc)))
+                return None, str(exc)
+
     def run(self, video: str) -> VideoRun:
-        """Ingest `video` and make each track's segments (from their caches when there)."""
+        """Ingest `video` and make each track's segments (from their caches when there).
+        Tracks that read no frames (speech) run in a thread beside the decode and the tracks
+        that read frames (ocr, captions): ffmpeg, OCR and the recogniser work at once. When
+        the run fails (a broken video, Ctrl-C) the thread stops at its next progress report
+        and is never waited for."""
+        names = self.track_names()
         seconds: dict[str, float] = {}
-        started = time.perf_counter()
-        result = self.ingest(video)
-        seconds["ingest"] = round(time.perf_counter() - started, 2)
-        tracks: dict[str, list[Segment]] = {}
-        for name in self.track_names():
-            track = get_track(name)(self.config, self.tools)
+        media = self.media(video)
+        stop = threading.Event()
+
+        def timed(name: str, source, earlier=None):
             started = time.perf_counter()
-            why = track.unavailable()
-            if why is None:
-                unit = getattr(track, "unit", "frame")
-                total = {"frame": len(result.keyframes), "chunk": len(result.chunks),
-                         "s": result.stats.end_s}.get(unit)
-                with self.progress(f"{Path(video).name} {name}", total, unit) as advance:
-                    tracks[name] = track.segments(result, tracks, on_progress=advance)
-            else:
-                cached = track.cached(result, tracks)
-                if cached is not None:
-                    tracks[name] = cached
-                elif self.requested is not None and name in self.requested:
-                    raise VidqaError(f"cannot make the {name} track of '{video}': {why}")
-            seconds[name] = round(time.perf_counter() - started, 2)
-        return VideoRun(result, tracks, seconds)
+            try:
+                return self.make(name, source, earlier, stop=stop)
+            finally:
+                seconds[name] = round(time.perf_counter() - started, 2)
+
+        beside = [n for n in names if not getattr(get_track(n), "frames", True)]
+        background = _Background(lambda: {name: timed(name, media) for name in beside}) \
+            if beside else None
+        try:
+            started = time.perf_counter()
+            result = self.ingest(media.video)
+            seconds["ingest"] = round(time.perf_counter() - started, 2)
+            if background is not None:
+                background.raise_if_failed()  # a bad --audio-stream: now, not after OCR
+            made: dict[str, tuple[list[Segment] | None, str | None]] = {}
+            tracks: dict[str, list[Segment]] = {}
+            for name in names:
+                made[name] = background.result()[name] if name in beside else \
+                    timed(name, result, tracks)
+                if made[name][0] is not None:
+                    tracks[name] = made[name][0]
+        except BaseException:
+            stop.set()
+            raise
+        warnings = [_left_out(name, why) for name, (_segs, why) in made.items() if why]
+        return VideoRun(result, tracks, seconds, warnings)
+
+    def transcript(self, video: str) -> tuple[EventLog, str | None]:
+        """(what is said in `video` as a log for the writers, a warning): the speech track
+        alone, without decoding the frames; empty for a file with no audio and no subtitles."""
+        from vidqa.tracks.writers import EventLog
+
+        media = self.media(video)
+        segments, warning = self.make("speech", media)
+        return EventLog(media.video.path, media.video.duration_s or 0.0, segments or [], None,
+                        ("speech",)), warning
 
     # -- search
 
@@ -237,10 +349,13 @@ class Pipeline:
 
         runs = runs if runs is not None else self._targets(targets)
         found = self.search(runs, query, k=k)
-        if refine and self.config.index.refine_top:
+        if refine:
+            words = {(r.video, s.start_s, s.end_s, s.text.strip()): s.extras["words"]
+                     for r in runs for s in r.tracks.get("speech", []) if s.extras.get("words")}
             found = pin(found, {r.video: r.ingest for r in runs}, self.config,
-                        self.tools.ocr_engine(), top=self.config.index.refine_top,
-                        backend=refine_backend)
+                        self.tools.ocr_engine() if self.config.index.refine_top else None,
+                        top=self.config.index.refine_top,
+                        backend=refine_backend, query=query, words=words)
         return found
 
     def ask(self, targets: Sequence[str] | str, question: str, *, scope: str = "chunks",
@@ -263,12 +378,14 @@ class Pipeline:
             raise VidqaError(f"'{video}' has no captions to answer from; run `vidqa index` "
                              "with a model (the captions track)")
         m = self.config.model
+        speech = run.segments(["speech"], ["speech"])
         if scope == "all":
-            return video, ask_all(captions, self.backend, question,
+            return video, ask_all(captions, self.backend, question, speech=speech,
                                   max_new_tokens=m.max_new_tokens, temperature=m.temperature)
         own = [h for h in hits if h.video == video]
         return video, ask(run.ingest, captions, self.backend, question, top_k=top_k,
-                          max_new_tokens=m.max_new_tokens, temperature=m.temperature, hits=own)
+                          max_new_tokens=m.max_new_tokens, temperature=m.temperature, hits=own,
+                          speech=speech)
 
 
 # --- the public API: one call each, through a Pipeline ------------------------------------------
@@ -301,3 +418,9 @@ def events(video: str, config: Config | None = None, *, backend=None,
            tracks: Sequence[str] | None = None, **options) -> list[Segment]:
     """The event log of `video`: every track's log segments in time order."""
     return _pipeline(config, backend, tracks=tracks, **options).run(video).log()
+
+
+def transcript(video: str, config: Config | None = None, **options) -> list[Segment]:
+    """What is said in `video` (its subtitles, or speech recognition), without decoding the
+    frames; each segment's `extras["words"]` holds word times when recognised."""
+    return _pipeline(config, None, tracks=("speech",), **options).transcript(video)[0].segments

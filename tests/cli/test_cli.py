@@ -70,10 +70,19 @@ def test_settings_from_flags_and_config_file(cuts_video, tmp_path):
 
 def test_sample_and_paths(tmp_path, vidqa_home):
     out = tmp_path / "demo.mp4"
-    result = run("sample", str(out), "--minutes", "0.5", "--event-every", "12")
+    result = run("sample", str(out), "--minutes", "0.5", "--event-every", "30")
     assert result.exit_code == 0 and out.exists()
     truth = json.loads(out.with_suffix(".truth.json").read_text())
     assert truth["events"] and truth["duration_s"] == 30.0
+    # The sample speaks: sentences that fit, none overlapping, each on the sound track.
+    spoken = truth["speech"]
+    assert len(spoken) >= 2 and spoken[0]["start_s"] == 2.0 and spoken[-1]["end_s"] <= 29.5
+    assert spoken[1]["start_s"] == truth["events"][0]["start_s"] + 0.5
+    assert all(a["end_s"] <= b["start_s"] for a, b in zip(spoken, spoken[1:]))
+    assert "spoken sentences" in result.stdout and "audio: aac" in run("inspect", str(out)).stdout
+    quiet = run("sample", str(tmp_path / "quiet.mp4"), "--minutes", "0.2", "--no-speech")
+    assert quiet.exit_code == 0 and "speech" not in json.loads(
+        (tmp_path / "quiet.truth.json").read_text())
     assert str(vidqa_home) in run("paths").stdout
 
 

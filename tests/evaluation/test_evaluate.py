@@ -274,3 +274,41 @@ def test_unwritable_output_folder_is_one_line(tmp_path):
     assert result.exit_code == 1
     assert f"cannot write results to '{blocker / 'out'}'" in result.output
     assert "-o a folder" in result.output
+
+
+def test_spoken_needles_are_heard_and_found(tmp_path, whisper, monkeypatch):
+    """A sentence spoken over the haystack's (noise) sound track at three depths: find's top
+    hit is the speech, pinned inside the needle; a user needle comes from any sound file."""
+    from vidqa.evaluation import needle as evaluation
+    from vidqa.evaluation.spoken import lines
+
+    made = []
+    real_tools = evaluation.Tools
+
+    def tools_with_whisper(config, **kwargs):  # the session's model, loaded once
+        made.append(real_tools(config, asr=whisper, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(evaluation, "Tools", tools_with_whisper)
+    sweep = Sweep(lengths_min=(0.5,), depths=(0.0, 0.5, 1.0), needles="builtin-spoken",
+                  selectors=("scenes",))
+    report = needle_eval(sweep, tmp_path / "spoken")
+    assert len(report.records) == 3 and made and made[0].asr is whisper
+    for record in report.records:
+        top = record["hits"][0]
+        assert record["recall_at_1"] and top["kind"] == "speech", record["hits"][:2]
+        assert top["refined_by"] == "words" and record["time_error_s"] <= 1.5
+        assert record["speech_segments"] >= 1
+
+    sound = lines()["needle-cake"].path
+    (tmp_path / "cake.opus").write_bytes(sound.read_bytes())
+    listed = tmp_path / "spoken.yaml"
+    listed.write_text("- kind: spoken\n  path: cake.opus\n  text: the cake is lemon\n"
+                      "  question: Which cake?\n  answer: lemon\n")
+    (needle,) = load_needles(listed)
+    assert (needle.kind, needle.query) == ("spoken", "the cake is lemon")
+    assert needle.duration_s == pytest.approx(lines()["needle-cake"].duration_s, abs=0.05)
+    listed.write_text("- kind: spoken\n  path: cake.opus\n  question: q\n  answer: a\n"
+                      "  duration_s: 30\n")
+    with pytest.raises(ConfigError, match="longer than the sound"):
+        load_needles(listed)

@@ -15,13 +15,16 @@ from vidqa.media.probe import probe
 
 
 def make_video(path: Path, *, seconds: float, size: str, source: str = "testsrc2",
-               text: str | None = None) -> Path:
+               text: str | None = None, audio: str | None = None) -> Path:
     """A small H.264 video from ffmpeg's lavfi sources (`source` with its options, e.g.
-    `color=c=0x204060`; `text`: a caption burned in)."""
+    `color=c=0x204060`; `text`: a caption burned in; `audio`: an audio codec for a sine tone,
+    none by default)."""
     graph = f"{source}{':' if '=' in source else '='}size={size}:rate=25:duration={seconds}"
     if text:
         graph += "," + drawtext(text, 40, "(w-text_w)/2", "h/3", box=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", graph,
+    sound = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", audio] \
+        if audio else []
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", graph, *sound,
                     "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
                     str(path)], check=True)
     return path

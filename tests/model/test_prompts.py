@@ -17,6 +17,6 @@ def test_a_new_caption_prompt_version_is_a_new_cache_key(monkeypatch):
     before = captions_key("openai", "m", 1024, 0.0, "http://server/v1")
     assert captions_key("openai", "m", 1024, 0.0, "http://server/v1") == before
     monkeypatch.setattr(prompts, "CAPTION_PROMPT",
-                        prompts.Prompt("captions", "captions-v2", prompts.CAPTION_PROMPT.text))
+                        prompts.Prompt("captions", "captions-v99", prompts.CAPTION_PROMPT.text))
     monkeypatch.setattr("vidqa.model.captions.CAPTION_PROMPT", prompts.CAPTION_PROMPT)
     assert captions_key("openai", "m", 1024, 0.0, "http://server/v1") != before

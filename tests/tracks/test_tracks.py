@@ -55,11 +55,12 @@ def spoken(monkeypatch):
 
 
 def test_the_registry_names_the_built_in_tracks():
-    assert list(REGISTRY)[:2] == ["ocr", "captions"]
+    assert list(REGISTRY)[:3] == ["ocr", "speech", "captions"]
     assert get_track("ocr").kinds == ("text",) and get_track("captions").log_kinds == ("event",)
     assert parse_tracks("captions, ocr") == ("ocr", "captions")  # registry order
     assert parse_tracks("all") is None and parse_tracks(None) is None
-    with pytest.raises(ConfigError, match="unknown track.*'speach'.*ocr, captions"):
+    assert get_track("speech").frames is False  # it runs beside the decode
+    with pytest.raises(ConfigError, match="unknown track.*'speach'.*ocr, speech, captions"):
         parse_tracks("speach")
 
 
@@ -77,8 +78,10 @@ def test_a_new_track_is_one_class(spoken, clips):
     end_s = run.ingest.stats.end_s
     assert bars["slide.mp4 spoken"] == [end_s, "s", pytest.approx(end_s)]
     assert bars["slide.mp4 ocr"] == [len(run.ingest.keyframes), "frame", len(run.ingest.keyframes)]
-    # No model: the captions track is left out (none cached); the others run.
-    assert list(run.tracks) == ["ocr", "spoken"] and spoken.built == [video]
+    # No model: the captions track is left out (none cached); the others run. The clip has
+    # no sound: the speech track runs and hears nothing, without a warning.
+    assert list(run.tracks) == ["ocr", "speech", "spoken"] and spoken.built == [video]
+    assert run.tracks["speech"] == [] and run.warnings == []
     assert {s.source for s in run.segments()} == {"ocr", "spoken"}
     assert {e.kind for e in run.entries()} == {"text", "speech"}
     log = run.event_log()

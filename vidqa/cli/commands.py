@@ -17,7 +17,8 @@ import click
 
 from vidqa import __version__
 from vidqa.cli.options import (VideoCommand, call, fail, index_options, ingest_options,
-                               model_named, model_options, pipeline, report_failures, settings)
+                               model_named, model_options, pipeline, report_failures, settings,
+                               speech_options)
 from vidqa.config import Config, cache_dir, config_file, setting_help
 from vidqa.errors import VidqaError, printable
 from vidqa.timecode import format_hms
@@ -156,16 +157,17 @@ def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **option
 @click.argument("videos", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
 @click.option("--captions/--no-captions", default=True, show_default=True,
-              help="caption chunks with the model (--no-captions: on-screen text only, no model)")
+              help="caption chunks with the model (--no-captions: on-screen text and speech "
+                   "only, no model)")
 @index_options
 @model_options
 @ingest_options
 @click.pass_context
 def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: bool,
           **options) -> None:
-    """Ingest each VIDEO (a folder: every video in it), make its tracks (on-screen text, and
-    chunk captions by the model: a summary and timestamped events per chunk, cached per chunk,
-    so an interrupted run resumes) and build its search index."""
+    """Ingest each VIDEO (a folder: every video in it), make its tracks (on-screen text, what
+    is said, and chunk captions by the model: a summary and timestamped events per chunk,
+    cached per chunk, so an interrupted run resumes) and build its search index."""
     from vidqa.media.collection import expand_videos
 
     run = pipeline(ctx, options, load_model=captions)  # --no-captions: cached ones only
@@ -193,6 +195,8 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
 def _index_summary(done) -> str:
     lines = done.tracks.get("ocr", [])
     parts = [f"{len(lines)} on-screen text lines", f"{len(done.entries())} index entries"]
+    if "speech" in done.tracks:
+        parts.insert(1, f"{len(done.tracks['speech'])} speech lines")
     caps = done.captions
     if caps:
         raw = sum(1 for c in caps.chunks if c.warning)
@@ -240,12 +244,42 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, track_list: st
 
 
 @cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("-f", "--format", "fmt", default="srt", show_default=True,
+              type=click.Choice(["srt", "vtt", "txt", "json", "all"]),
+              help="transcript format (whisper's); all writes every one")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="folder to write <video name>.<format> into, or - for stdout")
+@speech_options
+@click.pass_context
+def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options) -> None:
+    """What is said in VIDEO, with times: the file's own subtitles (a text stream, or a .srt or
+    .vtt beside it), else speech recognition (`pip install 'vidqa[speech]'`). The frames are
+    not decoded."""
+    from vidqa.tracks.writers import TRANSCRIPT_WRITERS, get_writer
+
+    writer = call(get_writer, fmt, output, TRANSCRIPT_WRITERS)
+    runner = pipeline(ctx, options, load_model=False, tracks=("speech",), resolve=False)
+    runner.warn = None  # here a sound that does not decode is the error, not a warning
+    log, warning = call(runner.transcript, video)
+    if warning is not None:
+        fail(warning)
+        sys.exit(1)
+    if not log.segments:
+        click.echo(f"note: nothing is said in '{printable(video)}' (no speech heard, no "
+                   "subtitles); the transcript is empty", err=True)
+    for path in call(writer, log) or []:
+        click.echo(f"wrote {printable(path)}", err=True)
+
+
+@cli.command(cls=VideoCommand)
 @click.argument("target", metavar="VIDEO|DIR", type=click.Path())
 @click.argument("query")
 @click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
               help="hits to show")
 @click.option("--refine/--no-refine", default=True, show_default=True,
-              help="pin the top text hits by decoding their window again at 8 fps")
+              help="pin the top text hits by decoding their window again at 8 fps, and speech "
+                   "hits to their first matching word")
 @click.option("--refine-model", is_flag=True,
               help="also pin caption and event hits: the model looks at their window at 4 fps")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
@@ -256,8 +290,8 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, track_list: st
 def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refine_model: bool,
          as_json: bool, **options) -> None:
     """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
-    and the text that matched (captions, events, on-screen text). Needs no model: it searches
-    what `vidqa index` made (on-screen text is read here when missing)."""
+    and the text that matched (captions, events, on-screen text, speech). Needs no model: it
+    searches what `vidqa index` made (on-screen text and speech are made here when missing)."""
     from vidqa.media.collection import expand_videos
 
     run = pipeline(ctx, options, load_model=False)  # the index holds what the model wrote
@@ -402,16 +436,21 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
 @click.option("--seed", type=int, default=0, show_default=True, help="varies shots and colours")
 @click.option("--event-every", type=click.FloatRange(5, 3600), default=40.0, show_default=True,
               help="seconds between 2-second caption events on static slides")
-def sample(output: str, minutes: float, seed: int, event_every: float) -> None:
+@click.option("--speech/--no-speech", default=True, show_default=True,
+              help="speak a few sentences on the sound track (shipped clips)")
+def sample(output: str, minutes: float, seed: int, event_every: float, speech: bool) -> None:
     """Make a sample video with ffmpeg's lavfi sources (shots with hard cuts, static slides with
-    2-second caption events), and OUTPUT's .truth.json with its cut and event times."""
+    2-second caption events, a few spoken sentences), and OUTPUT's .truth.json with its cut,
+    event and speech times."""
     from vidqa.evaluation.synth import demo_plan, render
 
-    plan = demo_plan(minutes, seed=seed, event_every_s=event_every)
+    plan = demo_plan(minutes, seed=seed, event_every_s=event_every, speech=speech)
     path = call(render, plan, output)
     truth = plan.truth()
+    spoken = f", {len(plan.speech)} spoken sentences" if plan.speech else ""
     click.echo(f"{path}: {format_hms(plan.duration_s)}, {len(truth['cuts_s']) + 1} shots, "
-               f"{len(truth['events'])} caption events (truth in {path.with_suffix('.truth.json')})")
+               f"{len(truth['events'])} caption events{spoken} (truth in "
+               f"{path.with_suffix('.truth.json')})")
 
 
 @cli.command()

@@ -65,6 +65,10 @@ _SETTING_FLAGS = [
     ("--max-new-tokens", "model", "max_new_tokens", int),
     ("--ocr", "index", "ocr", None),
     ("--embedder", "index", "embedder", str),
+    ("--speech", "speech", "mode", None),
+    ("--speech-model", "speech", "model", str),
+    ("--language", "speech", "language", str),
+    ("--audio-stream", "speech", "audio_stream", int),
 ]
 
 
@@ -88,7 +92,8 @@ ingest_options = _apply(_flags(("decode", "select", "chunk")) + [
     click.option("--allow-errors", is_flag=True,
                  help="keep the frames of a truncated or corrupt file instead of failing")])
 
-index_options = _apply(_flags(("index",)))
+index_options = _apply(_flags(("index", "speech")))
+speech_options = _apply(_flags(("speech",)))
 
 
 def _backend_names() -> list[str]:
@@ -147,7 +152,8 @@ def pipeline(ctx: click.Context, options: dict, *, load_model: bool, tracks=None
         backend = call(open_backend, config, api_key=options.get("api_key"))
     return Pipeline(config, backend=backend, tracks=tracks,
                     allow_errors=options.get("allow_errors", False),
-                    progress=bars(ctx.obj.get("quiet", False)))
+                    progress=bars(ctx.obj.get("quiet", False)),
+                    warn=lambda text: click.echo(f"warning: {printable(text)}", err=True))
 
 
 def report_failures(failures: list[str], total: int) -> None:

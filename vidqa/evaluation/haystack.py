@@ -244,6 +244,24 @@ def _extradata(path: Path) -> bytes:
         return bytes(container.streams.video[0].codec_context.extradata or b"")
 
 
+def _speak(pieces: Sequence[Path], needle: Needle, start_s: float, total_s: float, out: Path,
+           work: Path) -> None:
+    """Write `out`: the pieces joined as they are, with a sound track of quiet pink noise and
+    the needle's sentence from `start_s` (a haystack has no sound of its own)."""
+    from vidqa.evaluation.spoken import AUDIO_ENCODER, SAMPLE_RATE, Said, sound_track
+
+    said = Said(start_s, start_s + needle.duration_s, needle.text, needle.path)
+    bed = f"anoisesrc=r={SAMPLE_RATE}:color=pink:amplitude=0.01:duration={total_s:.3f}"
+    inputs, graph = sound_track([said], total_s, 1, bed=bed)
+    tmp = work / f"cell{out.suffix}"
+    run_ffmpeg(["-f", "concat", "-safe", "0", *input_args(_concat_list(pieces, work / "all.txt")),
+                *inputs, "-filter_complex", graph, "-map", "0:v", "-map", "[aout]", "-c:v", "copy",
+                *AUDIO_ENCODER, "-movflags", "+faststart", local_url(tmp)],
+               f"cannot put needle '{needle.id}' into '{out}'",
+               f"check '{needle.path}' (a sound file ffmpeg can read)")
+    tmp.replace(out)
+
+
 def splice(haystack: Haystack, length_s: float, needle: Needle, start_s: float,
            out: str | os.PathLike, *, threads: int = 0) -> Cell:
     """Write `out`: the haystack `length_s` long with `needle` from `start_s` for its
@@ -267,6 +285,10 @@ def splice(haystack: Haystack, length_s: float, needle: Needle, start_s: float,
     except OSError as exc:
         raise write_error(exc, out) from None
     try:
+        if needle.kind == "spoken":  # the picture stays as it is: only a sound track is added
+            _speak(pieces, needle, first_frame / FPS, total_s, out, work)
+            return Cell(out, total_s, needle, first_frame / FPS, (first_frame + frames) / FPS,
+                        (0.0, 0.0))
         stretch = work / "stretch.mp4"
         inputs, graph = _needle_filter(needle, local_first, local_first + frames - 1,
                                        (i2 - i1) * PIECE_S, haystack.width, haystack.height,

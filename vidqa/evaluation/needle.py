@@ -42,7 +42,7 @@ from vidqa.evaluation.needles import Needle, get_needles, is_correct
 from vidqa.store import output_folder
 from vidqa.tracks.base import Tools
 
-EVAL_VERSION = "1"
+EVAL_VERSION = "2"  # 2: the speech track runs in every cell
 MAX_GENERATED_MIN = 60.0  # longer generated haystacks loop a 60-minute one
 SELECTOR_TITLES = {"scenes": "scene-aware", "uniform": "uniform"}
 
@@ -143,7 +143,7 @@ def append_result(path: Path, record: dict) -> None:
 def _cell_key(sweep: Sweep, haystack: Haystack, config: Config, length_min: float,
               depth: float, needle: Needle, tools: Tools) -> str:
     captioned = tools.backend is not None
-    stages = ("decode", "select", "chunk", "index") + (("model",) if captioned else ())
+    stages = ("decode", "select", "chunk", "index", "speech") + (("model",) if captioned else ())
     parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), sweep.mode,
              sweep.top_k, sweep.tolerance_s, config.key(*stages), tools.embedder.name,
              getattr(tools.engine, "name", None),
@@ -163,19 +163,21 @@ def _timed(seconds: dict[str, float], stage: str):
 
 
 def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) -> dict:
-    """Run one cell video through the pipeline with `config` (ingest, the on-screen text and,
-    with a model, captions; the index) and measure find (and ask): the measured fields of its
-    results line."""
+    """Run one cell video through the pipeline with `config` (ingest, the on-screen text, what
+    is said and, with a model, captions; the index) and measure find (and ask): the measured
+    fields of its results line."""
     from vidqa.pipeline import Pipeline
 
     # Captions only with a model (cached ones of an earlier ask sweep are not this cell's).
+    heard = ("speech",) if config.speech.mode != "off" else ()
     pipeline = Pipeline(config, tools=tools, cache_root=work_root,
-                        tracks=None if tools.backend is not None else ("ocr",))
+                        tracks=None if tools.backend is not None else ("ocr", *heard))
     cache = getattr(tools.ocr_engine(), "cache", None)
     before = (cache.hits, cache.misses) if cache is not None else (0, 0)
     run = pipeline.run(str(cell.video))
     result, lines = run.ingest, run.tracks.get("ocr", [])
-    seconds = {"ingest": run.seconds["ingest"], "ocr": run.seconds.get("ocr", 0.0)}
+    seconds = {"ingest": run.seconds["ingest"], "ocr": run.seconds.get("ocr", 0.0),
+               "speech": run.seconds.get("speech", 0.0)}
     if "captions" in run.tracks:
         seconds["caption"] = run.seconds["captions"]
     out = {}
@@ -196,6 +198,7 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
         "needle_keyframes": sum(1 for k in result.keyframes
                                 if cell.contains(k.pts_s)),
         "text_lines": len(lines),
+        "speech_segments": len(run.tracks.get("speech", [])),
         "hits": [{"rank": i + 1, "time_s": round(h.time_s, 3), "start_s": h.start_s,
                   "end_s": h.end_s, "kind": h.kind, "text": h.text, "score": h.score,
                   "refined_by": h.refined_by, "right": ok}
@@ -210,7 +213,8 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
         m = config.model
         with _timed(seconds, "answer"):
             reply = ask(result, run.captions, tools.backend, needle.prompt(), hits=hits,
-                        max_new_tokens=m.max_new_tokens, temperature=m.temperature)
+                        max_new_tokens=m.max_new_tokens, temperature=m.temperature,
+                        speech=run.segments(["speech"], ["speech"]))
         out.update({"answer": reply.text, "correct": is_correct(needle, reply.text),
                     "answer_chunks": reply.chunks})
     out["seconds"] = seconds

@@ -1,12 +1,13 @@
 """Needles for needle-in-a-haystack evaluation: what is hidden, what is asked, what counts as right.
 
-A needle is text burned into the haystack's picture, a still image shown full-frame, or a short
-clip spliced in, for `duration_s` seconds. Each carries a question and its answer (one word, a
+A needle is text burned into the haystack's picture, a still image shown full-frame, a short
+clip spliced in, for `duration_s` seconds, or a sentence spoken on the sound track (`spoken`: a
+sound file, as long as it lasts; `text` says what is said). Each carries a question and its answer (one word, a
 short text, or a choice among options) for `ask`, and a query for `find` ("the secret word",
 not the word itself: retrieval must bridge the wording).
 
 The built-in set needs no download: the images and clips are drawn by ffmpeg's lavfi sources
-and cached. A user set is a YAML or JSON file, a list of needles (or `{needles: [...]}`) with
+and cached; the spoken sentences ship with vidqa (`vidqa.evaluation.spoken`). A user set is a YAML or JSON file, a list of needles (or `{needles: [...]}`) with
 paths relative to that file::
 
     - kind: image
@@ -15,6 +16,11 @@ paths relative to that file::
       answer: Acme
       query: company logo
       duration_s: 3
+    - kind: spoken
+      path: reminder.wav
+      text: The meeting moves to Thursday.
+      question: To which day does the meeting move?
+      answer: Thursday
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from vidqa.media.probe import probe
 from vidqa.store import temp_path, write_error
 from vidqa.evaluation.synth import drawtext
 
-NEEDLE_KINDS = ("text", "image", "clip")
+NEEDLE_KINDS = ("text", "image", "clip", "spoken")
 DEFAULT_DURATION_S = 3.0
 _LETTERS = "ABCDEFGH"
 
@@ -43,12 +49,12 @@ class Needle:
     right option's letter ("B")."""
 
     id: str
-    kind: str  # text | image | clip
+    kind: str  # text | image | clip | spoken
     question: str
     answer: str
     query: str  # what `find` searches for
-    text: str = ""  # text needle: the words burned in
-    path: str = ""  # image or clip needle: the file
+    text: str = ""  # text needle: the words burned in; spoken: the words said
+    path: str = ""  # image or clip needle: the file; spoken: the sound file
     choices: tuple[str, ...] = ()
     duration_s: float = DEFAULT_DURATION_S
 
@@ -127,7 +133,28 @@ BUILTIN_MEDIA = (
       "sub": ("LAUNCH IN PROGRESS", "(w-text_w)/2", "h*0.5", "yellow")}),
 )
 
-BUILTIN_SETS = ("builtin", "builtin-text", "builtin-image", "builtin-clip")
+# Spoken: (id, shipped line, question, answer, query). `find` must bridge the wording too.
+_SPOKEN = (
+    ("spoken-password", "needle-password", "What is the password for the archive?",
+     "silver lantern", "archive password"),
+    ("spoken-flight", "needle-flight", "From which gate does the flight to Lisbon leave?",
+     "nine", "flight departure gate"),
+    ("spoken-cake", "needle-cake", "What flavour is the party cake?", "lemon",
+     "party cake flavour"),
+)
+
+BUILTIN_SETS = ("builtin", "builtin-text", "builtin-image", "builtin-clip", "builtin-spoken")
+
+
+def _spoken_needles() -> list[Needle]:
+    from vidqa.evaluation.spoken import lines
+
+    out = []
+    for needle_id, line_id, question, answer, query in _SPOKEN:
+        line = lines()[line_id]
+        out.append(Needle(needle_id, "spoken", question, answer, query, text=line.text,
+                          path=str(line.path), duration_s=line.duration_s))
+    return out
 
 
 def _render_asset(needle: Needle, texts: dict) -> Path:
@@ -159,7 +186,8 @@ def _render_asset(needle: Needle, texts: dict) -> Path:
 
 
 def builtin_needles(name: str = "builtin") -> list[Needle]:
-    """A built-in set: builtin (all), builtin-text, builtin-image or builtin-clip."""
+    """A built-in set: builtin (all), builtin-text, builtin-image, builtin-clip or
+    builtin-spoken."""
     if name not in BUILTIN_SETS:
         raise ConfigError(f"unknown needle set '{name}'; use one of {', '.join(BUILTIN_SETS)} "
                           "or a YAML/JSON file")
@@ -168,6 +196,8 @@ def builtin_needles(name: str = "builtin") -> list[Needle]:
     for needle, texts in BUILTIN_MEDIA:
         if kind in ("", needle.kind):
             out.append(replace(needle, path=str(_render_asset(needle, texts))))
+    if kind in ("", "spoken"):
+        out += _spoken_needles()
     return out
 
 
@@ -207,7 +237,7 @@ def _needle_from(item, number: int, source: Path) -> Needle:
         raise ConfigError(f"{where}: duration_s must be between 0.1 and 600 seconds")
     if kind != "text":
         if not path:
-            raise ConfigError(f"{where} is an {kind} needle without 'path'; give the file")
+            raise ConfigError(f"{where} is a {kind} needle without 'path'; give the file")
         resolved = (source.parent / path).resolve()
         if resolved.is_dir():
             raise ConfigError(f"{where}: '{resolved}' is a folder; give the {kind} file "
@@ -216,11 +246,25 @@ def _needle_from(item, number: int, source: Path) -> Needle:
             raise ConfigError(f"{where}: '{resolved}' does not exist; paths are relative to "
                               "the needle file")
         path = str(resolved)
+        if kind == "spoken":
+            from vidqa.media.audio import audio_length
+
+            try:  # a file that does not open fails now, not hours into a sweep
+                length = audio_length(resolved)
+            except VidqaError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            if "duration_s" in item and duration > length + 0.01:
+                raise ConfigError(f"{where}: duration_s {duration:g} is longer than the sound "
+                                  f"'{resolved}' ({length:.2f} s); shorten it or leave it out")
+            duration = min(duration, length) if "duration_s" in item else length
+            if duration > 600:
+                raise ConfigError(f"{where}: '{resolved}' lasts {duration:.0f} s; a spoken "
+                                  "needle is a sentence or a few (at most 600 s)")
         try:  # a file that does not open fails now, not hours into a sweep
-            info = probe(resolved)
+            info = probe(resolved) if kind != "spoken" else None
         except VidqaError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        if kind == "clip" and info.duration_s:
+        if kind == "clip" and info is not None and info.duration_s:
             if "duration_s" in item and duration > info.duration_s + 0.01:
                 raise ConfigError(f"{where}: duration_s {duration:g} is longer than the clip "
                                   f"'{resolved}' ({info.duration_s:.2f} s); shorten it")
@@ -237,7 +281,8 @@ def _needle_from(item, number: int, source: Path) -> Needle:
         if answer is None:
             raise ConfigError(f"{where}: answer {item['answer']!r} is neither one of the "
                               f"choices nor a letter A-{_LETTERS[len(choices) - 1]}")
-    query = str(item.get("query") or (text if kind == "text" else item["question"]))
+    query = str(item.get("query") or (text if kind in ("text", "spoken") and text else
+                                      item["question"]))
     needle_id = str(item.get("id") or f"{source.stem}-{number}")
     if not _ID.fullmatch(needle_id):
         raise ConfigError(f"{where}: id {needle_id!r} may hold only letters, digits, '.', '_' "

@@ -50,6 +50,7 @@ class Plan:
     height: int = 720
     fps: int = 30
     clock: bool = False  # burn the video's own time into every frame
+    speech: list = field(default_factory=list)  # `spoken.Said`: sentences on the sound track
 
     @property
     def duration_s(self) -> float:
@@ -70,8 +71,11 @@ class Plan:
         return out
 
     def truth(self) -> dict:
-        return {"duration_s": self.duration_s, "cuts_s": self.cuts_s(),
-                "events": [asdict(e) for e in self.events()]}
+        truth = {"duration_s": self.duration_s, "cuts_s": self.cuts_s(),
+                 "events": [asdict(e) for e in self.events()]}
+        if self.speech:
+            truth["speech"] = [s.to_dict() for s in self.speech]
+        return truth
 
 
 def font_file() -> str | None:
@@ -144,8 +148,9 @@ def _segment_filter(seg: Shot, plan: Plan) -> str:
 def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium",
            threads: int = 0, write_truth: bool = True,
            encoder: Sequence[str] | None = None) -> Path:
-    """Encode `plan` to an H.264 MP4 (libx264, B-frames on as by default); write its truth.
-    `encoder` replaces the encoder arguments (codec, preset, quality) when given."""
+    """Encode `plan` to an H.264 MP4 (libx264, B-frames on as by default), with an AAC sound
+    track when the plan speaks; write its truth. `encoder` replaces the video encoder
+    arguments (codec, preset, quality) when given."""
     path = Path(path)
     if path.is_dir():
         raise VidqaError(f"cannot write '{path}': it is a folder; pass a file name such as "
@@ -163,9 +168,16 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
         graph += "," + drawtext("%{pts:hms}", plan.height // 10, "w*0.05", "h*0.05",
                              box=True)
     graph += "[out]"
+    audio_inputs, audio_maps = [], []
+    if plan.speech:
+        from vidqa.evaluation.spoken import AUDIO_ENCODER, sound_track
+
+        audio_inputs, audio_graph = sound_track(plan.speech, plan.duration_s, 0)
+        graph += ";" + audio_graph
+        audio_maps = ["-map", "[aout]", *AUDIO_ENCODER]
     tmp = temp_path(path, path.suffix)
     try:
-        run_ffmpeg(["-filter_complex", graph, "-map", "[out]",
+        run_ffmpeg([*audio_inputs, "-filter_complex", graph, "-map", "[out]", *audio_maps,
                     *(encoder or ["-c:v", "libx264", "-preset", preset, "-crf", str(crf),
                                   "-pix_fmt", "yuv420p"]),
                     "-threads", str(threads), "-movflags", "+faststart", local_url(tmp)],
@@ -184,10 +196,17 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
     return path
 
 
+DEMO_SPEECH = (  # (line, where: a fraction of the length, or "event" for the first event)
+    ("demo-welcome", 0.0), ("demo-event", "event"), ("demo-invoices", 0.45),
+    ("demo-budget", 0.75))
+
+
 def demo_plan(minutes: float, *, seed: int = 0, event_every_s: float = 120.0,
               min_shot_s: float = 20.0, max_shot_s: float = 75.0, width: int = 1280,
-              height: int = 720, fps: int = 30) -> Plan:
-    """Varied shots of 20-75 s; static slides carry a 2-second caption event now and then."""
+              height: int = 720, fps: int = 30, speech: bool = False) -> Plan:
+    """Varied shots of 20-75 s; static slides carry a 2-second caption event now and then.
+    `speech`: a few shipped sentences on the sound track (one as the first event shows, one
+    at the start, the others later), where they fit."""
     rng = random.Random(seed)
     total = minutes * 60.0
     segments: list[Shot] = []
@@ -206,4 +225,25 @@ def demo_plan(minutes: float, *, seed: int = 0, event_every_s: float = 120.0,
         segments.append(seg)
         t += duration
         n += 1
-    return Plan(segments, width=width, height=height, fps=fps)
+    plan = Plan(segments, width=width, height=height, fps=fps)
+    if speech:
+        plan.speech = _demo_speech(plan)
+    return plan
+
+
+def _demo_speech(plan: Plan) -> list:
+    from vidqa.evaluation.spoken import say
+
+    events = plan.events()
+    said: list = []
+    for line_id, where in DEMO_SPEECH:
+        if where == "event":
+            if not events:
+                continue
+            start = events[0].start_s + 0.5
+        else:
+            start = 2.0 + where * plan.duration_s
+        placed = say(line_id, start)
+        if placed.end_s <= plan.duration_s - 0.5 and not any(placed.overlaps(s) for s in said):
+            said.append(placed)
+    return sorted(said, key=lambda s: s.start_s)

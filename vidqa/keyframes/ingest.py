@@ -58,6 +58,11 @@ class IngestResult:
     def image_path(self, keyframe: Keyframe) -> Path:
         return self.workdir / keyframe.image
 
+    @property
+    def folder(self) -> Path:
+        """The video's cache folder (its work dirs and what does not depend on them)."""
+        return self.workdir.parent
+
     def to_dict(self) -> dict:
         return {
             "video": self.video.path, "fingerprint": self.fingerprint,

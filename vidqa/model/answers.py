@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from vidqa.model.backends.base import Backend
 from vidqa.model.captions import VideoCaptions, strip_reasoning
 from vidqa.model.messages import answer_messages
-from vidqa.model.prompts import MAP_PROMPT, REDUCE_PROMPT
+from vidqa.model.prompts import MAP_PROMPT, REDUCE_PROMPT, SAID
 from vidqa.timecode import Timed
 
 _WORD = re.compile(r"[\w']+")
@@ -100,9 +100,10 @@ def chunks_from_hits(hits, captions: VideoCaptions, top_k: int, neighbours: int 
 
 
 def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top_k: int = 2,
-        max_new_tokens: int = 512, temperature: float = 0.0, hits=None) -> Answer:
+        max_new_tokens: int = 512, temperature: float = 0.0, hits=None, speech=()) -> Answer:
     """Answer `question` about an ingested and captioned video. `hits` (from the vector index)
-    choose the chunks whose frames the model sees; without them, shared words do."""
+    choose the chunks whose frames the model sees; without them, shared words do. What is
+    said during those chunks (`speech`, segments) comes among their frames."""
     if hits:
         chosen = chunks_from_hits(hits, captions, top_k)
     else:
@@ -110,7 +111,8 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
     by_index = {c.index: c for c in result.chunks}
     frames = [kf for i in chosen for kf in by_index[i].keyframes]
     summaries = [(c.start_s, c.end_s, c.summary) for c in captions.chunks]
-    messages = answer_messages(question, summaries, frames, result.image_path)
+    said = [s for s in speech if any(s.overlaps(by_index[i]) for i in chosen)]
+    messages = answer_messages(question, summaries, frames, result.image_path, said)
     text, warning = generate_answer(backend, messages, max_new_tokens=max_new_tokens,
                                     temperature=temperature)
     cited = citations_in(text, 0.0, captions.duration_s)
@@ -120,9 +122,10 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
 
 
 def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: int = 40,
-            max_new_tokens: int = 512, temperature: float = 0.0) -> Answer:
-    """A whole-video answer by map-reduce over chunk summaries: each batch of summaries yields
-    notes, then the notes yield the answer (one call when the video is short)."""
+            max_new_tokens: int = 512, temperature: float = 0.0, speech=()) -> Answer:
+    """A whole-video answer by map-reduce over chunk summaries and what is said (`speech`,
+    each line at its time among them): each batch of lines yields notes, then the notes
+    yield the answer (one call when the video is short)."""
     warnings: list[str] = []
 
     def call(text: str) -> str:
@@ -133,7 +136,10 @@ def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: 
             warnings.append(warning)
         return reply
 
-    lines = [f"[{c.start_s:.1f}-{c.end_s:.1f} s] {c.summary}" for c in captions.chunks]
+    timeline = sorted([(c.start_s, c.end_s, False, c.summary) for c in captions.chunks] +
+                      [(s.start_s, s.end_s, True, s.text.strip()) for s in speech])
+    lines = [SAID.format(time=f"[{start:.1f}-{end:.1f} s]", text=text) if said else
+             f"[{start:.1f}-{end:.1f} s] {text}" for start, end, said, text in timeline]
     if len(lines) <= batch:
         text = call(REDUCE_PROMPT.format(question=question, notes="\n".join(lines)))
     else:

@@ -28,7 +28,7 @@ from vidqa.model.backends.base import Backend
 from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
 from vidqa.model.messages import caption_messages
-from vidqa.model.prompts import CAPTION_PROMPT, CAPTION_RETRY
+from vidqa.model.prompts import CAPTION_PROMPT, CAPTION_RETRY, SAID, SYSTEM, TEXT_LINES
 from vidqa.errors import one_line
 from vidqa.store import atomic_write_text, write_error
 from vidqa.timecode import Timed, parse_time
@@ -206,11 +206,11 @@ def parse_caption(text: str, *, chunk_index: int, start_s: float, end_s: float,
 
 def caption_chunk(backend: Backend, chunk: Chunk, image_path: Callable[[Keyframe], Path], *,
                   max_new_tokens: int = 1024, temperature: float = 0.0,
-                  text_lines=()) -> ChunkCaption:
+                  text_lines=(), speech=()) -> ChunkCaption:
     """Ask the model about one chunk; retry once on unusable output (no JSON, too many events,
     a reply over `max_new_tokens`), then keep it raw with a warning. Model output never crashes
     the run; backend errors (unreachable server, ...) do."""
-    messages = caption_messages(chunk, image_path, text_lines)
+    messages = caption_messages(chunk, image_path, text_lines, speech)
     cap = event_cap(chunk.start_s, chunk.end_s)
     text, why = "", ""
     for attempt in range(2):
@@ -248,21 +248,22 @@ def captions_key(backend_name: str, model: str, max_new_tokens: int, temperature
                  identity: str = "") -> str:
     """What a cached caption depends on besides the chunk: backend, model, the server or
     weights behind the name (`identity`), prompt, sampling."""
-    payload = json.dumps([backend_name, model, identity, CAPTION_PROMPT.version, max_new_tokens,
-                          temperature])
+    shown = [p.version for p in (CAPTION_PROMPT, SYSTEM, SAID, TEXT_LINES)]
+    payload = json.dumps([backend_name, model, identity, shown, max_new_tokens, temperature])
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 
 
 def cached_captions(result: IngestResult, backend_name: str, model: str, *,
                     identity: str = "", max_new_tokens: int = 1024, temperature: float = 0.0,
-                    text_lines=()) -> VideoCaptions | None:
+                    text_lines=(), speech=()) -> VideoCaptions | None:
     """The captions a model already wrote for every chunk (degraded ones included), or None
     (nothing is generated)."""
     folder = result.workdir / "captions" / captions_key(backend_name, model, max_new_tokens,
                                                        temperature, identity)
     chunks = []
     for chunk in result.chunks:
-        path = _chunk_file(folder, chunk, _chunk_lines(chunk, text_lines))
+        path = _chunk_file(folder, chunk, _chunk_lines(chunk, text_lines),
+                           _chunk_lines(chunk, speech))
         caption = _read_cached(path) or _read_cached(_degraded(path))
         if caption is None:
             return None
@@ -287,19 +288,22 @@ def _chunk_lines(chunk: Chunk, text_lines) -> list:
     return [line for line in text_lines if line.overlaps(chunk)]
 
 
-def _chunk_file(folder: Path, chunk: Chunk, lines=()) -> Path:
-    frames = hashlib.blake2b(json.dumps([[k.pts_s for k in chunk.keyframes],
-                                         [[l.start_s, l.text] for l in lines]]).encode(),
-                             digest_size=6).hexdigest()
+def _chunk_file(folder: Path, chunk: Chunk, lines=(), said=()) -> Path:
+    """Where a chunk's caption is kept: named by its range and by what the model was shown
+    (the frames, the on-screen text lines, what was said)."""
+    shown = [[k.pts_s for k in chunk.keyframes], [[l.start_s, l.text] for l in lines]]
+    if said:
+        shown.append([[s.start_s, s.text] for s in said])
+    frames = hashlib.blake2b(json.dumps(shown).encode(), digest_size=6).hexdigest()
     return folder / f"{chunk.start_s:012.3f}-{chunk.end_s:012.3f}-{frames}.json"
 
 
 def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int = 1024,
-                  temperature: float = 0.0, text_lines=(),
+                  temperature: float = 0.0, text_lines=(), speech=(),
                   on_chunk: Callable[[ChunkCaption], None] | None = None) -> VideoCaptions:
     """Captions for every chunk of an ingested video, cached per chunk (resumable: a run that
     stopped part way redoes only the chunks it had not finished). `text_lines` (the on-screen
-    text track) go to the model with the chunks they show in."""
+    text track) and `speech` (the speech track) go to the model with the chunks they overlap."""
     folder = result.workdir / "captions" / captions_key(
         backend.name, backend.model, max_new_tokens, temperature,
         getattr(backend, "identity", ""))
@@ -310,7 +314,8 @@ def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int
     done: dict[int, ChunkCaption] = {}
     todo: list[Chunk] = []
     for chunk in result.chunks:
-        cached = _read_cached(_chunk_file(folder, chunk, _chunk_lines(chunk, text_lines)))
+        cached = _read_cached(_chunk_file(folder, chunk, _chunk_lines(chunk, text_lines),
+                                          _chunk_lines(chunk, speech)))
         if cached is None:  # not captioned yet, or degraded last time: ask again
             todo.append(chunk)
             continue
@@ -319,10 +324,10 @@ def caption_video(result: IngestResult, backend: Backend, *, max_new_tokens: int
             on_chunk(cached)
 
     def work(chunk: Chunk) -> ChunkCaption:
-        lines = _chunk_lines(chunk, text_lines)
+        lines, said = _chunk_lines(chunk, text_lines), _chunk_lines(chunk, speech)
         caption = caption_chunk(backend, chunk, result.image_path, max_new_tokens=max_new_tokens,
-                                temperature=temperature, text_lines=lines)
-        final = _chunk_file(folder, chunk, lines)
+                                temperature=temperature, text_lines=lines, speech=said)
+        final = _chunk_file(folder, chunk, lines, said)
         if caption.warning:  # degraded: kept for `find`, never taken as final
             atomic_write_text(_degraded(final), json.dumps(caption.to_dict()))
         else:

@@ -1,5 +1,8 @@
 """Model-facing content: every key frame enters as `<t seconds>` text, then its image.
 
+What is said enters among the frames by time, each line after its own `<t seconds>` (as
+LongVideoBench's loader interleaves subtitles with frames): `<13.4 seconds> Said: ...`.
+
 Qwen3-VL was trained with text timestamps before frames (text-timestamp alignment). vidqa never
 hands key frames over as a uniform-rate video: frames picked by content are not evenly spaced,
 and a video input would give them evenly spaced, wrong times. Times are absolute (seconds since
@@ -14,20 +17,31 @@ from pathlib import Path
 from vidqa.model.backends.base import Message
 from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
-from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, SYSTEM,
+from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, SAID, SYSTEM,
                                  TEXT_LINES)
+
 
 def timestamp_label(pts_s: float) -> str:
     """`<12.5 seconds>`: how Qwen3-VL reads a frame's time."""
     return f"<{pts_s:.1f} seconds>"
 
 
-def frame_items(keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], Path]) -> list[dict]:
-    """Interleaved content items: each frame's time as text, then the frame."""
+def frame_items(keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], Path],
+                speech: Sequence = ()) -> list[dict]:
+    """Interleaved content items in time order: each frame's time as text, then the frame;
+    each speech segment (`speech`, Timed with a text) as its time and what was said, after
+    the frames shown at or before it."""
+    timeline = sorted([(kf.pts_s, 0, i) for i, kf in enumerate(keyframes)] +
+                      [(s.start_s, 1, i) for i, s in enumerate(speech)])
     items: list[dict] = []
-    for kf in keyframes:
-        items.append({"type": "text", "text": timestamp_label(kf.pts_s)})
-        items.append({"type": "image", "path": str(image_path(kf)), "pts_s": kf.pts_s})
+    for t, is_speech, i in timeline:
+        if is_speech:
+            items.append({"type": "text", "text": SAID.format(
+                time=timestamp_label(t), text=speech[i].text.strip())})
+        else:
+            kf = keyframes[i]
+            items.append({"type": "text", "text": timestamp_label(kf.pts_s)})
+            items.append({"type": "image", "path": str(image_path(kf)), "pts_s": kf.pts_s})
     return items
 
 
@@ -38,10 +52,10 @@ def text_track_item(lines) -> dict:
 
 
 def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path],
-                     text_lines: Sequence = ()) -> list[Message]:
-    """The conversation that asks for one chunk's summary and timestamped events (with the
-    chunk's on-screen text lines, when there are any)."""
-    content = frame_items(chunk.keyframes, image_path)
+                     text_lines: Sequence = (), speech: Sequence = ()) -> list[Message]:
+    """The conversation that asks for one chunk's summary and timestamped events (with what
+    is said among the frames, and the chunk's on-screen text lines, when there are any)."""
+    content = frame_items(chunk.keyframes, image_path, speech)
     if text_lines:
         content.append(text_track_item(text_lines))
     content.append({"type": "text",
@@ -52,13 +66,13 @@ def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path],
 
 def answer_messages(question: str, summaries: Sequence[tuple[float, float, str]],
                     keyframes: Sequence[Keyframe],
-                    image_path: Callable[[Keyframe], Path]) -> list[Message]:
+                    image_path: Callable[[Keyframe], Path], speech: Sequence = ()) -> list[Message]:
     """A question over chunk summaries (with their time ranges) and the frames of the chunks
-    most likely to hold the answer."""
+    most likely to hold the answer, with what is said during them among the frames."""
     lines = [f"[{start:.1f} s - {end:.1f} s] {text}" for start, end, text in summaries]
     content: list[dict] = [{"type": "text",
                             "text": ANSWER_CONTEXT.format(summaries="\n".join(lines))}]
-    content += frame_items(keyframes, image_path)
+    content += frame_items(keyframes, image_path, speech)
     content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
             {"role": "user", "content": content}]

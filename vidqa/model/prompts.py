@@ -1,9 +1,10 @@
 """Every prompt vidqa sends a model, in one place, each with a version.
 
 A prompt's version enters the cache key of whatever is cached from the model's replies to it
-(captions: `vidqa.model.captions.captions_key`), so rewording a prompt means bumping its version,
-and the next run asks again instead of reusing replies to the old wording. The caption prompt's
-version covers the system prompt and the retry notes it is sent with.
+(captions: `vidqa.model.captions.captions_key` takes the caption prompt's, the system prompt's,
+and those of the speech and on-screen text lines), so rewording a prompt means bumping its
+version, and the next run asks again instead of reusing replies to the old wording. The caption
+prompt's version covers the retry notes it is sent with.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ class Prompt:
         return self.text.format(**values)
 
 
-SYSTEM = Prompt("system", "system-v1", (
+SYSTEM = Prompt("system", "system-v2", (
     "You watch frames of a long video. Each frame comes right after its absolute time, "
-    "written like <12.5 seconds>. Refer to moments by those times, in seconds."))
+    "written like <12.5 seconds>. What is said in the video comes among the frames the same "
+    "way, like <13.4 seconds> Said: ... Refer to moments by those times, in seconds."))
 
-CAPTION_PROMPT = Prompt("captions", "captions-v1", (
+# One line of speech among the frames: its time label, then what was said.
+SAID = Prompt("said", "said-v1", "{time} Said: {text}")
+
+CAPTION_PROMPT = Prompt("captions", "captions-v2", (
     "These frames cover {start:.1f} to {end:.1f} seconds of the video. Describe what happens. "
     "Answer with JSON only, in this form:\n"
     '{{"summary": "two or three sentences", "events": [{{"start_s": 12.0, "end_s": 15.5, '
@@ -35,30 +40,30 @@ CAPTION_PROMPT = Prompt("captions", "captions-v1", (
 
 # Asked once more after an unusable caption reply, by what was wrong with it.
 CAPTION_RETRY = {
-    "not JSON": Prompt("caption-retry-json", "captions-v1",
+    "not JSON": Prompt("caption-retry-json", "captions-v2",
                        "That was not valid JSON. Reply with the JSON object only."),
-    "too long": Prompt("caption-retry-long", "captions-v1", (
+    "too long": Prompt("caption-retry-long", "captions-v2", (
         "That reply was longer than the {limit}-token limit. Reply with the JSON object "
         "only, briefly: at most {cap} short events.")),
-    "too many": Prompt("caption-retry-many", "captions-v1", (
+    "too many": Prompt("caption-retry-many", "captions-v2", (
         "That listed {count}. List at most {cap} events, the most important ones, and "
         "reply with the JSON object only.")),
 }
 
 TEXT_LINES = Prompt("text-lines", "text-lines-v1", "On-screen text (OCR):\n{rows}")
 
-ANSWER_CONTEXT = Prompt("answer-context", "answer-v1",
+ANSWER_CONTEXT = Prompt("answer-context", "answer-v2",
                         "Summaries of the video, by time:\n{summaries}\n\n"
                         "Frames of the most relevant parts:")
-ANSWER_PROMPT = Prompt("answer", "answer-v1", (
+ANSWER_PROMPT = Prompt("answer", "answer-v2", (
     "Question: {question}\nAnswer briefly and cite the times you rely on as ranges in "
     "seconds, like [12.0-15.5 s]."))
 
-MAP_PROMPT = Prompt("answer-map", "answer-v1", (
+MAP_PROMPT = Prompt("answer-map", "answer-v2", (
     "Below are time-stamped summaries of part of a video. Question: {question}\n"
     "Note everything in them that bears on the question, with its time range in seconds "
     "like [12.0-15.5 s]. Write 'nothing' if nothing does.\n\n{summaries}"))
-REDUCE_PROMPT = Prompt("answer-reduce", "answer-v1", (
+REDUCE_PROMPT = Prompt("answer-reduce", "answer-v2", (
     "Notes from every part of a video, in time order. Question: {question}\n"
     "Answer the question for the whole video from these notes, briefly, citing time "
     "ranges like [12.0-15.5 s].\n\n{notes}"))
@@ -67,5 +72,5 @@ REFINE_PROMPT = Prompt("refine", "refine-v1", (
     "These frames come from a video, each after its time. At which time does "
     "this begin: \"{text}\"? Answer with the time in seconds only, like 12.5."))
 
-PROMPTS = (SYSTEM, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES, ANSWER_CONTEXT,
+PROMPTS = (SYSTEM, SAID, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES, ANSWER_CONTEXT,
            ANSWER_PROMPT, MAP_PROMPT, REDUCE_PROMPT, REFINE_PROMPT)

@@ -33,13 +33,13 @@ class Found(Timed):
     """One search result: which video, what matched, and when (absolute seconds)."""
 
     video: str
-    kind: str  # summary, event, text
+    kind: str  # summary, event, text, speech
     start_s: float
     end_s: float
     text: str
     score: float
     refined_s: float | None = None  # where the match begins, pinned at 8 fps
-    refined_by: str | None = None  # "ocr"
+    refined_by: str | None = None  # "ocr", "words" (speech) or "model"
 
     @property
     def time_s(self) -> float:
@@ -67,6 +67,31 @@ def refine_text_hit(result: IngestResult, found: Found, engine, config: Config) 
             if misses >= REFINE_MISSES:
                 break
     return earliest
+
+
+_WORD = re.compile(r"\w+")
+# Words too common to pin a hit on, when the query has others.
+_STOPWORDS = frozenset("""a an and are as at be but by did do does for from had has have he her his
+how i in is it its me my of on or our she so that the their them then there they this to
+was we were what when where which who why will with you your""".split())
+
+
+def _words_of(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def refine_speech_hit(found: Found, words: list, query: str) -> float | None:
+    """The start of the first word of a speech hit that matches a word of `query` (its
+    content words when it has some; a near spelling counts: "budgets" for "budget"), or None
+    when the segment has no word times or none matches. `words`: [[start_s, end_s, word]]."""
+    wanted = _words_of(query)
+    wanted = [w for w in wanted if w not in _STOPWORDS] or wanted
+    for start_s, _end_s, word in words:
+        for spoken in _words_of(word):
+            if any(spoken == w or (min(len(spoken), len(w)) >= 4 and similar(spoken, w) >= 0.8)
+                   for w in wanted):
+                return float(start_s)
+    return None
 
 
 MODEL_REFINE_FPS = 4.0
@@ -134,8 +159,8 @@ def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: i
            kinds: set[str] | None = None) -> list[Found]:
     """Ranked hits for `query` over one video's index or a collection's."""
     if not any(entries for _, entries in parts):
-        raise VidqaError("nothing to search: no captions and no on-screen text were found; run "
-                         "`vidqa index` with a model, or with --ocr on")
+        raise VidqaError("nothing to search: no captions, no on-screen text and no speech were "
+                         "found; run `vidqa index` with a model, or with --ocr on")
     if len(parts) == 1:
         result, entries = parts[0]
         index = open_index(entries, embedder, video_index_dir(result, entries, embedder))
@@ -151,14 +176,24 @@ def video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
 
 
 def refine(found: list[Found], results: dict[str, IngestResult], config: Config, engine, *,
-           top: int = 3, backend=None,
+           top: int = 3, backend=None, query: str = "", words: dict | None = None,
            on_progress: Callable[[Found], None] | None = None) -> list[Found]:
-    """Pin the top hits to where they begin: text hits by OCR on 8 fps frames, caption and
-    event hits by the model on 4 fps frames (when a `backend` is given)."""
+    """Pin hits to where they begin: speech hits (all of them) to the first word that
+    matches `query` (`words`: (video, start_s, end_s, text) -> the segment's word times);
+    the top ones of the rest: text hits by OCR on 8 fps frames, caption and event hits by the
+    model on 4 fps frames (when a `backend` is given)."""
+    for hit in found:
+        spoken = (words or {}).get((hit.video, hit.start_s, hit.end_s, hit.text))
+        if hit.kind == "speech" and spoken:
+            pinned = refine_speech_hit(hit, spoken, query)
+            if pinned is not None:
+                hit.refined_s, hit.refined_by = pinned, "words"
     with tempfile.TemporaryDirectory(prefix="vidqa-refine-") as scratch:
         for hit in found[:top]:
             result = results.get(hit.video)
-            if result is not None and hit.kind == "text" and engine is not None:
+            if hit.kind == "speech":
+                pass  # pinned above, by its words
+            elif result is not None and hit.kind == "text" and engine is not None:
                 pinned = refine_text_hit(result, hit, engine, config)
                 if pinned is not None:
                     hit.refined_s, hit.refined_by = pinned, "ocr"

@@ -26,12 +26,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from vidqa.errors import ConfigError
+from vidqa.errors import ConfigError, VidqaError
 from vidqa.timecode import Timed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vidqa.config import Config
     from vidqa.keyframes.ingest import IngestResult
+    from vidqa.media.probe import VideoInfo
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,16 @@ class Segment(Timed):
         return data
 
 
+@dataclass(frozen=True)
+class Media:
+    """What a track that reads no key frames gets (`frames = False`: speech): the probed file
+    and its cache folder. It runs beside the decode instead of after it. An `IngestResult` has
+    the same two attributes, so such a track takes either."""
+
+    video: VideoInfo
+    folder: Path  # <cache>/videos/<fingerprint>
+
+
 class Track(Protocol):
     """A source of segments. Capabilities and needs are plain class attributes."""
 
@@ -62,6 +75,8 @@ class Track(Protocol):
     needs: ClassVar[str]  # "" (nothing), "model", or the pip extra it needs, e.g. "ocr"
     uses: ClassVar[tuple[str, ...]]  # tracks whose segments it reads (optional; none)
     unit: ClassVar[str]  # what `on_progress` counts: "frame" (key frames), "chunk" or "s"
+    frames: ClassVar[bool]  # reads the key frames (optional; True): False runs it on `Media`,
+    # beside the decode, and without one where only it is asked for (`vidqa transcript`)
 
     def unavailable(self) -> str | None:
         """None when the track can run here; else why not, with the fix."""
@@ -80,6 +95,11 @@ class Track(Protocol):
         ...
 
 
+class TrackSkipped(VidqaError):
+    """A track that cannot be made for this video (a broken audio stream): the run goes on
+    without it and says so."""
+
+
 @dataclass(frozen=True)
 class TrackSpec:
     name: str
@@ -91,6 +111,9 @@ class TrackSpec:
 REGISTRY: dict[str, TrackSpec] = {
     "ocr": TrackSpec("ocr", "vidqa.tracks.ocr:OcrTrack",
                      "on-screen text read by OCR on the key frames (`pip install 'vidqa[ocr]'`)"),
+    "speech": TrackSpec("speech", "vidqa.tracks.speech:SpeechTrack",
+                        "what is said: the file's subtitles, or speech recognition "
+                        "(`pip install 'vidqa[speech]'`)"),
     "captions": TrackSpec("captions", "vidqa.tracks.captions:CaptionsTrack",
                           "chunk summaries and timestamped events written by the model"),
 }
@@ -157,6 +180,7 @@ class Tools:
     engine: Any = None
     embedder: Any = None
     engine_set: bool = False
+    asr: Any = None  # the speech recogniser, loaded once
 
     def ocr_engine(self):
         """The OCR engine the settings ask for (`index.ocr`), or None when OCR is off, or

@@ -1,7 +1,8 @@
 """The captions track: what the model says happens, as chunk summaries and timestamped events.
 
-The model reads each chunk's key frames after their `<t seconds>` labels, with the on-screen text
-lines (the OCR track's segments) that show during the chunk (`vidqa.model.captions`). Each chunk
+The model reads each chunk's key frames after their `<t seconds>` labels, with what is said
+(the speech track's segments) placed among them by time and the on-screen text lines (the OCR
+track's segments) that show during the chunk (`vidqa.model.captions`). Each chunk
 gives one "summary" segment over the chunk and one "event" segment per event; both carry the
 chunk's index (and a warning when the model's output was kept raw) in `extras`, so the chunk
 captions can be rebuilt from the segments (`captions_from`). Captions are cached per chunk, keyed
@@ -60,7 +61,7 @@ class CaptionsTrack:
     kinds: ClassVar[tuple[str, ...]] = ("summary", "event")
     log_kinds: ClassVar[tuple[str, ...]] = ("event",)
     needs: ClassVar[str] = "model"
-    uses: ClassVar[tuple[str, ...]] = ("ocr",)  # the on-screen text goes into the prompt
+    uses: ClassVar[tuple[str, ...]] = ("ocr", "speech")  # both go into the prompt
     unit: ClassVar[str] = "chunk"
 
     def __init__(self, config, tools: Tools):
@@ -84,14 +85,17 @@ class CaptionsTrack:
         return m.backend, model, backend_identity(m.backend, model, m.base_url)
 
     @staticmethod
-    def _lines(earlier) -> list[Segment]:
-        return [s for s in (earlier or {}).get("ocr", []) if s.kind == "text"]
+    def _shown(earlier) -> dict[str, list[Segment]]:
+        """What the model reads beside the frames: on-screen text lines, what is said."""
+        earlier = earlier or {}
+        return {"text_lines": [s for s in earlier.get("ocr", []) if s.kind == "text"],
+                "speech": [s for s in earlier.get("speech", []) if s.kind == "speech"]}
 
     def segments(self, result: IngestResult, earlier=None, *,
                  on_progress: Callable[[float], None] | None = None) -> list[Segment]:
         m = self.config.model
         captions = caption_video(result, self.tools.backend, max_new_tokens=m.max_new_tokens,
-                                 temperature=m.temperature, text_lines=self._lines(earlier),
+                                 temperature=m.temperature, **self._shown(earlier),
                                  on_chunk=(lambda _c: on_progress(1)) if on_progress else None)
         return segments_from(captions)
 
@@ -102,5 +106,5 @@ class CaptionsTrack:
         m = self.config.model
         captions = cached_captions(result, name, model, identity=identity,
                                    max_new_tokens=m.max_new_tokens, temperature=m.temperature,
-                                   text_lines=self._lines(earlier))
+                                   **self._shown(earlier))
         return None if captions is None else segments_from(captions)

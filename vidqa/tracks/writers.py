@@ -185,11 +185,43 @@ class WriteTXT(EventWriter):
                        f"{event.source}: {one_line(event.text)}\n")
 
 
+class WriteTranscriptTXT(EventWriter):
+    """whisper's TXT: what was said, one segment per line, no times."""
+
+    extension = "txt"
+
+    def write(self, log: EventLog, file: TextIO) -> None:
+        for segment in log.segments:
+            file.write(one_line(segment.text) + "\n")
+
+
+class WriteTranscriptJSON(EventWriter):
+    """Laid out as whisper's JSON (the whole text, then each segment with its words), with
+    vidqa's names: `start_s`/`end_s` in seconds, and `from` (the subtitle stream, the sidecar
+    file, or the model that heard it); words only when recognised."""
+
+    extension = "json"
+
+    def write(self, log: EventLog, file: TextIO) -> None:
+        segments = [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text,
+                     "from": s.extras.get("from", s.source),
+                     "words": [{"start_s": w[0], "end_s": w[1], "word": w[2]}
+                               for w in s.extras.get("words", [])]} for s in log.segments]
+        json.dump({"video": log.video, "duration_s": log.duration_s,
+                   "text": " ".join(one_line(s.text) for s in log.segments),
+                   "segments": segments}, file, indent=1, ensure_ascii=False)
+        file.write("\n")
+
+
 WRITERS: dict[str, type[EventWriter]] = {
     cls.extension: cls
     for cls in (WriteJSON, WriteJSONL, WriteCSV, WriteTSV, WriteSRT, WriteVTT, WriteTXT)
 }
 FORMATS: tuple[str, ...] = tuple(WRITERS)
+# `vidqa transcript`: what was said, in whisper's formats.
+TRANSCRIPT_WRITERS: dict[str, type[EventWriter]] = {
+    cls.extension: cls for cls in (WriteSRT, WriteVTT, WriteTranscriptTXT, WriteTranscriptJSON)
+}
 
 
 def check_output_dir(output_dir: str | os.PathLike) -> Path:
@@ -198,24 +230,27 @@ def check_output_dir(output_dir: str | os.PathLike) -> Path:
                          "or - for stdout")
 
 
-def get_writer(fmt: str, output_dir: str | os.PathLike
+def get_writer(fmt: str, output_dir: str | os.PathLike,
+               writers: dict[str, type[EventWriter]] = WRITERS,
                ) -> Callable[[EventLog | VideoCaptions], list[Path]]:
     """A callable that writes an event log in `fmt` ("all" for every format) into `output_dir`
-    ("-" for stdout) and returns the paths written."""
+    ("-" for stdout) and returns the paths written. `writers`: the family of formats (the
+    event log's, or `TRANSCRIPT_WRITERS`)."""
     if fmt == "all":
         if str(output_dir) == "-":
             raise VidqaError("cannot write every format to stdout: pass -o DIR to write them "
                              "to a directory")
-        writers = [cls() for cls in WRITERS.values()]
-    elif fmt in WRITERS:
-        writers = [WRITERS[fmt]()]
+        chosen = [cls() for cls in writers.values()]
+    elif fmt in writers:
+        chosen = [writers[fmt]()]
     else:
-        raise VidqaError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)} or all")
+        raise VidqaError(f"unknown export format {fmt!r}: choose one of {', '.join(writers)} or "
+                         "all")
     if str(output_dir) != "-":
         check_output_dir(output_dir)
 
     def write(log: EventLog | VideoCaptions) -> list[Path]:
-        written = (writer(log, output_dir) for writer in writers)
+        written = (writer(log, output_dir) for writer in chosen)
         return [path for path in written if path is not None]
 
     return write

@@ -1,0 +1,176 @@
+"""The speech track: what is said, at the second it is said.
+
+The source, by `speech.mode`:
+- `subtitles`: a text subtitle stream of the container (the first one), else a sidecar `.srt`
+  or `.vtt` beside the video; read as they are, no recognition;
+- `asr`: faster-whisper on the audio stream (`vidqa.model.asr`), with word times;
+- `auto` (default): subtitles when the file has some, else recognition when installed, else
+  nothing; `off`: nothing.
+A file with no audio gets no speech and no error; an audio stream that does not decode gives a
+warning and the rest of the run goes on.
+
+One "speech" segment per cue or recognised utterance; `extras` holds `from` (which source) and,
+from recognition, `words`: [[start_s, end_s, word], ...]. Cached per file content (beside the
+work dirs of every decode setting: speech does not depend on them), the source, the model and
+its settings, and the track's version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from vidqa.store import atomic_write_text, write_error
+from vidqa.tracks.base import Segment, Tools, TrackSkipped
+
+if TYPE_CHECKING:
+    from vidqa.tracks.base import Media
+
+NAME = "speech"
+VERSION = "4"  # 2: cut at pauses between words; 3: repeats only when adjacent; 4: batched
+
+
+class SpeechTrack:
+    name: ClassVar[str] = NAME
+    version: ClassVar[str] = VERSION
+    kinds: ClassVar[tuple[str, ...]] = ("speech",)
+    log_kinds: ClassVar[tuple[str, ...]] = ("speech",)
+    needs: ClassVar[str] = "speech"
+    unit: ClassVar[str] = "s"
+    frames: ClassVar[bool] = False  # reads the audio: runs beside the decode
+
+    def __init__(self, config, tools: Tools):
+        self.config, self.tools = config, tools
+        self.settings = config.speech
+
+    def unavailable(self) -> str | None:
+        from vidqa.model.asr import INSTALL, asr_available
+
+        mode = self.settings.mode
+        if mode == "off":
+            return "speech is off (--speech off); pass --speech auto"
+        if mode == "asr" and not asr_available():
+            return f"speech recognition needs faster-whisper; {INSTALL}"
+        return None
+
+    # -- where the speech comes from
+
+    def _source(self, result: Media) -> tuple[str, object] | None:
+        """("stream", StreamInfo) or ("sidecar", Path) for subtitles, ("asr", StreamInfo) for
+        recognition (installed or not: its cache may hold it), or None when there is nothing
+        to read (no subtitles and no sound, or `subtitles` mode without subtitles)."""
+        from vidqa.media.audio import choose_audio
+        from vidqa.media.subtitles import sidecar, text_streams
+
+        info, mode = result.video, self.settings.mode
+        if mode in ("auto", "subtitles"):
+            streams = text_streams(info)
+            if streams:
+                return "stream", streams[0]
+            path = sidecar(info)
+            if path is not None:
+                return "sidecar", path
+            if mode == "subtitles":
+                return None
+        if mode == "off":
+            return None
+        audio = choose_audio(info, self.settings.audio_stream)
+        return ("asr", audio) if audio is not None else None
+
+    def _asr(self):
+        """The recogniser (shared by the pipeline's runs), made from the settings; one made
+        with other settings is replaced."""
+        from vidqa.model.asr import WhisperASR
+
+        s = self.settings
+        wanted = dict(language=s.language, beam_size=s.beam_size, vad=s.vad, threads=s.threads,
+                      batch_size=s.batch_size)
+        have = self.tools.asr
+        if have is None or have.settings() != WhisperASR.settings_of(s.model, **wanted):
+            self.tools.asr = WhisperASR(s.model, **wanted)
+        return self.tools.asr
+
+    def _cache_path(self, result: Media, source: tuple[str, object]) -> Path:
+        kind, what = source
+        if kind == "asr":  # the recogniser's own description: model (and its bytes), settings
+            described = [kind, what.index, self._asr().key()]
+        elif kind == "stream":
+            described = [kind, what.index]
+        else:  # a sidecar: its own bytes
+            described = [kind, hashlib.blake2b(Path(what).read_bytes(), digest_size=8).hexdigest()]
+        key = hashlib.blake2b(json.dumps([VERSION, described]).encode(),
+                              digest_size=8).hexdigest()
+        return result.folder / "speech" / f"{key}.json"
+
+    # -- the track
+
+    def cached(self, result: Media, earlier=None) -> list[Segment] | None:
+        source = self._source(result) if self.settings.mode != "off" else None
+        if source is None:
+            return None
+        return _load(self._cache_path(result, source))
+
+    def segments(self, result: Media, earlier=None, *,
+                 on_progress: Callable[[float], None] | None = None) -> list[Segment]:
+        from vidqa.model.asr import INSTALL, asr_available
+
+        source = self._source(result)
+        if source is None:
+            return []
+        path = self._cache_path(result, source)
+        cached = _load(path)
+        if cached is not None:
+            return cached
+        kind, what = source
+        if kind == "asr":
+            if not asr_available():
+                raise TrackSkipped(f"'{result.video.path}' has sound, but speech recognition is "
+                                   f"not installed; {INSTALL} (or --speech off)")
+            segments = self._recognise(result, what, on_progress)
+        else:
+            from vidqa.media.subtitles import read_sidecar, read_stream
+
+            cues = read_stream(result.video, what) if kind == "stream" else read_sidecar(what)
+            origin = f"subtitles:stream {what.index}" if kind == "stream" else \
+                f"subtitles:{Path(what).name}"
+            segments = [Segment(c.start_s, c.end_s, c.text, NAME, "speech", {"from": origin})
+                        for c in cues]
+        _save(path, segments)
+        return segments
+
+    def _recognise(self, result: Media, stream, on_progress) -> list[Segment]:
+        from vidqa.media.audio import AudioError
+        from vidqa.model.asr import transcribe_stream
+
+        asr = self._asr()
+        origin = f"asr:{asr.model_name}"
+        try:
+            said = transcribe_stream(asr, result.video, stream, on_window=on_progress)
+        except AudioError as exc:
+            raise TrackSkipped(str(exc)) from None
+        return [Segment(u.start_s, u.end_s, u.text, NAME, "speech",
+                        {"from": origin, "words": [[w.start_s, w.end_s, w.text] for w in u.words]})
+                for u in said]
+
+
+def _load(path: Path) -> list[Segment] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [Segment(float(s["start_s"]), float(s["end_s"]), str(s["text"]), NAME, "speech",
+                        dict(s.get("extras") or {})) for s in data["segments"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save(path: Path, segments: list[Segment]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path.parent, "the speech track in") from None
+    atomic_write_text(path, json.dumps({"version": VERSION,
+                                        "segments": [s.to_dict() for s in segments]},
+                                       ensure_ascii=False))
+
