@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidqa.errors import BackendError, one_line
-from vidqa.store import building
+from vidqa.store import atomic_write_text, building
 
 INSTALL = "pip install 'vidqa[speech]'"
 NAMES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
@@ -173,8 +174,6 @@ def _stamp(path: Path) -> list[int]:
 
 
 def _read_stamp(folder: Path) -> list[int] | None:
-    import json
-
     try:
         return json.loads((folder / _STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -182,10 +181,6 @@ def _read_stamp(folder: Path) -> list[int] | None:
 
 
 def _write_stamp(folder: Path) -> None:
-    import json
-
-    from vidqa.store import atomic_write_text
-
     atomic_write_text(folder / _STAMP, json.dumps(_stamp(folder / "model.bin")))
 
 
@@ -286,10 +281,10 @@ class WhisperASR:
         if self.vad and self.batch_size > 1:
             from faster_whisper import BatchedInferencePipeline
 
-            segments, _info = BatchedInferencePipeline(self.model()).transcribe(
+            segments, info = BatchedInferencePipeline(self.model()).transcribe(
                 samples, batch_size=self.batch_size, vad_filter=True, **options)
         else:
-            segments, _info = self.model().transcribe(samples, vad_filter=self.vad, **options)
+            segments, info = self.model().transcribe(samples, vad_filter=self.vad, **options)
         out: list[Utterance] = []
         before = list(earlier or [])[-1:]
         for seg in segments:
@@ -304,7 +299,7 @@ class WhisperASR:
             else:
                 out.append(Utterance(round(float(seg.start) + offset_s, 3),
                                      round(float(seg.end) + offset_s, 3), text))
-        self.detected_language = _info.language
+        self.detected_language = info.language
         return out
 
 
