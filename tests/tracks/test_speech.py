@@ -99,6 +99,14 @@ def test_the_files_own_subtitles_are_the_speech_track(media, whisper):
                      tracks=["speech"]).run(video).tracks["speech"]
     assert heard[0].extras["from"] == "asr:base" and "Goddard" in " ".join(
         s.text for s in heard)
+    # --audio-stream names a stream to recognise: subtitles are then not used, and a stream
+    # the file does not have is one line with the fix, before any work.
+    chosen = pipeline(whisper, config=Config().replace("speech", audio_stream=4),
+                      tracks=["speech"]).run(video).tracks["speech"]
+    assert chosen[0].extras["from"] == "asr:base"
+    out = CliRunner().invoke(cli, ["transcript", "--audio-stream", "9", video])
+    assert out.exit_code == 1 and out.stderr.count("\n") == 1
+    assert "has no audio stream #9" in out.stderr and "vidqa inspect" in out.stderr
 
 
 def test_a_sidecar_srt_is_the_speech_track(tmp_path, clips):

@@ -66,7 +66,8 @@ class SpeechTrack:
         from vidqa.media.subtitles import sidecar, text_streams
 
         info, mode = result.video, self.settings.mode
-        if mode in ("auto", "subtitles"):
+        chosen = self.settings.audio_stream >= 0  # --audio-stream N: recognise that stream
+        if mode == "subtitles" or (mode == "auto" and not chosen):
             streams = text_streams(info)
             if streams:
                 return "stream", streams[0]
