@@ -242,14 +242,8 @@ class WhisperASR:
         self._model = None
         self.detected_language: str | None = None  # of the last `transcribe`
 
-    @staticmethod
-    def settings_of(model: str, *, language: str = "", beam_size: int = 5, vad: bool = True,
-                    threads: int = 0, batch_size: int = 8) -> tuple:
-        """What tells two recognisers apart (for reusing one)."""
-        return (default_model() if model in ("", "auto") else model, language or None,
-                beam_size, vad, threads or _cores(), batch_size)
-
     def settings(self) -> tuple:
+        """What tells two recognisers apart (for reusing one)."""
         return (self.model_name, self.language, self.beam_size, self.vad, self.threads,
                 self.batch_size)
 

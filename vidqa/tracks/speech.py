@@ -87,11 +87,10 @@ class SpeechTrack:
         from vidqa.model.asr import WhisperASR
 
         s = self.settings
-        wanted = dict(language=s.language, beam_size=s.beam_size, vad=s.vad, threads=s.threads,
-                      batch_size=s.batch_size)
-        have = self.tools.asr
-        if have is None or have.settings() != WhisperASR.settings_of(s.model, **wanted):
-            self.tools.asr = WhisperASR(s.model, **wanted)
+        wanted = WhisperASR(s.model, language=s.language, beam_size=s.beam_size, vad=s.vad,
+                            threads=s.threads, batch_size=s.batch_size)  # loads nothing yet
+        if self.tools.asr is None or self.tools.asr.settings() != wanted.settings():
+            self.tools.asr = wanted
         return self.tools.asr
 
     def _cache_path(self, result: Media, source: tuple[str, object]) -> Path:
