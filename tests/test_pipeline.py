@@ -71,6 +71,28 @@ def test_the_command_line_starts_light(args):
     assert proc.stdout.strip()
 
 
+_WATCH = ("torch", "sentence_transformers", "rapidocr", "cv2", "scenedetect", "huggingface_hub.file_download")
+
+
+@pytest.mark.parametrize("args", [["find", "--json", "{video}", "quarterly budget"],
+                                  ["events", "{video}"]])
+def test_find_and_events_on_an_indexed_video_load_no_torch_ocr_or_opencv(clips, args):
+    """What `vidqa find` waits for: no torch (the query is embedded by MiniLM on onnxruntime,
+    exported at index time), no OCR (text lines were pinned at index time), no OpenCV or
+    PySceneDetect (the ingest is read from its cache)."""
+    video = str(clips["slide"])
+    assert run("index", "--no-captions", "--ocr", "on", video).exit_code == 0
+    code = ("import sys\nfrom vidqa.cli import main\nsys.argv = ['vidqa', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print('HEAVY', [m for m in {_WATCH!r} if m in sys.modules], file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, *[a.format(video=video) for a in args]],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "HEAVY []" in proc.stderr, proc.stderr
+    if args[0] == "find":
+        top = json.loads(proc.stdout)["hits"][0]
+        assert top["kind"] == "text" and "budget" in top["text"].lower(), top
+
+
 def test_the_public_api_is_lazy():
     code = ("import sys, vidqa\nassert 'vidqa.pipeline' not in sys.modules\n"
             "assert vidqa.Pipeline.__module__ == 'vidqa.pipeline'\n"

@@ -112,6 +112,9 @@ class DecodeConfig:
                       "faster on B-frame streams; times stay exact, images lose a little sharpness)")
     threads: int = _opt(0, "ffmpeg decoder threads (0: all cores but one, at most 8; the spare "
                         "core runs the key-frame analysis)", lo=0, hi=64)
+    segments: int = _opt(0, "parts of a video decoded at once, each by its own ffmpeg with one "
+                         "thread (0: one per core, at most 4, for videos of 2 minutes or more; "
+                         "1: one pass)", lo=0, hi=16, added=True)
 
 
 @dataclass(frozen=True)
@@ -122,14 +125,17 @@ class SelectConfig:
                        "changes and intervals: vidqa's policy) or uniform (every sampled frame, "
                        "the baseline it is measured against)", choices=("scenes", "uniform"),
                        added=True)
-    detector: str = _opt("content+adaptive", "PySceneDetect detector run on the sampled frames "
-                         "(content+adaptive: the cuts either finds)",
-                         choices=("content+adaptive", "content", "adaptive", "histogram", "hash"))
+    detector: str = _opt("content+adaptive", "cut detector run on the sampled frames: "
+                         "PySceneDetect's (content+adaptive: the cuts either finds) or transnet "
+                         "(TransNetV2, pip install 'vidqa[transnet]')",
+                         choices=("content+adaptive", "content", "adaptive", "histogram", "hash",
+                                  "transnet"))
     threshold: float = _opt(0.0, "detector threshold (0: vidqa's default for 2 fps samples: "
-                            "content 44, adaptive 3.0, histogram 0.20, hash 0.35; for "
-                            "content+adaptive it sets the content one)", lo=0.0, hi=255.0)
-    min_scene_s: float = _opt(1.0, "shortest scene in seconds; a cut closer to the last one is "
-                              "merged into it", lo=0.0, hi=600.0)
+                            "content 44, adaptive 3.0, histogram 0.20, hash 0.35, transnet "
+                            "0.5; for content+adaptive it sets the content one)", lo=0.0,
+                            hi=255.0)
+    min_scene_s: float = _opt(1.0, "shortest scene in seconds; of cuts closer than this, the "
+                              "strongest stands", lo=0.0, hi=600.0)
     change_level: float = _opt(20.0, "mean difference in edge strength (Sobel, on 0-255 grey) "
                                "that marks one of a frame's 16x9 blocks as changed", lo=1.0,
                                hi=2040.0)
@@ -193,9 +199,13 @@ class IndexConfig:
                     "installed)", choices=("auto", "on", "off"))
     ocr_threads: int = _opt(1, "threads OCR may use (onnxruntime takes every core otherwise)",
                             lo=1, hi=64)
+    ocr_size: int = _opt(736, "short side, in pixels, the text detector sees a key frame at (736: "
+                         "RapidOCR's default, small subtitles read; 264: about a sixth of the "
+                         "cost, large captions only)", lo=128, hi=2048, added=True)
     embedder: str = _opt("minilm", "sentence embeddings: minilm (offline, shipped in a package) "
                          "or any sentence-transformers model id in the Hugging Face cache")
-    refine_top: int = _opt(3, "top hits whose time `find` pins by decoding again at 8 fps",
+    refine_top: int = _opt(3, "top caption and event hits whose time `find --refine-model` "
+                           "asks the model to pin on 4 fps frames",
                            lo=0, hi=50)
 
 

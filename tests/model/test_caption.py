@@ -134,7 +134,7 @@ def test_model_pins_a_visual_hit_to_a_frame_it_was_shown(cuts_video, scripted):
     hit = Found(result.video.path, "event", round(cut + 1.2, 1), cut + 3.0, "the test pattern", 0.8)
     scripted.reply(f"<think>frames...</think>It begins at {cut:.1f} seconds.")
     backend = get_backend("scripted", "m")
-    refine([hit], {result.video.path: result}, Config(), None, backend=backend)
+    refine([hit], {result.video.path: result}, Config(), backend=backend)
     assert hit.refined_by == "model" and abs(hit.refined_s - cut) <= 0.25
     items = backend.calls[0][0]["content"]
     labels = [i["text"] for i in items if i["type"] == "text" and i["text"].startswith("<")]

@@ -341,3 +341,23 @@ def test_readers_see_a_complete_index_while_another_process_rebuilds(minilm, tmp
     assert len(seen) >= 2 and opens > 10, (len(seen), opens)
     assert temporaries(tmp_path) == []
     assert VectorIndex.open(directory, minilm).build_id != first.build_id
+
+
+def test_minilm_on_onnxruntime_gives_the_same_vectors_without_torch(vidqa_home):
+    """The first load exports MiniLM to ONNX (torch is there); the next process searches on
+    onnxruntime with the same vectors, and imports no torch."""
+    from vidqa.search import index
+
+    texts = ["the invoice number", "Please send your invoices to Maria before Friday.",
+             "EVENT 1 AT 0", ""]
+    first = index._load_minilm()
+    assert isinstance(first, SentenceEmbedder)
+    second = index._load_minilm()
+    assert isinstance(second, index.OnnxEmbedder) and second.dim == first.dim == 384
+    assert np.allclose((first.encode(texts) * second.encode(texts)).sum(axis=1), 1.0, atol=1e-4)
+    probe = ("import sys; from vidqa.search.index import get_embedder; "
+             "e = get_embedder(); e.encode(['a query']); "
+             "print(type(e).__name__, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**os.environ, "VIDQA_HOME": str(vidqa_home)}, check=True)
+    assert out.stdout.split() == ["OnnxEmbedder", "False"]

@@ -118,10 +118,10 @@ class ScriptedEngine(OcrEngine):
     def __init__(self, script: list[list[tuple[str, float]]], name: str = "scripted-1"):
         self.script, self.name, self.calls = script, name, 0
 
-    def read(self, bgr):
+    def read_lines(self, bgr, frame_short=None):
         assert bgr.ndim == 3 and bgr.shape[2] == 3
         self.calls += 1
-        return self.script[self.calls - 1]
+        return [(t, s, None) for t, s in self.script[self.calls - 1]]
 
 
 def fake_result(tmp_path: Path, times: list[float], end_s: float) -> SimpleNamespace:
@@ -168,16 +168,16 @@ def test_merge_across_key_frames(tmp_path):
 def test_cache_reads_without_ocr(tmp_path):
     result = fake_result(tmp_path, [0.0, 2.0, 4.0, 6.0, 8.0], end_s=10.0)
     first = ScriptedEngine(SCRIPT)
-    lines = text_track(result, first)
+    lines = text_track(result, first, pin=False)
     assert first.calls == 5
     stored = list((tmp_path / "ocr").glob("*.json"))
     assert len(stored) == 1 and json.loads(stored[0].read_text())["engine"] == "scripted-1"
     again = ScriptedEngine(SCRIPT)
-    assert text_track(result, again) == lines
+    assert text_track(result, again, pin=False) == lines
     assert again.calls == 0
     # Another engine (model) is another cache entry.
     other = ScriptedEngine(SCRIPT, name="scripted-2")
-    assert text_track(result, other) == lines and other.calls == 5
+    assert text_track(result, other, pin=False) == lines and other.calls == 5
     assert len(list((tmp_path / "ocr").glob("*.json"))) == 2
 
 
@@ -185,3 +185,36 @@ def test_threads_are_validated():
     from vidqa.errors import ConfigError
     with pytest.raises(ConfigError, match="threads"):
         OcrEngine(threads=0)
+
+
+@pytest.mark.media
+def test_only_the_changed_region_is_read_again(tmp_path, engine):
+    """A slide with a title, then a caption below it, then the same picture again: the second
+    key frame reads only the caption's region (the title stands), the third reads nothing."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    slide = np.full((360, 640, 3), 235, np.uint8)
+    cv2.putText(slide, "QUARTERLY REVIEW", (60, 80), font, 1.6, (20, 20, 20), 4)
+    caption = slide.copy()
+    cv2.putText(caption, "FIRE ALARM TEST", (150, 300), font, 1.2, (0, 0, 160), 3)
+    (tmp_path / "keyframes").mkdir()
+    keyframes = []
+    for i, (t, image) in enumerate([(0.0, slide), (4.0, caption), (8.0, caption)]):
+        name = f"keyframes/{i}.png"  # lossless: the repeat is the same picture
+        cv2.imwrite(str(tmp_path / name), image)
+        keyframes.append(Keyframe(pts_s=t, scene_index=0, reason="change", change=1.0,
+                                  frame_index=i, image=name))
+    result = SimpleNamespace(keyframes=keyframes, workdir=tmp_path,
+                             image_path=lambda kf: tmp_path / kf.image,
+                             stats=SimpleNamespace(end_s=10.0))
+    counts: dict = {}
+    lines = read_keyframes(result, OcrEngine(threads=1, cache=False), counts=counts)
+    assert counts == {"whole": 1, "region": 1, "same": 1}
+    texts = {line.text.upper().replace(" ", ""): line for line in lines}
+    assert texts["QUARTERLYREVIEW"].start_s == 0.0 and texts["QUARTERLYREVIEW"].end_s == 10.0
+    assert texts["FIREALARMTEST"].start_s == 4.0 and texts["FIREALARMTEST"].end_s == 10.0
+    # Reading one line's box (recognition only, as pinning does) leaves detection on for the
+    # next whole read: RapidOCR keeps a call's switches otherwise.
+    box = texts["FIREALARMTEST"].box
+    engine = OcrEngine(threads=1, cache=False)
+    assert similar(engine.read_box(caption, box)[0], "FIRE ALARM TEST") >= 0.8
+    assert len(engine.read_lines(caption)) == 2

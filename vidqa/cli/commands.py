@@ -278,8 +278,8 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 @click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
               help="hits to show")
 @click.option("--refine/--no-refine", default=True, show_default=True,
-              help="pin the top text hits by decoding their window again at 8 fps, and speech "
-                   "hits to their first matching word")
+              help="report text hits at the 8 fps frame the index pinned them to, and speech "
+                   "hits at their first matching word")
 @click.option("--refine-model", is_flag=True,
               help="also pin caption and event hits: the model looks at their window at 4 fps")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")

@@ -64,6 +64,7 @@ _SETTING_FLAGS = [
     ("--max-span", "chunk", "max_span_s", float),
     ("--max-new-tokens", "model", "max_new_tokens", int),
     ("--ocr", "index", "ocr", None),
+    ("--ocr-size", "index", "ocr_size", int),
     ("--embedder", "index", "embedder", str),
     ("--speech", "speech", "mode", None),
     ("--speech-model", "speech", "model", str),

@@ -373,7 +373,8 @@ def _needle_eval(sweep: Sweep, out: Path, config: Config, backend, ocr: bool, ke
     needles = get_needles(sweep.needles)
     haystack = _haystack_for(sweep, on_status)
     tools = Tools(config, backend=backend, engine_set=True,
-                  engine=engine_for("on", config.index.ocr_threads) if ocr else None)
+                  engine=engine_for("on", config.index.ocr_threads,
+                                    config.index.ocr_size) if ocr else None)
     tools.search_embedder()
     finished = {r.get("key"): r for r in read_results(results_path)}
     report = Report(sweep, [], results_path)

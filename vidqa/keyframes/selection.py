@@ -1,8 +1,14 @@
 """Scene detection and the key-frame policy, run on the frames `decode` already produced.
 
-PySceneDetect detectors get each sampled frame with its true presentation time (a
-`Timecode`-backed `FrameTimecode`), so cuts come back as stream times, and minimum scene length
-is in seconds. The policy keeps:
+The detectors (`vidqa.keyframes.detectors`: PySceneDetect's, TransNetV2) get each sampled frame
+with its true presentation time (a `Timecode`-backed `FrameTimecode`), so cuts come back as
+stream times. They report every candidate; a candidate stands when it is not a flash (the
+sample after it looks like the one before, or the picture returns to the one two samples back)
+is the strongest candidate (the largest jump in colour) within the minimum scene length on
+either side, so a false cut during motion does not push out the real one just after it; a
+candidate whose jump does not stand out of the one before it (a pan, a crowd, a fade) is not
+a cut. The
+policy keeps:
 
 - the first frame of every scene (`reason="scene"`);
 - a frame whose picture departs from the last kept one, arrived within the last 1.5 s and holds
@@ -33,101 +39,26 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 
-import cv2
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scenedetect import (AdaptiveDetector, ContentDetector, FrameTimecode, HashDetector,
-                         HistogramDetector, SceneDetector)
-from scenedetect.common import Timecode
 
 from vidqa.config import SelectConfig
 from vidqa.media.decode import Frame
 from vidqa.timecode import Timed
 
-POLICY_VERSION = "2"  # bump when the detectors or the key-frame policy change: new cache keys
+if TYPE_CHECKING:
+    from scenedetect import FrameTimecode
+
+POLICY_VERSION = "3"  # bump when the detectors or the key-frame policy change: new cache keys
 ANALYSIS_WIDTH = 256  # what PySceneDetect downscales to by default
 GRID_W, GRID_H, BLOCK = 16, 9, 4  # change blocks: a 64x36 signature in 16x9 blocks of 4x4
 SUDDEN_SAMPLES = 3  # a change must be new against the sample this many steps back (1.5 s at 2 fps)
-_MICRO = Fraction(1, 1_000_000)
-
-
-# Thresholds for 2 fps samples. PySceneDetect's own defaults are tuned for every frame; at 2 fps
-# half a second of motion separates two samples, so ContentDetector (with its edge term on) needs
-# 44 where it uses 27. Tuned on the labelled real footage in ../shared/media (news, bikes,
-# goldeneye: no false cut, 12 of 14 cuts; see BENCHMARKS.md).
-DEFAULT_THRESHOLDS = {"content": 44.0, "adaptive": 3.0, "histogram": 0.20, "hash": 0.35,
-                      "content+adaptive": 44.0}
-
-
-def _threshold(cfg: SelectConfig) -> float:
-    return cfg.threshold if cfg.threshold > 0 else DEFAULT_THRESHOLDS[cfg.detector]
-
-
-class UnionDetector(SceneDetector):
-    """Cuts any of several detectors finds, each once (PySceneDetect's detector protocol).
-
-    ContentDetector's absolute threshold misses soft cuts between calm shots (a slide to a
-    smooth gradient scores 37 against 44); AdaptiveDetector compares each score with its
-    neighbours and catches them, but misses cuts between busy shots. Together they cover both.
-    """
-
-    def __init__(self, detectors: list[SceneDetector], min_scene_s: float):
-        super().__init__()
-        self.detectors = detectors
-        self.min_scene_s = min_scene_s
-        self._emitted: list[float] = []
-
-    def _merge(self, cuts: list[FrameTimecode]) -> list[FrameTimecode]:
-        out = []
-        for cut in sorted(cuts, key=lambda c: c.seconds):
-            if all(abs(cut.seconds - t) >= max(self.min_scene_s, 1e-6) for t in self._emitted):
-                self._emitted.append(cut.seconds)
-                out.append(cut)
-        return out
-
-    def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
-        return self._merge([c for d in self.detectors for c in d.process_frame(timecode, frame_img)])
-
-    def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
-        return self._merge([c for d in self.detectors for c in d.post_process(timecode)])
-
-    @property
-    def event_buffer_length(self) -> int:
-        return max(d.event_buffer_length for d in self.detectors)
-
-
-class _SharedScoreAdaptive(AdaptiveDetector):
-    """AdaptiveDetector fed the frame score its partner ContentDetector has just computed for the
-    same frame, so the union pays for one HSV/edge pass instead of two."""
-
-    def __init__(self, source: ContentDetector, **kwargs):
-        super().__init__(**kwargs)
-        self._source = source
-
-    def _calculate_frame_score(self, timecode: FrameTimecode, frame_img: np.ndarray) -> float:
-        return self._source._frame_score
-
-
-def _content_adaptive(cfg: SelectConfig) -> UnionDetector:
-    content = DETECTORS["content"](cfg)
-    adaptive = _SharedScoreAdaptive(content, adaptive_threshold=DEFAULT_THRESHOLDS["adaptive"],
-                                    min_scene_len=float(cfg.min_scene_s))
-    return UnionDetector([content, adaptive], float(cfg.min_scene_s))
-
-
-# The registry: name -> factory. Each detector sees BGR frames at ANALYSIS_WIDTH.
-DETECTORS: dict[str, Callable[[SelectConfig], SceneDetector]] = {
-    "content": lambda cfg: ContentDetector(
-        threshold=_threshold(cfg), min_scene_len=float(cfg.min_scene_s),
-        weights=ContentDetector.Components(1.0, 1.0, 1.0, 1.0)),
-    "adaptive": lambda cfg: AdaptiveDetector(
-        adaptive_threshold=_threshold(cfg), min_scene_len=float(cfg.min_scene_s)),
-    "histogram": lambda cfg: HistogramDetector(
-        threshold=_threshold(cfg), min_scene_len=float(cfg.min_scene_s)),
-    "hash": lambda cfg: HashDetector(threshold=_threshold(cfg), min_scene_len=float(cfg.min_scene_s)),
-    "content+adaptive": _content_adaptive,
-}
+MOTION_RATIO = 1.5  # a cut's jump must be this many times the jump into the last sample
+#                    before it that was no candidate
+STILL_SHARE = 0.25  # samples between two close cuts jumping less than this share: a still shot
+FLASH_SIMILAR = 0.35  # a cut whose sample after looks like the one before (this share of the jump) is a flash
 
 
 @dataclass(frozen=True)
@@ -164,6 +95,8 @@ class Selection:
 def analysis_image(bgr: np.ndarray) -> np.ndarray:
     """The frame at PySceneDetect's default analysis width (256 px), bilinear as its own
     SceneManager downscales (0.2 ms for a 640 px frame; area averaging would take 0.9 ms)."""
+    import cv2  # here, not at the top: reading a cached ingest needs no OpenCV
+
     height, width = bgr.shape[:2]
     if width <= ANALYSIS_WIDTH:
         return bgr
@@ -184,6 +117,8 @@ class Signature:
 
 
 def signature(small_bgr: np.ndarray) -> Signature:
+    import cv2
+
     gray = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     strength = (np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3))
                 + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)))
@@ -208,9 +143,10 @@ def block_changes(a: Signature, b: Signature, edge_level: float, color_level: fl
     return (edges > edge_level) | (color > color_level)
 
 
-def _timecode(pts_s: float, fps: float) -> FrameTimecode:
-    micros = max(0, round(pts_s * 1_000_000))
-    return FrameTimecode(Timecode(pts=micros, time_base=_MICRO), fps=Fraction(fps).limit_denominator(1001))
+def jump(a: Signature, b: Signature) -> float:
+    """How far apart two samples are (mean colour difference on the 64x36 grid, 0-255): what
+    decides which of two close cuts is the real one, and whether a cut is a flash."""
+    return float(np.abs(a.color - b.color).mean())
 
 
 class KeyframeSelector:
@@ -222,56 +158,134 @@ class KeyframeSelector:
     """
 
     def __init__(self, config: SelectConfig, fps: float,
-                 on_keyframe: Callable[[Frame, Keyframe], str | None] | None = None):
+                 on_keyframe: Callable[[Frame, Keyframe], str | None] | None = None, *,
+                 starts_s: float | None = None):
+        """`starts_s`: this selector takes up a part of the video at that time (decoded
+        beside the parts before it); the frames before it go through the detector and the
+        policy as usual, so that both are in the state a single pass would have them in, but
+        none is kept, counted or starts a scene."""
+        from vidqa.keyframes.detectors import make_detector, timecode
+
         self.config = config
         self.fps = fps
         self.on_keyframe = on_keyframe
-        self.detector = DETECTORS[config.detector](config)
-        self.lag = min(16, 3 + math.ceil(config.min_scene_s * fps))
-        self._pending: deque[tuple[Frame, Signature]] = deque()
-        self._cut_micros: set[int] = set()
+        self.detector = make_detector(config)
+        self._timecode = timecode
+        # Frames wait until every cut within the minimum scene length after them is known.
+        self.lag = min(16, 3 + math.ceil(config.min_scene_s * fps)) + getattr(
+            self.detector, "delay", 0)
+        self._pending: deque[tuple[Frame, Signature, float]] = deque()
+        self._cuts: dict[int, float] = {}  # candidate cuts not yet decided: micros -> jump
+        self._candidates: deque[list] = deque(maxlen=64)  # decided: [pts_s, jump, stood]
+        self._steps: deque[tuple[float, float]] = deque(maxlen=64)  # decided: (pts_s, jump)
+        self._end_s: float | None = None  # known once `finish` is called
+        self._base_step = 0.0  # the jump into the last sample that was no candidate cut
         self._late_cut = False
         self._last_tc: FrameTimecode | None = None
         self._last_sig: Signature | None = None
+        self._pushed: Signature | None = None  # the last sample pushed
         self._prev: tuple[float, Signature] | None = None  # the previous sample, kept or not
         self._recent: deque[Signature] = deque(maxlen=SUDDEN_SAMPLES)  # the last few samples
         self._motion = 0.0  # running share of blocks that hold still by chance
         self._last_kept_s = -math.inf
+        self._starts_s = starts_s
+        self._context = 0  # frames before `starts_s`
         self.scene_starts: list[float] = []
         self.keyframes: list[Keyframe] = []
         self.frames_sampled = 0
 
     def push(self, frame: Frame) -> None:
         small = analysis_image(frame.bgr)
-        tc = _timecode(frame.pts_s, self.fps)
+        tc = self._timecode(frame.pts_s, self.fps)
         self._last_tc = tc
-        self._pending.append((frame, signature(small)))
+        sig = signature(small)
+        step = jump(sig, self._pushed) if self._pushed is not None else 0.0
+        self._pushed = sig
+        self._pending.append((frame, sig, step))
         self._note_cuts(self.detector.process_frame(tc, small))
         self.frames_sampled += 1
         while len(self._pending) > self.lag:
             self._decide(*self._pending.popleft())
 
     def _note_cuts(self, cuts: list[FrameTimecode]) -> None:
-        pending_micros = {round(f.pts_s * 1_000_000) for f, _ in self._pending}
+        pending = {round(f.pts_s * 1_000_000): step for f, _, step in self._pending}
         for cut in cuts:
             micros = round(cut.seconds * 1_000_000)
-            if micros in pending_micros or not self._pending:
-                self._cut_micros.add(micros)
+            if micros in pending or not self._pending:
+                self._cuts[micros] = pending.get(micros, 0.0)
             else:
                 # Reported after its frame left the buffer: the next decided frame opens it.
                 self._late_cut = True
 
-    def _decide(self, frame: Frame, sig: Signature) -> None:
+    def _is_cut(self, pts_s: float, micros: int, sig: Signature) -> bool:
+        """Whether the candidate cut at this sample stands.
+
+        Not motion or a fade: its jump stands out of the jump into the last sample before it
+        that was no candidate. Not a flash: the sample after it looks like the one before, or
+        it looks like the one two back (the picture came back). Of candidates closer than the
+        minimum scene length (a chain), when the picture moved between them the strongest
+        stands (a false cut in motion gives way to the real one after it); when it held still
+        between them (a real shot shorter than the minimum), the first that stood stands."""
+        step = self._cuts.pop(micros)
+        record = [pts_s, step, False]
+        self._candidates.append(record)
+        if step < MOTION_RATIO * self._base_step:
+            return False  # the picture was already changing as much: motion or a fade, not a cut
+        before = self._recent[-1] if self._recent else None
+        two_back = self._recent[-2] if len(self._recent) >= 2 else None
+        after = self._pending[0][1] if self._pending else None
+        if before is not None and after is not None and jump(after, before) < FLASH_SIMILAR * step:
+            return False
+        if two_back is not None and jump(sig, two_back) < FLASH_SIMILAR * step:
+            return False
+        near = self.config.min_scene_s - 1e-6
+        opens_s = (self._prev[0] + pts_s) / 2 if self._prev else pts_s  # where its scene starts
+        if self._end_s is not None and self._end_s - opens_s < near:
+            return False  # the scene it would open is shorter than the minimum
+        later = pts_s
+        for t, other, stood in reversed(list(self._candidates)[:-1]):  # [-1]: this one
+            if later - t >= near:
+                break
+            if (stood if self._still_between(t, pts_s, step) else other >= step):
+                return False
+            later = t
+        earlier = pts_s
+        for frame, _, other in self._pending:
+            if frame.pts_s - earlier >= near:
+                break
+            if round(frame.pts_s * 1_000_000) in self._cuts:
+                if other > step and not self._still_between(pts_s, frame.pts_s, step):
+                    return False
+                earlier = frame.pts_s
+        record[2] = True
+        return True
+
+    def _still_between(self, start_s: float, end_s: float, step: float) -> bool:
+        """Whether the picture held still between two candidate cuts: every sample strictly
+        between them jumped less than STILL_SHARE of `step` (none between: it did not)."""
+        between = [s for t, s in self._steps if start_s < t < end_s] + \
+            [s for f, _, s in self._pending if start_s < f.pts_s < end_s]
+        return bool(between) and max(between) < STILL_SHARE * step
+
+    def _decide(self, frame: Frame, sig: Signature, step: float) -> None:
         cfg = self.config
         micros = max(0, round(frame.pts_s * 1_000_000))
-        is_cut = micros in self._cut_micros or self._late_cut
+        context = self._starts_s is not None and frame.pts_s < self._starts_s - 1e-6
+        if context:
+            self._context += 1
+        candidate = micros in self._cuts
+        is_cut = (candidate and self._is_cut(frame.pts_s, micros, sig)) or self._late_cut
+        if not candidate:
+            self._base_step = step
+        self._steps.append((frame.pts_s, step))
         prev, self._prev = self._prev, (frame.pts_s, sig)
         recent = self._recent[0] if self._recent else sig
         before_prev = self._recent[-2] if len(self._recent) >= 2 else None
         self._recent.append(sig)
         if self._last_sig is None:
             reason, change = "scene", 1.0
-            self.scene_starts.append(frame.pts_s)
+            if not context:
+                self.scene_starts.append(frame.pts_s)
         else:
             levels = (cfg.change_level, cfg.color_level)
             changed = block_changes(sig, self._last_sig, *levels)
@@ -290,8 +304,8 @@ class KeyframeSelector:
             since = frame.pts_s - self._last_kept_s
             if is_cut:
                 self._late_cut = False
-                self._cut_micros.discard(micros)
-                self.scene_starts.append((prev[0] + frame.pts_s) / 2)
+                if not context:
+                    self.scene_starts.append((prev[0] + frame.pts_s) / 2)
                 self._motion = 0.0
             if cfg.policy == "uniform":
                 reason = "scene" if is_cut else "uniform"
@@ -307,16 +321,22 @@ class KeyframeSelector:
                 reason = None
         if reason is None:
             return
+        if context:  # the policy's state as the one pass would have it, nothing kept
+            self._last_sig, self._last_kept_s = sig, frame.pts_s
+            return
         keyframe = Keyframe(pts_s=frame.pts_s, scene_index=len(self.scene_starts) - 1,
-                            reason=reason, change=round(change, 4), frame_index=frame.index)
+                            reason=reason, change=round(change, 4),
+                            frame_index=frame.index - self._context)
         if self.on_keyframe is not None:
             keyframe = Keyframe(**{**keyframe.to_dict(), "image": self.on_keyframe(frame, keyframe)})
         self.keyframes.append(keyframe)
         self._last_sig = sig
         self._last_kept_s = frame.pts_s
 
-    def finish(self, end_s: float) -> Selection:
-        """Flush the buffered frames; `end_s` is where the video ends."""
+    def finish(self, end_s: float, *, last: bool = True) -> Selection:
+        """Flush the buffered frames; `end_s` is where the video (`last`), or this part of it,
+        ends."""
+        self._end_s = end_s if last else None
         if self._last_tc is not None:
             self._note_cuts(self.detector.post_process(self._last_tc))
         while self._pending:
@@ -326,7 +346,7 @@ class KeyframeSelector:
         scenes = [Scene(i, start, starts[i + 1] if i + 1 < len(starts) else end_s)
                   for i, start in enumerate(starts)]
         return Selection(scenes=scenes, keyframes=self.keyframes,
-                         frames_sampled=self.frames_sampled)
+                         frames_sampled=self.frames_sampled - self._context)
 
 
 def select_keyframes(frames, config: SelectConfig, fps: float, end_s: float,

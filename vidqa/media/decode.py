@@ -147,7 +147,12 @@ class FrameReader:
                 if pts is None:
                     raise DecodeError(f"cannot decode '{self.info.path}': ffmpeg gave a frame "
                                       "without a timestamp; report this with the file")
-                pts_s = round(float(pts) + self.offset_s, 6) if self.offset_s else float(pts)
+                # From a seek to a whole second (the parts of a parallel ingest): exactly the
+                # float a pass from the start gives; elsewhere ffmpeg's own rounding of the seek
+                # point is cut off at the microsecond.
+                pts_s = float(pts) if not self.offset_s else \
+                    float(pts + int(self.offset_s)) if self.offset_s.is_integer() else \
+                    round(float(pts) + self.offset_s, 6)
                 frame = np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
                 self.last_pts_s = pts_s
                 yield Frame(self.frames_read, pts_s, frame)

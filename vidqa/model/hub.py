@@ -27,12 +27,19 @@ def cached_locally(model: str) -> bool:
     """True for a local directory, or a hub id whose files are in the Hugging Face cache."""
     if Path(model).expanduser().is_dir():
         return True
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    return bool(_cached_commit(model))
 
-        return isinstance(try_to_load_from_cache(model, "config.json", cache_dir=hub_cache()), str)
-    except Exception:  # noqa: BLE001 - an odd id is simply not cached
-        return False
+
+def _cached_commit(model: str) -> str:
+    """The commit of the cached snapshot of hub id `model` that has a config.json, or "". The
+    Hugging Face cache layout (models--org--name/refs/main -> snapshots/<commit>/) is read
+    directly: importing huggingface_hub's download module costs `vidqa find` 0.2 s."""
+    folder = Path(hub_cache()) / ("models--" + model.strip().replace("/", "--"))
+    try:
+        commit = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return ""
+    return commit if commit and (folder / "snapshots" / commit / "config.json").is_file() else ""
 
 
 def hub_reachable(timeout_s: float = 5.0) -> bool:
@@ -59,10 +66,5 @@ def model_revision(model: str) -> str:
                 st = item.stat()
                 digest.update(f"{item.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
         return f"dir:{local.resolve()}:{digest.hexdigest()}"
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(model, "config.json", cache_dir=hub_cache())
-    except Exception:  # noqa: BLE001 - not a hub id: nothing cached under it
-        return ""
-    return f"hub:{Path(found).parent.name}" if isinstance(found, str) else ""
+    commit = _cached_commit(model)
+    return f"hub:{commit}" if commit else ""

@@ -8,6 +8,8 @@ environment variable or flag set (`Config.with_preset`).
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import asdict, dataclass
 
 import yaml
@@ -60,8 +62,17 @@ def find_preset(model: str) -> ModelPreset | None:
     return None
 
 
+def _gpu_driver() -> bool:
+    """Whether this machine has a GPU driver torch could use (NVIDIA's or ROCm's device files):
+    without one the answer is known without importing torch (2 s of `vidqa find`'s start)."""
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
+
+
 def default_model() -> str:
-    """Qwen3-VL-8B-Instruct on a CUDA GPU with room for it (24 GiB), else Qwen3-VL-2B-Instruct."""
+    """Qwen3-VL-8B-Instruct on a CUDA GPU with room for it (24 GiB), else Qwen3-VL-2B-Instruct.
+    torch is asked only where it is imported already or a GPU driver is there."""
+    if "torch" not in sys.modules and not _gpu_driver():
+        return DEFAULT_CPU_MODEL
     try:
         import torch
     except ImportError:

@@ -1,9 +1,10 @@
-"""Second-level lookup: search the vector index, then pin each top hit to where it begins.
+"""Second-level lookup: search the vector index, then pin each hit to where it begins.
 
-Hits come from the FAISS index over chunk summaries, event lines and on-screen text lines
-(`vidqa.search.index`). A key frame shows a text line up to a sample interval (or a little more) after
-it appeared, so each top text hit is refined: its window is decoded again at 8 fps and OCR finds
-the first frame that shows the text; that frame's time is the answer.
+Hits come from the FAISS index over chunk summaries, event lines, on-screen text lines and
+speech (`vidqa.search.index`). On-screen text lines were pinned to the first 8 fps frame that
+shows them when the video was indexed (`vidqa.tracks.ocr.pin_lines`), so a text hit needs no
+work here; a speech hit is pinned to the first of its words that matches the query, and the top
+caption and event hits, when a model is given, to the 4 fps frame the model names.
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vidqa.config import Config, cache_dir
-from vidqa.media.decode import FrameReader
 from vidqa.errors import VidqaError
 from vidqa.timecode import Timed
-from vidqa.tracks.ocr import similar
 from vidqa.keyframes.ingest import IngestResult
+from vidqa.tracks.ocr import similar
 
-REFINE_FPS = 8.0
-REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the text may have appeared
-REFINE_MISSES = 2  # frames without the text that end the backward scan
+REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the model looks
 
 
 @dataclass
@@ -39,7 +37,7 @@ class Found(Timed):
     text: str
     score: float
     refined_s: float | None = None  # where the match begins, pinned at 8 fps
-    refined_by: str | None = None  # "ocr", "words" (speech) or "model"
+    refined_by: str | None = None  # "ocr" (at index time), "words" (speech) or "model"
 
     @property
     def time_s(self) -> float:
@@ -47,26 +45,6 @@ class Found(Timed):
 
     def to_dict(self) -> dict:
         return {**asdict(self), "time_s": self.time_s}
-
-
-def refine_text_hit(result: IngestResult, found: Found, engine, config: Config) -> float | None:
-    """The time of the first 8 fps frame of the run of frames in the hit's window that shows
-    its text, or None. Frames are read from the window's end backwards, and reading stops
-    REFINE_MISSES frames before the run (text crossed by something moving can be hidden for a
-    frame or two): the text usually appeared shortly before the key frame, so a handful of
-    frames is read, not the whole window."""
-    window = (max(0.0, found.start_s - REFINE_BEFORE_S), found.start_s + 1.0 / config.decode.fps)
-    reader = FrameReader(result.video, config.decode.__class__(
-        **{**config.decode.__dict__, "fps": REFINE_FPS}), window=window, allow_errors=True)
-    earliest, misses = None, 0
-    for frame in reversed(list(reader)):
-        if any(similar(text, found.text) >= 0.7 for text, _score in engine.read(frame.bgr)):
-            earliest, misses = frame.pts_s, 0
-        elif earliest is not None:
-            misses += 1
-            if misses >= REFINE_MISSES:
-                break
-    return earliest
 
 
 _WORD = re.compile(r"\w+")
@@ -105,6 +83,7 @@ def refine_visual_hit(result: IngestResult, found: Found, backend, config: Confi
     inside the window."""
     import cv2
 
+    from vidqa.media.decode import FrameReader
     from vidqa.model.captions import strip_reasoning
     from vidqa.model.messages import timestamp_label
     from vidqa.model.prompts import REFINE_PROMPT
@@ -175,32 +154,33 @@ def video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
     return result.workdir / "index" / f"{embedder.name.replace('/', '_')}-{key}"
 
 
-def refine(found: list[Found], results: dict[str, IngestResult], config: Config, engine, *,
+def refine(found: list[Found], results: dict[str, IngestResult], config: Config, *,
            top: int = 3, backend=None, query: str = "", words: dict | None = None,
+           pinned: dict | None = None,
            on_progress: Callable[[Found], None] | None = None) -> list[Found]:
-    """Pin hits to where they begin: speech hits (all of them) to the first word that
-    matches `query` (`words`: (video, start_s, end_s, text) -> the segment's word times);
-    the top ones of the rest: text hits by OCR on 8 fps frames, caption and event hits by the
-    model on 4 fps frames (when a `backend` is given)."""
+    """Pin hits to where they begin: text hits say where the index pinned them (`pinned`:
+    (video, start_s, end_s, text) -> the first key frame that showed it); speech hits (all of
+    them) are pinned to the first word that matches `query` (`words`: the same key -> the
+    segment's word times); the top caption and event hits by the model on 4 fps frames (when a
+    `backend` is given)."""
     for hit in found:
-        spoken = (words or {}).get((hit.video, hit.start_s, hit.end_s, hit.text))
+        key = (hit.video, hit.start_s, hit.end_s, hit.text)
+        spoken = (words or {}).get(key)
         if hit.kind == "speech" and spoken:
-            pinned = refine_speech_hit(hit, spoken, query)
-            if pinned is not None:
-                hit.refined_s, hit.refined_by = pinned, "words"
+            at = refine_speech_hit(hit, spoken, query)
+            if at is not None:
+                hit.refined_s, hit.refined_by = at, "words"
+        elif hit.kind == "text" and (pinned or {}).get(key) is not None:
+            hit.refined_s, hit.refined_by = hit.start_s, "ocr"
+    if backend is None:
+        return found
     with tempfile.TemporaryDirectory(prefix="vidqa-refine-") as scratch:
         for hit in found[:top]:
             result = results.get(hit.video)
-            if hit.kind == "speech":
-                pass  # pinned above, by its words
-            elif result is not None and hit.kind == "text" and engine is not None:
-                pinned = refine_text_hit(result, hit, engine, config)
-                if pinned is not None:
-                    hit.refined_s, hit.refined_by = pinned, "ocr"
-            elif result is not None and hit.kind != "text" and backend is not None:
-                pinned = refine_visual_hit(result, hit, backend, config, Path(scratch))
-                if pinned is not None:
-                    hit.refined_s, hit.refined_by = pinned, "model"
+            if result is not None and hit.kind not in ("text", "speech"):
+                at = refine_visual_hit(result, hit, backend, config, Path(scratch))
+                if at is not None:
+                    hit.refined_s, hit.refined_by = at, "model"
             if on_progress:
                 on_progress(hit)
     return found

@@ -188,9 +188,23 @@ class Tools:
         if not self.engine_set:
             from vidqa.tracks.ocr import engine_for
 
-            self.engine = engine_for(self.config.index.ocr, self.config.index.ocr_threads)
+            index = self.config.index
+            self.engine = engine_for(index.ocr, index.ocr_threads, index.ocr_size)
             self.engine_set = True
         return self.engine
+
+    def ocr_name(self) -> str | None:
+        """The name of the engine `ocr_engine()` gives (its text tracks are cached under it),
+        None when it gives none; known without loading the OCR library when no engine was
+        made or given yet."""
+        if self.engine_set:
+            return getattr(self.engine, "name", None)
+        from vidqa.tracks.ocr import engine_name, ocr_available
+
+        mode = self.config.index.ocr
+        if mode == "off" or (mode == "auto" and not ocr_available()):
+            return None
+        return engine_name(self.config.index.ocr_size)
 
     def search_embedder(self):
         """The embedder the settings name (`index.embedder`), loaded once."""
