@@ -8,6 +8,7 @@ The package reads like the pipeline (see README "How it works"):
     model/      backends (transformers, openai), messages, prompts, captions, answers
     search/     embedders, the FAISS index over every track, find
     evaluation/ needle-in-a-haystack sweeps
+    serve/      `vidqa serve`: the web page and the OpenAI-compatible API; `vidqa report`
     cli/        the `vidqa` command
 
 `vidqa.pipeline` owns a run; every entry point goes through it. Every time is absolute seconds

@@ -272,9 +272,26 @@ class NeedleConfig:
         return _validated(NeedleConfig, dataclasses.asdict(self), source="", read=False)
 
 
+@dataclass(frozen=True)
+class ServeConfig:
+    """`vidqa serve`: the web page and the OpenAI-compatible API."""
+
+    host: str = _opt("127.0.0.1", "address to listen on; any but a loopback address needs "
+                     "--api-key", min_items=1)
+    port: int = _opt(8765, "port to listen on (0: any free port, printed at start)", lo=0,
+                     hi=65535)
+    cors_origins: tuple[str, ...] = _opt((), "origins other web pages may call the API from "
+                                         "(CORS; none: off), e.g. http://localhost:3000",
+                                         item=str, split=True)
+    max_body_mb: float = _opt(16.0, "largest request body in MiB (a chat request, a search)",
+                              lo=0.01, hi=4096.0)
+    max_upload_mb: float = _opt(4096.0, "largest video uploaded from the page, in MiB", lo=1.0,
+                                hi=1_048_576.0)
+
+
 STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
                            "model": ModelConfig, "index": IndexConfig, "speech": SpeechConfig,
-                           "needle": NeedleConfig}
+                           "needle": NeedleConfig, "serve": ServeConfig}
 
 
 @dataclass(frozen=True)
@@ -286,6 +303,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     needle: NeedleConfig = field(default_factory=NeedleConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     # (stage, setting) pairs set by a file, the environment or a flag: a preset leaves them be
     explicit: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False, repr=False)
 
@@ -551,7 +569,9 @@ def render_default_yaml() -> str:
 def setting_help(stage: str, name: str) -> str:
     """The help text of one setting, with its default, for click options."""
     spec = {f.name: f for f in fields(STAGES[stage])}[name]
-    return f"{spec.metadata['help']} [default: {spec.default}]"
+    default = spec.default
+    shown = ",".join(map(str, default)) or "none" if isinstance(default, tuple) else default
+    return f"{spec.metadata['help']} [default: {shown}]"
 
 
 def home_dir() -> Path | None:

@@ -99,6 +99,7 @@ class VideoRun:
     tracks: dict[str, list[Segment]]  # track name -> its segments, in time order
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
     warnings: list[str] = field(default_factory=list)  # tracks left out, and why
+    missing: list[str] = field(default_factory=list)  # model tracks not made yet (`load`)
     _entries: list | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -298,6 +299,34 @@ class Pipeline:
         warnings = [_left_out(name, why) for name, (_segs, why) in made.items() if why]
         return VideoRun(result, tracks, seconds, warnings)
 
+    def load(self, video: str) -> VideoRun | None:
+        """`video` as an earlier run left it, read from the caches without doing any work;
+        None when it is not indexed with these settings (the ingest, or a track this pipeline
+        could make, is not cached). A track made by the model (captions) that is not cached
+        yet is listed in `missing` instead: the video can be searched, and a run adds it.
+        A server asks this to tell which videos are indexed."""
+        from vidqa.keyframes.ingest import ingest
+
+        media = self.media(video)
+        result = ingest(media.video, self.config, allow_errors=self.allow_errors,
+                        cache_root=self.cache_root, cached_only=True)
+        if result is None:
+            return None
+        tracks: dict[str, list[Segment]] = {}
+        missing: list[str] = []
+        for name in self.track_names():
+            track = get_track(name)(self.config, self.tools)
+            frames = getattr(track, "frames", True)
+            segments = track.cached(result if frames else media, tracks)
+            if segments is None:
+                if track.unavailable() is None:
+                    if getattr(track, "needs", "") != "model":
+                        return None
+                    missing.append(name)
+                continue
+            tracks[name] = segments
+        return VideoRun(result, tracks, missing=missing)
+
     def transcript(self, video: str) -> tuple[EventLog, str | None]:
         """(what is said in `video` as a log for the writers, a warning): the speech track
         alone, without decoding the frames; empty for a file with no audio and no subtitles."""
@@ -362,17 +391,17 @@ class Pipeline:
         return found
 
     def ask(self, targets: Sequence[str] | str, question: str, *, scope: str = "chunks",
-            top_k: int = 2) -> tuple[str, Answer]:
+            top_k: int = 2, runs: list[VideoRun] | None = None) -> tuple[str, Answer]:
         """(the video that answers, the answer): `scope` "chunks" shows the model the key
         frames of the chunks retrieval ranks first (and every chunk summary); "all" answers
         from every chunk summary by map-reduce. Of a collection, the video of the best hit
-        answers."""
+        answers. `runs`: videos already run (else `targets` are)."""
         from vidqa.model.answers import ask, ask_all
 
         if self.backend is None:
             raise VidqaError("answers need a model: pass -m/--model (and -b openai for a "
                              "server)")
-        runs = self._targets(targets)
+        runs = runs if runs is not None else self._targets(targets)
         hits = self.search(runs, question, k=10)
         video = hits[0].video if hits else runs[0].video
         run = next(r for r in runs if r.video == video)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 import pytest
@@ -82,3 +83,27 @@ class Script:
 
     def reply(self, *replies: str) -> None:
         self._monkeypatch.setattr(ScriptedBackend, "replies", tuple(replies))
+
+
+class AnsweringBackend(ScriptedBackend):
+    """Captions chunks (a JSON caption whose one event is at the chunk's first key frame) and
+    answers questions with `answer` (a class attribute tests set with monkeypatch): a model
+    that serves both the index and the questions of one server. Registered as `answering`."""
+
+    name: ClassVar[str] = "answering"
+    answer: ClassVar[str] = "The alarm test is on screen at [41.0-43.5 s]."
+
+    def generate(self, messages, *, max_new_tokens=1024, temperature=0.0) -> Generation:
+        self.calls.append(messages)
+        texts = [item.get("text", "") for message in messages for item in message["content"]
+                 if isinstance(item, dict) and item.get("type") == "text"]
+        if any("Question:" in text for text in texts):
+            return Generation(text=self.answer)
+        first = next((item.get("pts_s") for message in messages for item in message["content"]
+                      if isinstance(item, dict) and item.get("type") == "image"), 0.0) or 0.0
+        return Generation(text=json.dumps({"summary": "a slide with a caption", "events": [
+            {"start": first, "end": first + 1.0, "text": "a slide appears"}]}))
+
+
+ANSWERING = BackendSpec("answering", "helpers.scripted:AnsweringBackend", "test", (),
+                        "captions and answers (tests)")

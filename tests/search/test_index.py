@@ -361,3 +361,34 @@ def test_minilm_on_onnxruntime_gives_the_same_vectors_without_torch(vidqa_home):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env={**os.environ, "VIDQA_HOME": str(vidqa_home)}, check=True)
     assert out.stdout.split() == ["OnnxEmbedder", "False"]
+
+
+def test_a_collection_index_takes_its_videos_vectors_and_embeds_nothing_again(minilm, tmp_path,
+                                                                               monkeypatch,
+                                                                               vidqa_home):
+    from types import SimpleNamespace
+
+    from vidqa.search.find import collection_index, open_index, video_index_dir
+
+    by_video = {"a": [e for e in ENTRIES if e.video == "a.mp4"],
+                "b": [e for e in ENTRIES if e.video == "b.mp4"] + filler(300, seed=2)}
+    parts = [(SimpleNamespace(fingerprint=name, workdir=tmp_path / name), entries)
+             for name, entries in by_video.items()]
+    monkeypatch.setattr("vidqa.search.index.APPROX_ABOVE", 100)  # b's index is HNSW
+    for result, entries in parts:  # each video's own index
+        open_index(entries, minilm, video_index_dir(result, entries, minilm))
+    assert open_index(parts[1][1], minilm, video_index_dir(*parts[1], minilm)).index_type == \
+        "hnsw"
+    embedded = []
+    original = minilm.encode
+    monkeypatch.setattr(minilm, "encode", lambda texts, **kw: embedded.append(len(texts)) or
+                        original(texts, **kw))
+    collection = collection_index(parts, minilm)
+    assert embedded == []  # every vector came from the videos' indexes
+    fresh = VectorIndex.build([e for _, v in parts for e in v], minilm, tmp_path / "fresh",
+                              index_type=collection.index_type)
+    for query, want in QUERIES.items():
+        got = collection.search(query, 3)
+        assert got[0].entry == want
+        assert [h.entry for h in got] == [h.entry for h in fresh.search(query, 3)]
+    assert collection_index(parts, minilm) is collection  # opened once per process

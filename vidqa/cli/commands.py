@@ -17,8 +17,8 @@ import click
 
 from vidqa import __version__
 from vidqa.cli.options import (VideoCommand, call, fail, index_options, ingest_options,
-                               model_named, model_options, pipeline, report_failures, settings,
-                               speech_options)
+                               model_named, model_options, pipeline, report_failures,
+                               serve_model_options, serve_options, settings, speech_options)
 from vidqa.config import Config, cache_dir, config_file, setting_help
 from vidqa.errors import VidqaError, printable
 from vidqa.timecode import format_hms
@@ -451,6 +451,83 @@ def sample(output: str, minutes: float, seed: int, event_every: float, speech: b
     click.echo(f"{path}: {format_hms(plan.duration_s)}, {len(truth['cuts_s']) + 1} shots, "
                f"{len(truth['events'])} caption events{spoken} (truth in "
                f"{path.with_suffix('.truth.json')})")
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("video", type=click.Path())
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="the HTML file to write [default: <video name>.report.html beside the video]")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def report(ctx: click.Context, video: str, output: str | None, **options) -> None:
+    """One HTML file with VIDEO's timeline (scenes with thumbnails, speech, on-screen text,
+    caption events), its event log and transcript, that opens offline next to the video (it
+    plays the video through a relative link): for sharing. VIDEO is indexed first when it is
+    not (captions when a model is named or cached)."""
+    from pathlib import Path
+
+    from vidqa.serve.report import write_report
+
+    config = settings(ctx, options)
+    runner = pipeline(ctx, options, load_model=model_named(config), config=config)
+    done = call(runner.run, video)
+    target = Path(output) if output else Path(video).with_suffix(".report.html")
+    path = call(write_report, done, target)
+    size = path.stat().st_size
+    shown = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
+    click.echo(f"wrote {printable(path)} ({shown}; keep it beside {printable(Path(video).name)} "
+               "to play the video)", err=True)
+
+
+@cli.command(cls=VideoCommand)
+@click.argument("folders", metavar="[DIR]...", nargs=-1, type=click.Path())
+@click.option("--api-key", "serve_key", envvar="VIDQA_API_KEY",
+              help="key every request must carry (Authorization: Bearer KEY; the page asks for "
+                   "it once); needed to listen on any address but loopback; also $VIDQA_API_KEY")
+@serve_options
+@index_options
+@serve_model_options
+@ingest_options
+@click.pass_context
+def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
+          **options) -> None:
+    """Serve the videos under each DIR (default: the current folder): a web page to watch,
+    search, ask and index, and an OpenAI-compatible API (/v1/models, /v1/chat/completions,
+    /v1/find). The model (-m), the embedder and OCR load once and stay loaded; without a model
+    the server searches, and indexes without captions."""
+    from vidqa.serve.app import bind, create_app, is_loopback
+    from vidqa.serve.service import Service
+
+    try:
+        import uvicorn
+    except ImportError:
+        fail("vidqa serve needs the serve extra: pip install 'vidqa[serve]'")
+        sys.exit(1)
+    config = settings(ctx, options)
+    host = config.serve.host
+    if not is_loopback(host) and not serve_key:
+        raise click.UsageError(f"--host {host} is not a loopback address: anyone who reaches "
+                               "it could read the videos; pass --api-key KEY (or set "
+                               "$VIDQA_API_KEY) so that every request must carry the key")
+    named = model_named(config)
+    run = pipeline(ctx, {**options, "api_key": options.get("api_key")}, load_model=named,
+                   config=config)
+    service = call(Service, list(folders) or ["."], run.config, backend=run.backend)
+    call(service.warm)
+    sock = call(bind, host, config.serve.port)
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    count = len(service.library.scan(force=True))
+    model = f"model {run.backend.model}" if run.backend is not None else \
+        "no model: search only, -m MODEL to answer and caption"
+    folders = ", ".join(printable(str(root)) for root in service.library.roots)
+    click.echo(f"vidqa: serving {count} video{'' if count == 1 else 's'} from {folders} at "
+               f"http://{shown}:{port}/ ({model}); Ctrl-C stops", err=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(service, api_key=serve_key),
+                                           log_level="warning", access_log=False))
+    server.run(sockets=[sock])
 
 
 @cli.command()

@@ -70,6 +70,11 @@ _SETTING_FLAGS = [
     ("--speech-model", "speech", "model", str),
     ("--language", "speech", "language", str),
     ("--audio-stream", "speech", "audio_stream", int),
+    ("--host", "serve", "host", str),
+    ("--port", "serve", "port", int),
+    ("--cors-origins", "serve", "cors_origins", str),
+    ("--max-body-mb", "serve", "max_body_mb", float),
+    ("--max-upload-mb", "serve", "max_upload_mb", float),
 ]
 
 
@@ -103,17 +108,24 @@ def _backend_names() -> list[str]:
     return backend_names()
 
 
-model_options = _apply([
-    click.option("-m", "--model", "model__model", help="hub id, local directory, preset (2b, 8b, "
-                 "30b-a3b-thinking, ...) or served model name; also $VIDQA_MODEL "
-                 "[default: by hardware]"),
-    click.option("-b", "--backend", "model__backend", type=click.Choice(_backend_names()),
-                 help="where the model runs; also $VIDQA_BACKEND [default: transformers]"),
-    click.option("--base-url", "model__base_url",
-                 help="openai backend: server URL; also $OPENAI_BASE_URL"),
-    click.option("--api-key", help="openai backend: API key; also $OPENAI_API_KEY"),
-    *_flags(("model",)),
-])
+def _model_flags(key: str = "--api-key") -> list:
+    return [
+        click.option("-m", "--model", "model__model", help="hub id, local directory, preset (2b, "
+                     "8b, 30b-a3b-thinking, ...) or served model name; also $VIDQA_MODEL "
+                     "[default: by hardware]"),
+        click.option("-b", "--backend", "model__backend", type=click.Choice(_backend_names()),
+                     help="where the model runs; also $VIDQA_BACKEND [default: transformers]"),
+        click.option("--base-url", "model__base_url",
+                     help="openai backend: server URL; also $OPENAI_BASE_URL"),
+        click.option(key, "api_key", help="openai backend: API key; also $OPENAI_API_KEY"),
+        *_flags(("model",)),
+    ]
+
+
+model_options = _apply(_model_flags())
+# `vidqa serve` keeps --api-key for its own key: the model server's is --backend-api-key.
+serve_model_options = _apply(_model_flags("--backend-api-key"))
+serve_options = _apply(_flags(("serve",)))
 
 
 def settings(ctx: click.Context, options: dict) -> Config:

@@ -91,11 +91,12 @@ def _stats(frames_sampled: int, keyframes: int, size: tuple[int, int], end_s: fl
 
 def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *,
            allow_errors: bool = False, on_progress: Callable[[float], None] | None = None,
-           cache_root: Path | None = None) -> IngestResult:
+           cache_root: Path | None = None, cached_only: bool = False) -> IngestResult | None:
     """Ingest one video (a path, or what `probe` returned) or return its cached result.
 
     `on_progress(pts_s)` follows the decode. Raises VideoOpenError or DecodeError for bad input;
-    nothing is stored for a video that fails.
+    nothing is stored for a video that fails. `cached_only`: None instead of decoding when
+    nothing is cached for these settings.
     """
     config = config or Config()
     info = video if isinstance(video, VideoInfo) else probe(video)
@@ -106,6 +107,8 @@ def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *
                                            version=f"{POLICY_VERSION}:{info.stream_key()}"),
                       root=cache_root)
     manifest = workdir.load()
+    if manifest is None and cached_only:
+        return None
     if manifest is None:
         if workdir.path.exists():
             workdir.discard()

@@ -13,6 +13,8 @@ import hashlib
 import json
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,23 +117,87 @@ def _key(*parts) -> str:
                            digest_size=8).hexdigest()
 
 
-def open_index(entries: list, embedder, directory: Path):
+OPEN_INDEXES = 64  # indexes a process keeps open (a server searching a collection again)
+_opened: OrderedDict[tuple[str, str], object] = OrderedDict()
+_opened_lock = threading.Lock()
+
+
+def _remembered(directory: Path, embedder):
+    """The index at `directory` opened before in this process, while the directory is there
+    (one that was removed, e.g. to free space, is built again)."""
+    key = (str(directory), embedder.name)
+    with _opened_lock:
+        index = _opened.get(key)
+        if index is not None:
+            _opened.move_to_end(key)
+    if index is not None and not directory.is_dir():
+        with _opened_lock:
+            _opened.pop(key, None)
+        return None
+    return index
+
+
+def open_index(entries: list, embedder, directory: Path, *, opened=None):
     """The index in `directory` if it holds these entries for this embedder, else built anew
-    (written atomically, so readers see the old or the new one)."""
+    (written atomically, so readers see the old or the new one). The directory's name is a hash
+    of the entries, so an index opened before is reused from memory (the last `OPEN_INDEXES`).
+    `opened`: the index, opened or built by the caller, to remember."""
     from vidqa.search.index import VectorIndex
 
-    existing = VectorIndex.open(directory, embedder)
-    if existing is not None and len(existing) == len(entries):
-        return existing
-    return VectorIndex.build(entries, embedder, directory)
+    key = (str(directory), embedder.name)
+    index = opened or _remembered(directory, embedder)
+    if opened is not None or index is None or len(index) != len(entries):
+        if opened is None:
+            index = VectorIndex.open(directory, embedder)
+            if index is None or len(index) != len(entries):
+                index = VectorIndex.build(entries, embedder, directory)
+        with _opened_lock:
+            _opened[key] = index
+            while len(_opened) > OPEN_INDEXES:
+                _opened.popitem(last=False)
+    return index
+
+
+_keys: OrderedDict[int, tuple[list, str]] = OrderedDict()
+
+
+def entries_key(entries: list) -> str:
+    """A hash of a video's entries, remembered for the list it was computed of (a video's
+    run keeps its list, so a server searching it again does not hash it again)."""
+    with _opened_lock:
+        kept = _keys.get(id(entries))
+        if kept is not None and kept[0] is entries:
+            return kept[1]
+    key = _key([asdict(e) for e in entries])
+    with _opened_lock:
+        _keys[id(entries)] = (entries, key)
+        while len(_keys) > 4 * OPEN_INDEXES:
+            _keys.popitem(last=False)
+    return key
 
 
 def collection_index(parts: list[tuple[IngestResult, list]], embedder):
-    """One index over several videos' entries (a folder given to `find` or `ask`)."""
+    """One index over several videos' entries (a folder given to `find` or `ask`). The vectors
+    come from each video's own index (built when missing), so a collection is never embedded
+    twice."""
+    import numpy as np
+
     entries = [e for _, video_entries in parts for e in video_entries]
     key = _key(sorted((r.fingerprint, len(v)) for r, v in parts), embedder.name,
-               [asdict(e) for e in entries])
-    return open_index(entries, embedder, cache_dir() / "collections" / key)
+               [entries_key(v) for _, v in parts])
+    directory = cache_dir() / "collections" / key
+    index = _remembered(directory, embedder)
+    if index is not None and len(index) == len(entries):
+        return index
+    from vidqa.search.index import VectorIndex
+
+    index = VectorIndex.open(directory, embedder)
+    if index is None or len(index) != len(entries):
+        vectors = [open_index(v, embedder, video_index_dir(r, v, embedder)).vectors()
+                   for r, v in parts if v]
+        index = VectorIndex.build(entries, embedder, directory,
+                                  vectors=np.concatenate(vectors) if vectors else None)
+    return open_index(entries, embedder, directory, opened=index)
 
 
 def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: int = 5,
@@ -150,7 +216,7 @@ def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: i
 
 
 def video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
-    key = _key([asdict(e) for e in entries])
+    key = entries_key(entries)
     return result.workdir / "index" / f"{embedder.name.replace('/', '_')}-{key}"
 
 

@@ -596,9 +596,10 @@ class VectorIndex:
     @classmethod
     def build(cls, entries: Iterable[Entry], embedder: Embedder, directory: str | os.PathLike,
               *, index_type: str = "auto", threads: int = 1,
-              batch_size: int = 512) -> VectorIndex:
+              batch_size: int = 512, vectors: np.ndarray | None = None) -> VectorIndex:
         """Embed `entries` and write the index at `directory`, replacing any index there in one
-        step; returns the new index, loaded."""
+        step; returns the new index, loaded. `vectors`: the entries' embeddings by this
+        embedder, when they are at hand (from other indexes), so nothing is embedded again."""
         export_for_search(embedder)
         entries = list(entries)
         codes = kind_codes()
@@ -611,7 +612,8 @@ class VectorIndex:
             with building(directory, "the index at", tag="idx", suffix=f"-{directory.name}",
                           place=_place) as tmp:
                 index, meta = cls._write(tmp, directory, entries, embedder, index_type,
-                                         threads=threads, batch_size=batch_size)
+                                         threads=threads, batch_size=batch_size,
+                                         vectors=vectors)
                 conn = _connect_ro(tmp / META_FILE)  # follows the file through the rename
                 conn.execute("SELECT count(*) FROM meta").fetchone()
             _fsync_dir(directory.parent)
@@ -624,13 +626,18 @@ class VectorIndex:
 
     @staticmethod
     def _write(tmp: Path, directory: Path, entries: list[Entry], embedder: Embedder,
-               index_type: str, *, threads: int, batch_size: int):
-        """Embed the entries and write index.faiss and meta.sqlite into `tmp`: (index, meta)."""
-        texts = [e.text for e in entries]
-        parts = [embedder.encode(texts[i:i + batch_size])
-                 for i in range(0, len(texts), batch_size)]
-        vectors = (_normalised(np.concatenate(parts)) if parts
-                   else np.zeros((0, embedder.dim), dtype=np.float32))
+               index_type: str, *, threads: int, batch_size: int,
+               vectors: np.ndarray | None = None):
+        """Embed the entries (unless `vectors` holds them) and write index.faiss and
+        meta.sqlite into `tmp`: (index, meta)."""
+        if vectors is None:
+            texts = [e.text for e in entries]
+            parts = [embedder.encode(texts[i:i + batch_size])
+                     for i in range(0, len(texts), batch_size)]
+            vectors = (_normalised(np.concatenate(parts)) if parts
+                       else np.zeros((0, embedder.dim), dtype=np.float32))
+        else:
+            vectors = _normalised(np.asarray(vectors, dtype=np.float32).reshape(-1, embedder.dim))
         if vectors.shape != (len(entries), embedder.dim):
             raise VidqaError(f"embedder '{embedder.name}' returned {vectors.shape} for "
                              f"{len(entries)} texts of dimension {embedder.dim}")
@@ -749,6 +756,12 @@ class VectorIndex:
         if meta.get("index_type") == "hnsw":
             index.hnsw.efSearch = int(meta.get("ef_search") or hnsw_ef_search(count))
         return cls(directory, embedder, index, conn, meta, codes, threads=threads)
+
+    def vectors(self) -> np.ndarray:
+        """Every entry's vector, in id order (flat and HNSW indexes store them whole)."""
+        with faiss_threads(self.threads):
+            return self.faiss_index.reconstruct_n(0, len(self)) if len(self) else \
+                np.zeros((0, self.faiss_index.d), dtype=np.float32)
 
     # -- searching
 

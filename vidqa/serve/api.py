@@ -1,0 +1,253 @@
+"""The OpenAI-compatible API: vidqa's whole pipeline as a model any OpenAI client can call.
+
+    client = openai.OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="...")
+    client.chat.completions.create(model="vidqa", messages=[{"role": "user", "content": [
+        {"type": "video_url", "video_url": {"url": "talks/keynote.mp4"}},
+        {"type": "text", "text": "When is the budget shown?"}]}])
+
+The user message names a served video (a `video_url` or `video` item holding its path as
+`/api/videos` lists it, `vidqa://ID`, or its id) and asks in text. vidqa indexes the video when
+it is not indexed, retrieves, and answers with the server's model; the reply's text ends with
+the cited times, and the response carries them as data too (`vidqa.citations`). A question with
+lettered options that asks for the letter ("Answer with the option's letter") is answered with
+the letter alone, the model's own reply kept in `vidqa.reply`; `"vidqa": {"answer": "letter"}`
+in the request asks for that too, and `"vidqa": {"scope": "all"}` answers from every chunk
+summary. `POST /v1/find` searches (`{"query": ..., "video": ...}`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from vidqa.errors import BackendError, VidqaError
+from vidqa.serve.app import heartbeat_while, read_json, sse, threaded
+from vidqa.serve.library import Refused
+from vidqa.timecode import format_hms
+
+MODEL = "vidqa"
+SCOPES = ("chunks", "all")
+
+
+def _service(request: Request):
+    return request.app.state.service
+
+
+def model_ids(service) -> list[str]:
+    """`vidqa` (retrieval, then the model's answer) and `vidqa-all` (from every summary)."""
+    return [MODEL, f"{MODEL}-all"]
+
+
+def _model_card(name: str, created: int) -> dict:
+    return {"id": name, "object": "model", "created": created, "owned_by": "vidqa"}
+
+
+async def models(request: Request) -> Response:
+    service = _service(request)
+    return JSONResponse({"object": "list", "data": [_model_card(m, int(service.started))
+                                                    for m in model_ids(service)]})
+
+
+async def model(request: Request) -> Response:
+    service = _service(request)
+    name = request.path_params["model"]
+    if name not in model_ids(service):
+        raise Refused(f"the model '{name}' does not exist here; GET /v1/models lists "
+                      f"{', '.join(model_ids(service))}", 404, "model_not_found")
+    return JSONResponse(_model_card(name, int(service.started)))
+
+
+def _text_of(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(item.get("text", "") for item in content
+                         if isinstance(item, dict) and item.get("type") == "text")
+    return ""
+
+
+def _video_of(item: dict) -> str | None:
+    kind = item.get("type")
+    value = item.get(kind) if kind in ("video_url", "video", "input_video") else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("path") or value.get("id")
+    if isinstance(value, list):
+        raise Refused("a video given as a list of frames is not served here; name a served "
+                      "video by its path or id", 400, "unsupported_video")
+    if value is not None and not isinstance(value, str):
+        raise Refused("a video item must hold the video's path or id as text", 400,
+                      "invalid_video")
+    return value
+
+
+def read_messages(messages) -> tuple[str, str]:
+    """(the video named, the question) of a chat request; `Refused` with the fix otherwise."""
+    if not isinstance(messages, list) or not messages:
+        raise Refused("'messages' must be a non-empty list of chat messages", 400,
+                      "invalid_messages")
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        raise Refused("no user message; the last user message asks the question", 400,
+                      "invalid_messages")
+    video = None
+    for message in users:
+        content = message.get("content")
+        for item in content if isinstance(content, list) else []:
+            if isinstance(item, dict):
+                video = _video_of(item) or video
+    if isinstance(users[-1].get("content"), (dict, int, float)):
+        raise Refused("a message's content must be text or a list of content items", 400,
+                      "invalid_messages")
+    question = _text_of(users[-1].get("content")).strip()
+    if video is None:
+        raise Refused("no video named: add {\"type\": \"video_url\", \"video_url\": {\"url\": "
+                      "PATH}} to the user message, with a path as /api/videos lists it", 400,
+                      "missing_video")
+    if not question:
+        raise Refused("the user message asks nothing; add a text item with the question", 400,
+                      "missing_question")
+    return video, question
+
+
+def citation_data(entry, citation) -> dict:
+    return {"start_s": citation.start_s, "end_s": citation.end_s,
+            "start": format_hms(citation.start_s), "end": format_hms(citation.end_s),
+            "url": f"/#v={entry.id}&t={citation.start_s:g}"}
+
+
+def answer_content(entry, answer, letter: str | None) -> str:
+    """What the reply says: the letter alone for a multiple-choice request, else the answer
+    followed by the times it rests on."""
+    if letter is not None:
+        return letter
+    cited = ", ".join(f"{format_hms(c.start_s)}-{format_hms(c.end_s)}" for c in answer.citations)
+    return answer.text.strip() + (f"\n\nSources: {entry.path} {cited}" if cited else "")
+
+
+async def chat_completions(request: Request) -> Response:
+    from vidqa.model.choices import asks_for_letter, extract_letter, parse_options
+
+    service = _service(request)
+    body = await read_json(request)
+    name = body.get("model") or MODEL
+    if name not in model_ids(service):
+        raise Refused(f"the model '{name}' does not exist here; use one of "
+                      f"{', '.join(model_ids(service))} (GET /v1/models)", 404,
+                      "model_not_found")
+    extras = body.get("vidqa") if isinstance(body.get("vidqa"), dict) else {}
+    scope = extras.get("scope") or ("all" if name.endswith("-all") else "chunks")
+    if scope not in SCOPES:
+        raise Refused(f"scope '{scope}' is not one of {', '.join(SCOPES)}", 400,
+                      "invalid_scope")
+    ref, question = read_messages(body.get("messages"))
+    entry = await threaded(service.entry, ref)  # a bad name is an error before any work
+    if service.backend is None:
+        raise Refused("this server has no model to answer with; start it with -m MODEL (and "
+                      "-b openai --base-url URL for a model server)", 400, "model_not_loaded")
+    options = parse_options(question)
+    wants_letter = bool(options) and (extras.get("answer") == "letter"
+                                      or asks_for_letter(question))
+    created, reply_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+    def work() -> tuple[str, dict]:
+        found, answer = service.ask(entry.id, question, scope=scope)
+        letter = extract_letter(answer.text, options) if wants_letter else None
+        data = {"video": {"id": found.id, "path": found.path},
+                "citations": [citation_data(found, c) for c in answer.citations],
+                "chunks": answer.chunks, "model": answer.model, "scope": scope,
+                "warning": answer.warning}
+        if wants_letter:
+            data.update(letter=letter, reply=answer.text)
+            if letter is None:
+                data["warning"] = "no option letter found in the model's reply; it is given whole"
+        return answer_content(found, answer, letter), data
+
+    if not body.get("stream"):
+        content, data = await threaded(work)
+        return JSONResponse({
+            "id": reply_id, "object": "chat.completion", "created": created, "model": name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop", "logprobs": None}],
+            "vidqa": data})
+
+    def chunk(delta: dict, finish: str | None = None, **more) -> bytes:
+        return sse({"id": reply_id, "object": "chat.completion.chunk", "created": created,
+                    "model": name, "choices": [{"index": 0, "delta": delta,
+                                                "finish_reason": finish, "logprobs": None}],
+                    **more})
+
+    def progress() -> str:
+        job = next((j for j in service.jobs.all() if j.video == entry.id
+                    and j.state in ("queued", "running")), None)
+        if job is None or not job.stages:
+            return "working"
+        stage = job.stages[-1]
+        total = f"/{stage['total']:g}" if stage["total"] else ""
+        return f"indexing: {stage['desc']} {stage['done']:g}{total} {stage['unit']}"
+
+    async def stream():
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            async for part in heartbeat_while(work, note=progress):
+                if isinstance(part, bytes):
+                    yield part
+                    continue
+                content, data = part
+        except VidqaError as exc:
+            status = getattr(exc, "status", 502 if isinstance(exc, BackendError) else 422)
+            yield sse({"error": {"message": str(exc), "type": "invalid_request_error"
+                                 if status < 500 else "server_error",
+                                 "param": None, "code": getattr(exc, "code", "video_error")}})
+            return
+        for piece in _pieces(content):
+            yield chunk({"content": piece})
+        yield chunk({}, "stop", vidqa=data)
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _pieces(text: str, size: int = 24) -> list[str]:
+    """The reply in small pieces, split after spaces, as a token stream would come."""
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        space = text.rfind(" ", start, end) if end < len(text) else -1
+        end = space + 1 if space > start else end
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+async def find(request: Request) -> Response:
+    """`{"query": TEXT, "video": ID|PATH | "videos": [...], "k": 5, "refine": true}`: hits
+    with their video, time and text (every indexed video when none is named)."""
+    service = _service(request)
+    body = await read_json(request)
+    query = body.get("query")
+    if not isinstance(query, str):
+        raise Refused("'query' must be the text to look for", 400, "invalid_query")
+    refs = body.get("videos") if body.get("videos") is not None else (
+        [body["video"]] if body.get("video") is not None else None)
+    if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str)
+                                                                    for r in refs)):
+        raise Refused("'video' must be a video's path or id ('videos': a list of them)", 400,
+                      "invalid_video")
+    k = body.get("k", 5)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
+        raise Refused("'k' must be a whole number from 1 to 100", 400, "invalid_k")
+    found = await threaded(service.find, query, refs, k=k, refine=body.get("refine", True)
+                           is not False)
+    hits = []
+    for hit in found:
+        entry = service.library.entry_of(hit.video)
+        data = hit.to_dict()
+        data.pop("video")
+        hits.append({"video": entry.id if entry else None, "path": entry.path if entry else None,
+                     "time": format_hms(hit.time_s), **data})
+    return JSONResponse({"object": "list", "query": query, "data": hits})
+

@@ -1,0 +1,286 @@
+"""The HTTP side of `vidqa serve`: the page, its JSON API, and the OpenAI-compatible API.
+
+Built on Starlette (the ASGI toolkit FastAPI is made of: small, typed, maintained, with range
+requests in `FileResponse`, streaming responses for server-sent events and a test client) and
+served by uvicorn (the reference ASGI server; its pure-Python h11 protocol needs nothing
+compiled). vidqa's API is a handful of routes validated by hand, so FastAPI's model layer
+would add pydantic and little else.
+
+Guards, outermost first: every route but the page's own files needs the API key when one is
+set (`Authorization: Bearer KEY`, or the cookie the page gets from `POST /api/session`); a
+request body larger than its limit is refused with 413 before it is read whole; CORS is off
+unless origins are named. Errors have OpenAI's shape: `{"error": {"message", "type", "param",
+"code"}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from vidqa.errors import BackendError, VidqaError
+from vidqa.serve.library import Refused
+from vidqa.serve.service import Service
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "vidqa_key"
+PUBLIC = ("/", "/favicon.ico", "/api/session")  # and /static/...
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+          404: "not_found_error", 409: "invalid_request_error", 413: "invalid_request_error",
+          422: "invalid_request_error", 502: "server_error", 503: "server_error",
+          500: "server_error"}
+
+
+class TooLarge(Exception):
+    """A request body went past its limit while being read."""
+
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+def error_response(status: int, message: str, code: str | None = None,
+                   param: str | None = None, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": _TYPES.get(status, "server_error"),
+                                   "param": param, "code": code}}, status_code=status,
+                        headers=headers)
+
+
+def _mib(limit: int) -> str:
+    return f"{limit / 2**20:g} MiB"
+
+
+class Guard:
+    """The API key and the body size limits, before any route runs (an ASGI middleware)."""
+
+    def __init__(self, app, *, api_key: str | None, max_body_bytes: int,
+                 max_upload_bytes: int):
+        self.app = app
+        self.api_key = api_key
+        self.max_body = max_body_bytes
+        self.max_upload = max_upload_bytes
+
+    def _authorised(self, scope) -> bool:
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"authorization", b"").decode("latin-1")
+        token = given[7:].strip() if given.lower().startswith("bearer ") else ""
+        if not token:
+            for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == COOKIE:
+                    token = value
+        return bool(token) and hmac.compare_digest(token.encode(), self.api_key.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if self.api_key and path not in PUBLIC and not path.startswith("/static/") \
+                and not self._authorised(scope):
+            response = error_response(401, "a valid API key is needed: send 'Authorization: "
+                                      "Bearer KEY' with the key the server was started with",
+                                      "invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+            return await response(scope, receive, send)
+        limit = self.max_upload if path.startswith("/api/upload/") else self.max_body
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            response = error_response(413, f"the request body is {int(length):,} bytes, more "
+                                      f"than this server's limit of {_mib(limit)}; send less "
+                                      "(or start the server with a larger limit)",
+                                      "body_too_large")
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise TooLarge(limit)
+            return message
+
+        return await self.app(scope, limited, send)
+
+
+def create_app(service: Service, *, api_key: str | None = None,
+               cors_origins: tuple[str, ...] = (), max_body_mb: float | None = None,
+               max_upload_mb: float | None = None) -> Any:
+    """The ASGI application serving `service` (limits default to the service's settings)."""
+    from vidqa.serve import api, pages
+
+    settings = service.config.serve
+    routes = [
+        Route("/", pages.index),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        Route("/api/session", pages.session, methods=["POST"]),
+        Route("/api/videos", pages.videos),
+        Route("/api/videos/{video}", pages.video),
+        Route("/api/videos/{video}/media", pages.media),
+        Route("/api/videos/{video}/timeline", pages.timeline),
+        Route("/api/videos/{video}/transcript", pages.transcript),
+        Route("/api/videos/{video}/keyframes/{name}", pages.keyframe),
+        Route("/api/videos/{video}/index", pages.index_video, methods=["POST"]),
+        Route("/api/jobs/{job}", pages.job),
+        Route("/api/jobs/{job}/events", pages.job_events),
+        Route("/api/upload/{name}", pages.upload, methods=["PUT", "POST"]),
+        Route("/v1/models", api.models),
+        Route("/v1/models/{model:path}", api.model),
+        Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
+        Route("/v1/find", api.find, methods=["POST"]),
+    ]
+
+    async def refused(request: Request, exc: Refused) -> Response:
+        return error_response(exc.status, str(exc), exc.code)
+
+    async def too_large(request: Request, exc: TooLarge) -> Response:
+        return error_response(413, f"the request body is larger than this server's limit of "
+                              f"{_mib(exc.limit)}", "body_too_large")
+
+    async def backend_failed(request: Request, exc: BackendError) -> Response:
+        return error_response(502, str(exc), "model_error")
+
+    async def failed(request: Request, exc: VidqaError) -> Response:
+        return error_response(422, str(exc), "video_error")
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        message = exc.detail if exc.status_code != 404 else \
+            f"no route {request.url.path}; see /v1/models, /v1/chat/completions, /v1/find, /api/videos"
+        return error_response(exc.status_code, message, code, headers=exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        first = (str(exc).splitlines() or [""])[0]
+        return error_response(500, f"unexpected {type(exc).__name__}: {first}", "server_error")
+
+    app = Starlette(routes=routes, exception_handlers={
+        Refused: refused, TooLarge: too_large, BackendError: backend_failed,
+        VidqaError: failed, HTTPException: http_error, Exception: unexpected})
+    app.state.service = service
+    app.state.api_key = api_key
+    app.state.max_upload_bytes = int((max_upload_mb or settings.max_upload_mb) * 2**20)
+    asgi: Any = Guard(app, api_key=api_key,
+                      max_body_bytes=int((max_body_mb or settings.max_body_mb) * 2**20),
+                      max_upload_bytes=app.state.max_upload_bytes)
+    origins = tuple(cors_origins or settings.cors_origins)
+    if origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        asgi = CORSMiddleware(asgi, allow_origins=list(origins), allow_methods=["*"],
+                              allow_headers=["*"], allow_credentials=False)
+    return asgi
+
+
+async def threaded(func, *args, **kwargs):
+    """Run blocking pipeline work in the thread pool."""
+    return await run_in_threadpool(func, *args, **kwargs)
+
+
+async def read_json(request: Request) -> dict:
+    """The request's JSON object, or a 400 that says what is wrong."""
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused(f"the request body is not JSON ({exc}); send a JSON object", 400,
+                      "invalid_json") from None
+    if not isinstance(body, dict):
+        raise Refused("the request body must be a JSON object", 400, "invalid_json")
+    return body
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def heartbeat_while(work, *, every_s: float = 5.0, note=None):
+    """Run `work()` in a thread; yield SSE comments every `every_s` while it runs (so a client
+    and the proxies between keep the stream open), then the result (or raise its error)."""
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(None, work)
+    while True:
+        done, _ = await asyncio.wait({future}, timeout=every_s)
+        if done:
+            break
+        yield (f": {note() if note else 'working'}\n\n").encode()
+    yield future.result()
+
+
+class Server:
+    """A running server in a background thread (tests, notebooks): `url`, `close()`."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        import uvicorn
+
+        self.socket = bind(host, port)
+        self.host, self.port = self.socket.getsockname()[:2]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                                    timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
+                                       daemon=True, name="vidqa-server")
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise VidqaError("the server did not start")
+            time.sleep(0.02)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host`:`port` (0: a free port), or a VidqaError with the fix."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named, so that asyncio turns Nagle off on every connection it accepts (it
+    # does only for sockets whose protocol says TCP): else a kept-alive client waits ~40 ms
+    # for each response body.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise VidqaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another "
+                         "--port (0: any free one) or --host") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,152 @@
+"""Indexing jobs of a server: one at a time, in the order asked, each with its progress.
+
+A job's progress comes from the pipeline's own progress protocol (`vidqa.pipeline.Progress`):
+every stage the run opens (the decode, on-screen text, speech, captions) is a bar with a total
+and a count, which the page follows through server-sent events. One job runs at a time: ffmpeg,
+OCR and speech recognition already use the cores, and a second video at once would only slow
+both (and searches meanwhile).
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from vidqa.errors import VidqaError
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Job:
+    """One video being indexed."""
+
+    id: str
+    video: str  # the library's id of the video
+    name: str
+    state: str = "queued"  # queued, running, done, failed
+    stages: list[dict] = field(default_factory=list)  # {desc, total, done, unit}
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    version: int = 0  # bumped on every change: what event streams wait on
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    result: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "video": self.video, "name": self.name, "state": self.state,
+                "stages": [dict(s) for s in self.stages], "error": self.error,
+                "warnings": list(self.warnings), "version": self.version}
+
+    def _bump(self) -> None:
+        with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+
+    def wait_change(self, version: int, timeout_s: float) -> int:
+        """Wait until the job's version passes `version` (or `timeout_s`); the new version."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != version, timeout=timeout_s)
+            return self.version
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until the job has finished; whether it has."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._changed:
+            while self.state in ("queued", "running"):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._changed.wait(timeout=left)
+        return True
+
+    @contextmanager
+    def progress(self, desc: str, total: float | None, unit: str
+                 ) -> Iterator[Callable[[float], None]]:
+        """A stage of the run, as `vidqa.pipeline.Progress` opens one."""
+        stage = {"desc": desc, "total": total, "done": 0.0, "unit": unit}
+        self.stages.append(stage)
+        self._bump()
+        last = [0.0]
+
+        def advance(amount: float = 1) -> None:
+            stage["done"] = round(stage["done"] + amount, 3)
+            now = time.monotonic()
+            if now - last[0] >= 0.2:  # at most five events a second
+                last[0] = now
+                self._bump()
+
+        try:
+            yield advance
+        except BaseException:
+            self._bump()
+            raise
+        if total is not None:
+            stage["done"] = total  # a stage read from the cache reports no steps
+        self._bump()
+
+    def finish(self, state: str, error: str | None = None, result: Any = None) -> None:
+        self.state, self.error, self.result = state, error, result
+        self.finished = time.time()
+        self._bump()
+
+
+class Jobs:
+    """A queue of indexing jobs run by one thread. `work(job)` does the job (raises
+    VidqaError for a video that cannot be indexed)."""
+
+    def __init__(self, work: Callable[[Job], Any]):
+        self._work = work
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="vidqa-jobs")
+        self._thread.start()
+
+    def submit(self, video: str, name: str) -> Job:
+        """A job indexing `video`; the one already queued or running for it, if any."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.video == video and job.state in ("queued", "running"):
+                    return job
+            job = Job(f"job-{next(_ids)}", video, name)
+            self._jobs[job.id] = job
+        self._queue.put(job)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def all(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def close(self) -> None:
+        """Stop the worker once the job under way (if any) ends; queued jobs are dropped."""
+        self._queue.put(None)
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            job.state = "running"
+            job._bump()
+            try:
+                result = self._work(job)
+            except VidqaError as exc:
+                job.finish("failed", str(exc))
+            except Exception as exc:  # noqa: BLE001 - a job's failure is reported, not fatal
+                traceback.print_exc()
+                job.finish("failed", f"unexpected {type(exc).__name__}: {exc}")
+            else:
+                job.finish("done", result=result)

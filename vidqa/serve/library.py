@@ -1,0 +1,185 @@
+"""The videos a server serves: the files under its folders, and nothing else.
+
+Requests name a video by its id (a hash of its place) or by its path as the library lists it
+(relative to its folder; with several folders, the folder's name first). A name that is
+absolute, holds `..`, a NUL or a backslash, leads outside the folders (a symlink included) or is
+not a video file of the library is refused before any file is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from vidqa.errors import VidqaError
+from vidqa.media.collection import VIDEO_EXTENSIONS, expand_videos
+
+RESCAN_S = 5.0  # a listing older than this is read again from the folders
+
+
+class Refused(VidqaError):
+    """A request for something the server does not serve; `status` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 404, code: str = "video_not_found"):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass
+class Entry:
+    """One served video."""
+
+    id: str
+    path: str  # as requests name it: relative, '/'-separated
+    file: Path  # the resolved file on disk
+    size_bytes: int = 0
+    state: str = "unchecked"  # unchecked, checking, not_indexed, queued, indexing, indexed, failed
+    error: str | None = None
+    duration_s: float | None = None
+    job: str | None = None
+    info: dict = field(default_factory=dict)  # what the page shows: codec, size, playable
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "path": self.path, "name": Path(self.path).name,
+                "size_bytes": self.size_bytes, "state": self.state, "error": self.error,
+                "duration_s": self.duration_s, "job": self.job, **self.info}
+
+
+def video_id(file: Path) -> str:
+    return hashlib.blake2b(str(file).encode(), digest_size=6).hexdigest()
+
+
+class Library:
+    """The served folders and their videos, listed again when older than `RESCAN_S`."""
+
+    def __init__(self, roots: list[str | os.PathLike]):
+        if not roots:
+            raise VidqaError("no folders to serve; pass one or more folders holding videos")
+        resolved = []
+        for root in roots:
+            path = Path(root).expanduser()
+            if not path.is_dir():
+                raise VidqaError(f"cannot serve '{root}': it is not a folder; pass folders "
+                                 "holding videos")
+            resolved.append(path.resolve())
+        self.roots = resolved
+        names: dict[str, int] = {}
+        self.prefixes: list[str] = []  # with several folders, each one's name in paths
+        for root in resolved:
+            name = root.name or "root"
+            names[name] = names.get(name, 0) + 1
+            self.prefixes.append(name if names[name] == 1 else f"{name}-{names[name]}")
+        self._lock = threading.Lock()
+        self._entries: dict[str, Entry] = {}
+        self._scanned = 0.0
+
+    def _relative(self, file: Path) -> str | None:
+        for root, prefix in zip(self.roots, self.prefixes):
+            if file.is_relative_to(root):
+                rel = file.relative_to(root).as_posix()
+                return rel if len(self.roots) == 1 else f"{prefix}/{rel}"
+        return None
+
+    def scan(self, *, force: bool = False) -> list[Entry]:
+        """The served videos (sorted by path), listed again from disk when the listing is old.
+        Entries keep their state across scans; a file that went away leaves the list."""
+        import time
+
+        with self._lock:
+            if not force and time.monotonic() - self._scanned < RESCAN_S:
+                return sorted(self._entries.values(), key=lambda e: e.path)
+            seen: dict[str, Entry] = {}
+            for root in self.roots:
+                for name in expand_videos([root]):
+                    file = Path(name).resolve()
+                    rel = self._relative(file)
+                    if rel is None or not file.is_file():
+                        continue  # a symlink that leads out of the served folders
+                    key = video_id(file)
+                    entry = self._entries.get(key) or Entry(key, rel, file)
+                    entry.size_bytes = file.stat().st_size
+                    seen[key] = entry
+            self._entries = seen
+            self._scanned = time.monotonic()
+            return sorted(seen.values(), key=lambda e: e.path)
+
+    def get(self, ref: str) -> Entry:
+        """The video a request names (its id, or its path as listed); `Refused` otherwise."""
+        ref = (ref or "").strip()
+        if ref.startswith("vidqa://"):
+            ref = ref[len("vidqa://"):]
+        if not ref:
+            raise Refused("no video named; give a video's id or its path as /api/videos "
+                          "lists it", 400, "missing_video")
+        self.scan()
+        with self._lock:
+            entry = self._entries.get(ref)
+        if entry is not None:
+            return entry
+        file = self.resolve(ref)
+        with self._lock:
+            entry = self._entries.get(video_id(file))
+        if entry is None:
+            self.scan(force=True)
+            with self._lock:
+                entry = self._entries.get(video_id(file))
+        if entry is None:
+            raise Refused(f"no video '{ref}' is served here; GET /api/videos lists them")
+        return entry
+
+    def entry_of(self, file: str | os.PathLike) -> Entry | None:
+        """The served video at `file` (a path the pipeline reported), if it is one."""
+        with self._lock:
+            return self._entries.get(video_id(Path(file).resolve()))
+
+    def resolve(self, ref: str) -> Path:
+        """The file a relative path names inside the served folders; `Refused` for anything
+        else (checked on the name first, then on the resolved file)."""
+        if ref.startswith("file:"):
+            raise Refused(f"'{ref}' is a file URL; name a served video by its id or its path as "
+                          "/api/videos lists it", 403, "path_not_served")
+        if "\x00" in ref or "\\" in ref:
+            raise Refused("a video path must not hold NUL or backslash characters", 400,
+                          "invalid_path")
+        pure = PurePosixPath(ref)
+        if pure.is_absolute() or ref.startswith("~"):
+            raise Refused(f"'{ref}' is an absolute path; only paths relative to the served "
+                          "folders are accepted", 403, "path_not_served")
+        if ".." in pure.parts:
+            raise Refused(f"'{ref}' holds '..'; only paths inside the served folders are "
+                          "accepted", 403, "path_not_served")
+        if len(self.roots) == 1:
+            candidates = [self.roots[0] / pure]
+        else:
+            first, rest = pure.parts[0], PurePosixPath(*pure.parts[1:]) if len(pure.parts) > 1 \
+                else PurePosixPath(".")
+            candidates = [root / rest for root, prefix in zip(self.roots, self.prefixes)
+                          if prefix == first]
+        for candidate in candidates:
+            file = candidate.resolve()
+            if not any(file.is_relative_to(root) for root in self.roots):
+                raise Refused(f"'{ref}' leads outside the served folders (a link?)", 403,
+                              "path_not_served")
+            if file.is_file() and file.suffix.lower() in VIDEO_EXTENSIONS:
+                return file
+        raise Refused(f"no video '{ref}' is served here; GET /api/videos lists them")
+
+    def upload_target(self, name: str) -> Path:
+        """Where an uploaded video named `name` goes: the first folder, a plain file name with a
+        video extension, never over an existing file."""
+        clean = Path(name).name
+        if not clean or clean != name or clean.startswith(".") or "\x00" in name:
+            raise Refused(f"'{name}' is not a plain file name; upload as e.g. talk.mp4", 400,
+                          "invalid_path")
+        if Path(clean).suffix.lower() not in VIDEO_EXTENSIONS:
+            raise Refused(f"'{name}' is not a video file name; use one of "
+                          f"{', '.join(sorted(VIDEO_EXTENSIONS))}", 400, "invalid_path")
+        target = self.roots[0] / clean
+        if target.exists():
+            raise Refused(f"'{name}' exists already in the served folder; rename the upload",
+                          409, "exists")
+        return target

@@ -1,0 +1,197 @@
+"""The page and the JSON routes it calls: the library, the player's media, the timeline, key
+frames, indexing jobs with live progress (server-sent events) and uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import tempfile
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from vidqa.serve.app import COOKIE, STATIC, error_response, sse, threaded
+from vidqa.serve.library import Refused
+
+JOB_POLL_S = 0.25
+KEEPALIVE_S = 15.0
+
+
+def _service(request: Request):
+    return request.app.state.service
+
+
+async def _entry(request: Request):
+    return await threaded(_service(request).entry, request.path_params["video"])
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+async def session(request: Request) -> Response:
+    """Trade the API key (as a bearer token) for a cookie, so the page's <video> and event
+    streams, which cannot send headers, are let in too."""
+    key = request.app.state.api_key
+    if not key:
+        return JSONResponse({"ok": True, "key_needed": False})
+    given = request.headers.get("authorization", "")
+    token = given[7:].strip() if given.lower().startswith("bearer ") else ""
+    if not token or not hmac.compare_digest(token.encode(), key.encode()):
+        return error_response(401, "wrong API key", "invalid_api_key")
+    response = JSONResponse({"ok": True, "key_needed": True})
+    response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
+    return response
+
+
+async def videos(request: Request) -> Response:
+    service = _service(request)
+    listed = await threaded(service.videos)
+    return JSONResponse({"videos": listed, "model": service.model,
+                         "jobs": [j.to_dict() for j in service.jobs.all()
+                                  if j.state in ("queued", "running")]})
+
+
+def _detail(entry) -> dict:
+    base = f"/api/videos/{entry.id}"
+    playable = entry.info.get("playable", True)
+    return {**entry.to_dict(), "media_url": base + "/media" + ("" if playable else "?proxy=1"),
+            "proxy_url": base + "/media?proxy=1"}
+
+
+async def video(request: Request) -> Response:
+    entry = await _entry(request)
+    return JSONResponse(_detail(entry))
+
+
+async def media(request: Request) -> Response:
+    """The video file (range requests, so the player seeks in large files), or with `proxy=1`
+    an H.264 copy that every browser plays, made on first request."""
+    service = _service(request)
+    entry = await _entry(request)
+    if request.query_params.get("proxy") in ("1", "true"):
+        path = await threaded(service.proxy, entry)
+        return FileResponse(path, media_type="video/mp4")
+    return FileResponse(entry.file, filename=None)
+
+
+def _float(request: Request, name: str) -> float | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise Refused(f"{name}={value!r} is not a number of seconds", 400, "invalid_value") \
+            from None
+
+
+async def _run(request: Request):
+    service = _service(request)
+    entry = await _entry(request)
+    run = await threaded(service.run_of, entry)
+    if run is None:
+        raise Refused(f"'{entry.path}' is not indexed yet; POST /api/videos/{entry.id}/index "
+                      "(the page's Index button) or run `vidqa index`", 409, "not_indexed")
+    return entry, run
+
+
+async def timeline(request: Request) -> Response:
+    from vidqa.serve.timeline import timeline as summary
+
+    entry, run = await _run(request)
+    bins = _float(request, "bins")
+    data = await threaded(summary, run, bins=int(bins or 1500), start_s=_float(request, "start_s"),
+                          end_s=_float(request, "end_s"))
+    return JSONResponse({"video": entry.id, **data})
+
+
+async def transcript(request: Request) -> Response:
+    entry, run = await _run(request)
+    return JSONResponse({"video": entry.id, "segments": [
+        {"start_s": s.start_s, "end_s": s.end_s, "text": s.text}
+        for s in run.tracks.get("speech", []) if s.kind == "speech"]})
+
+
+async def keyframe(request: Request) -> Response:
+    entry = await _entry(request)
+    path = await threaded(_service(request).keyframe, entry, request.path_params["name"])
+    return FileResponse(path, media_type="image/jpeg",
+                        headers={"Cache-Control": "max-age=86400, immutable"})
+
+
+async def index_video(request: Request) -> Response:
+    service = _service(request)
+    entry = await _entry(request)
+    if entry.state == "indexed" and not entry.info.get("missing"):
+        return JSONResponse({"video": entry.id, "state": "indexed", "job": None})
+    job = service.index(entry)
+    return JSONResponse({"video": entry.id, "state": entry.state, "job": job.to_dict()},
+                        status_code=202)
+
+
+def _job(request: Request):
+    job = _service(request).jobs.get(request.path_params["job"])
+    if job is None:
+        raise Refused(f"no job '{request.path_params['job']}'", 404, "not_found")
+    return job
+
+
+async def job(request: Request) -> Response:
+    return JSONResponse(_job(request).to_dict())
+
+
+async def job_events(request: Request) -> Response:
+    """The job's progress as server-sent events: `progress` on every change (at most five a
+    second), then `done` or `failed`."""
+    job = _job(request)
+
+    async def stream():
+        version, quiet = -1, 0.0
+        while True:
+            if job.version != version:
+                version = job.version
+                finished = job.state in ("done", "failed")
+                yield sse(job.to_dict(), job.state if finished else "progress")
+                if finished:
+                    return
+                quiet = 0.0
+            elif quiet >= KEEPALIVE_S:
+                yield b": keep-alive\n\n"
+                quiet = 0.0
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(JOB_POLL_S)
+            quiet += JOB_POLL_S
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def upload(request: Request) -> Response:
+    """A video sent as the request body (the page's file picker), written under a temporary
+    name in the first served folder and renamed when whole; bounded by the upload limit."""
+    service = _service(request)
+    target = await threaded(service.library.upload_target, request.path_params["name"])
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".upload-", suffix=".part",
+                                         delete=False)
+    try:
+        with handle:
+            async for block in request.stream():
+                await threaded(handle.write, block)
+        if os.path.getsize(handle.name) == 0:
+            raise Refused("the upload is empty; send the video's bytes as the body", 400,
+                          "empty_upload")
+        if target.exists():
+            raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
+                          "exists")
+        os.replace(handle.name, target)
+    finally:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+    service.library.scan(force=True)
+    entry = await threaded(service.entry, target.name if len(service.library.roots) == 1
+                           else f"{service.library.prefixes[0]}/{target.name}")
+    return JSONResponse(entry.to_dict(), status_code=201)

@@ -1,0 +1,276 @@
+"""What a server does, without HTTP: the library, warm models, indexing jobs, find and ask.
+
+Every request goes through one `Service`, and every run through `vidqa.pipeline.Pipeline`
+with the service's shared `Tools` (the OCR engine, the embedder and the model, each loaded once
+and kept warm). Videos indexed before are recognised from the caches (`Pipeline.load`, no work
+done) by a thread that checks each new file once; a video indexed here, or found indexed, stays
+in memory, so a search reads no file.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from vidqa.config import Config, cache_dir
+from vidqa.errors import VidqaError
+from vidqa.pipeline import Pipeline, VideoRun, no_progress
+from vidqa.serve.jobs import Job, Jobs
+from vidqa.serve.library import Entry, Library, Refused
+from vidqa.tracks.base import Tools
+
+# What Chromium, Firefox and Safari play in a <video> element without help.
+PLAYABLE_VIDEO = {"h264", "vp8", "vp9", "av1"}
+PLAYABLE_AUDIO = {"aac", "mp3", "opus", "vorbis", "flac"}
+PLAYABLE_CONTAINERS = ("mp4", "webm", "mov")
+THREAD_SAFE_BACKENDS = {"openai"}  # a local model answers one request at a time
+
+
+class _OneAtATime:
+    """A backend that is not safe to call from two threads at once, called one at a time."""
+
+    def __init__(self, backend: Any):
+        self._backend = backend
+        self._lock = threading.Lock()
+
+    def generate(self, *args, **kwargs):
+        with self._lock:
+            return self._backend.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
+
+
+def playable(info) -> bool:
+    """Whether browsers play the file as it is (else the page gets an H.264 proxy)."""
+    containers = info.container.split(",")
+    if not any(c in PLAYABLE_CONTAINERS for c in containers):
+        return False
+    if (info.codec or "").lower() not in PLAYABLE_VIDEO:
+        return False
+    audio = [s.codec for s in info.streams if s.kind == "audio"]
+    return all((codec or "").lower() in PLAYABLE_AUDIO for codec in audio[:1])
+
+
+class Service:
+    """The state of one server. `backend`: the model for captions and answers (None: search
+    only, and videos are indexed without captions)."""
+
+    def __init__(self, roots: list[str | Path], config: Config | None = None, *,
+                 backend: Any = None, check: bool = True):
+        self.library = Library(roots)
+        self.config = config or Config()
+        if backend is not None and getattr(backend, "name", "") not in THREAD_SAFE_BACKENDS:
+            backend = _OneAtATime(backend)
+        self.tools = Tools(self.config, backend=backend)
+        self.started = time.time()
+        self._runs: dict[str, tuple[tuple, VideoRun]] = {}
+        self._runs_lock = threading.Lock()
+        self._proxy_locks: dict[str, threading.Lock] = {}
+        self._proxy_lock = threading.Lock()
+        self.jobs = Jobs(self._index)
+        self._wake = threading.Event()
+        self._closed = False
+        if check:
+            threading.Thread(target=self._check_loop, daemon=True, name="vidqa-check").start()
+
+    @property
+    def backend(self):
+        return self.tools.backend
+
+    @property
+    def model(self) -> str | None:
+        return getattr(self.backend, "model", None)
+
+    def warm(self) -> None:
+        """Load the embedder and the OCR engine now, not on the first request."""
+        self.tools.search_embedder()
+        self.tools.ocr_engine()
+
+    def pipeline(self, progress=no_progress, warn=None) -> Pipeline:
+        return Pipeline(self.config, tools=self.tools, progress=progress, warn=warn)
+
+    # -- the library
+
+    def videos(self) -> list[dict]:
+        entries = self.library.scan()
+        self._wake.set()
+        return [e.to_dict() for e in entries]
+
+    def entry(self, ref: str) -> Entry:
+        return self.library.get(ref)
+
+    @staticmethod
+    def _stamp(entry: Entry) -> tuple:
+        st = entry.file.stat()
+        return st.st_size, st.st_mtime_ns, st.st_ino
+
+    def _check_loop(self) -> None:
+        """Tell, once per file, whether each video is indexed (from the caches)."""
+        while not self._closed:
+            for entry in self.library.scan():
+                if entry.state == "unchecked" and not self._closed:
+                    self.check(entry)
+            self._wake.wait(timeout=5.0)
+            self._wake.clear()
+
+    def close(self) -> None:
+        """Stop the background threads (a job under way finishes first)."""
+        self._closed = True
+        self._wake.set()
+        self.jobs.close()
+
+    def check(self, entry: Entry) -> None:
+        """Probe the file and read what is cached of it: indexed, not indexed or failed."""
+        from vidqa.media.probe import probe
+
+        busy = entry.state in ("queued", "indexing")  # a job says how it goes
+        if not busy:
+            entry.state = "checking"
+        try:
+            info = probe(str(entry.file))
+            entry.duration_s = info.duration_s
+            entry.info = {"codec": info.codec, "width": info.display_width,
+                          "height": info.display_height, "playable": playable(info)}
+            run = self.pipeline().load(str(entry.file))
+        except VidqaError as exc:
+            if not busy:
+                entry.state, entry.error = "failed", str(exc)
+            return
+        if run is None:
+            if entry.state == "checking":
+                entry.state = "not_indexed"
+            return
+        self._keep(entry, run)
+
+    def _keep(self, entry: Entry, run: VideoRun) -> None:
+        with self._runs_lock:
+            self._runs[entry.id] = (self._stamp(entry), run)
+        entry.state, entry.error = "indexed", None
+        entry.duration_s = run.ingest.stats.end_s
+        entry.info["missing"] = list(run.missing)  # e.g. captions, when a model is here now
+
+    def run_of(self, entry: Entry) -> VideoRun | None:
+        """The video's run when it is indexed (from memory, else from the caches)."""
+        with self._runs_lock:
+            kept = self._runs.get(entry.id)
+        if kept is not None:
+            if kept[0] == self._stamp(entry):
+                return kept[1]
+            with self._runs_lock:
+                self._runs.pop(entry.id, None)
+            entry.state = "unchecked"
+        self.check(entry)
+        with self._runs_lock:
+            kept = self._runs.get(entry.id)
+        return kept[1] if kept else None
+
+    def indexed(self, entry: Entry, *, complete: bool = False) -> VideoRun:
+        """The video's run, indexing it first (and waiting) when it is not indexed, or
+        (`complete`: to answer) when a track the model makes is missing."""
+        run = self.run_of(entry)
+        if run is not None and not (complete and run.missing):
+            return run
+        job = self.index(entry)
+        job.wait()
+        if job.state == "failed":
+            raise VidqaError(job.error or f"indexing '{entry.path}' failed")
+        return job.result
+
+    # -- indexing
+
+    def index(self, entry: Entry) -> Job:
+        """The job indexing the video (queued, or the one already under way)."""
+        job = self.jobs.submit(entry.id, entry.path)
+        if entry.state not in ("indexing",):
+            entry.state, entry.job = "queued", job.id
+        return job
+
+    def _index(self, job: Job) -> VideoRun:
+        entry = self.library.get(job.video)
+        entry.state, entry.job, entry.error = "indexing", job.id, None
+        pipeline = self.pipeline(progress=job.progress, warn=job.warnings.append)
+        try:
+            run = pipeline.run(str(entry.file))
+            pipeline.index(run)
+        except VidqaError as exc:
+            entry.state, entry.error = "failed", str(exc)
+            raise
+        except BaseException as exc:
+            entry.state, entry.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        self._keep(entry, run)
+        return run
+
+    # -- search and answers
+
+    def find(self, query: str, refs: list[str] | None = None, *, k: int = 5,
+             refine: bool = True) -> list:
+        """Hits for `query` in the named videos (indexed first when they are not), or in every
+        indexed video when none is named."""
+        if not query.strip():
+            raise Refused("the query is empty; give the words to look for", 400, "empty_query")
+        if refs:
+            runs = [self.indexed(self.entry(ref)) for ref in refs]
+        else:
+            runs = [r for r in (self.run_of(e) for e in self.library.scan()
+                                if e.state == "indexed") if r is not None]
+            if not runs:
+                raise Refused("no video is indexed yet; index one from the page or with "
+                              "`vidqa index`", 409, "not_indexed")
+        return self.pipeline().find([r.video for r in runs], query, k=k, refine=refine,
+                                    runs=runs)
+
+    def ask(self, ref: str, question: str, *, scope: str = "chunks", top_k: int = 2):
+        """(the video's entry, the answer) for `question` about one served video."""
+        if self.backend is None:
+            raise Refused("this server has no model to answer with; start it with -m MODEL "
+                          "(and -b openai --base-url URL for a model server)", 400,
+                          "model_not_loaded")
+        entry = self.entry(ref)
+        run = self.indexed(entry, complete=True)
+        _, answer = self.pipeline().ask([run.video], question, scope=scope, top_k=top_k,
+                                        runs=[run])
+        return entry, answer
+
+    # -- files
+
+    def keyframe(self, entry: Entry, name: str) -> Path:
+        """A key frame's JPEG of an indexed video, by its file name."""
+        run = self.run_of(entry)
+        if run is None:
+            raise Refused(f"'{entry.path}' is not indexed; it has no key frames yet", 404,
+                          "not_indexed")
+        wanted = f"keyframes/{name}"
+        if not any(kf.image == wanted for kf in run.ingest.keyframes):
+            raise Refused(f"no key frame '{name}' in '{entry.path}'", 404, "not_found")
+        return run.ingest.workdir / wanted
+
+    def proxy(self, entry: Entry) -> Path:
+        """An H.264/AAC copy of the video that every browser plays, made once (by the bundled
+        ffmpeg, written under a temporary name and renamed) and kept in the cache."""
+        from vidqa.media.ffmpeg import input_args, run_ffmpeg
+        from vidqa.store import fingerprint
+
+        target = cache_dir() / "proxies" / f"{fingerprint(entry.file)}.mp4"
+        with self._proxy_lock:
+            lock = self._proxy_locks.setdefault(entry.id, threading.Lock())
+        with lock:
+            if target.exists():
+                return target
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.stem}.{threading.get_ident()}.part.mp4")
+            try:
+                run_ffmpeg([*input_args(entry.file), "-map", "0:v:0", "-map", "0:a:0?",
+                            "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
+                            "-pix_fmt", "yuv420p", "-vf", "scale=-2:'trunc(min(720,ih)/2)*2'",
+                            "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
+                            "-threads", "2", str(partial)],
+                           f"cannot make a playable copy of '{entry.path}'",
+                           "play the file in a desktop player (mpv, VLC)")
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+        return target

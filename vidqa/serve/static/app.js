@@ -1,0 +1,295 @@
+// The served page: library, player, timeline, search, ask and indexing with live progress.
+// Everything it loads comes from this server (no CDN, no network beyond it).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { videos: [], current: null, tried: null, pendingSeek: null, streams: new Map(),
+                lastLibrary: "" };
+
+function headers(extra) {
+  const key = sessionStorage.getItem("vidqa-key");
+  return Object.assign(key ? { Authorization: `Bearer ${key}` } : {}, extra || {});
+}
+
+async function api(path, options) {
+  options = options || {};
+  const response = await fetch(path, Object.assign({}, options, {
+    credentials: "same-origin", headers: headers(options.headers) }));
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (response.status === 401) { showKeyForm(); }
+  if (!response.ok) {
+    const message = body && body.error ? body.error.message : `${response.status} ${response.statusText}`;
+    throw new Error(message);
+  }
+  return body;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined) node.setAttribute(k, v);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+// -- the API key
+
+function showKeyForm() { $("key-form").hidden = false; $("key").focus(); }
+
+$("key-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const key = $("key").value.trim();
+  const response = await fetch("/api/session", { method: "POST", credentials: "same-origin",
+                                                 headers: { Authorization: `Bearer ${key}` } });
+  if (!response.ok) { $("key-error").textContent = "wrong key"; return; }
+  sessionStorage.setItem("vidqa-key", key);
+  $("key-form").hidden = true;
+  $("key-error").textContent = "";
+  loadLibrary();
+});
+
+// -- the library
+
+const LABELS = { unchecked: "checking", checking: "checking", not_indexed: "not indexed",
+                 queued: "queued", indexing: "indexing", indexed: "indexed", failed: "failed" };
+
+function renderLibrary() {
+  const list = $("library");
+  list.replaceChildren(...state.videos.map((video) => {
+    const meta = el("span", { class: "meta" },
+      el("span", { class: `state ${video.state}` }, LABELS[video.state] || video.state),
+      video.duration_s ? el("span", {}, formatHms(video.duration_s).replace(/\.\d+$/, "")) : null);
+    const missing = video.state === "indexed" && video.missing && video.missing.length;
+    if (video.state === "not_indexed" || video.state === "failed" || missing) {
+      meta.append(el("button", { type: "button", class: "index", "data-video": video.id,
+                                 title: missing ? `make the ${video.missing.join(", ")} track with the model` : null,
+                                 onclick: (e) => { e.stopPropagation(); startIndex(video.id); } },
+                     video.state === "failed" ? "Retry" : missing ? "Caption" : "Index"));
+    }
+    const item = el("li", { "data-video": video.id, title: video.error || video.path,
+                            class: state.current && state.current.id === video.id ? "current" : "",
+                            onclick: () => selectVideo(video.id) },
+                    el("span", { class: "name" }, video.path), meta);
+    if (video.error) item.append(el("div", { class: "error" }, video.error));
+    const stream = state.streams.get(video.id);
+    if (stream && stream.progress) item.append(stream.progress);
+    return item;
+  }));
+}
+
+async function loadLibrary() {
+  let data;
+  try { data = await api("/api/videos"); } catch (e) { $("model").textContent = e.message; return; }
+  state.videos = data.videos;
+  $("model").textContent = data.model ? `model: ${data.model}` : "no model: search only";
+  const signature = JSON.stringify(data.videos.map((v) => [v.id, v.state, v.error, v.missing]));
+  if (signature !== state.lastLibrary) { state.lastLibrary = signature; renderLibrary(); }
+  for (const job of data.jobs) follow(job);
+  if (state.current) {
+    const fresh = data.videos.find((v) => v.id === state.current.id);
+    if (fresh && fresh.state === "indexed" && state.current.state !== "indexed") {
+      state.current = fresh;
+      loadTimeline();
+    }
+  }
+  if (!state.current && data.videos.length && !location.hash) selectVideo(data.videos[0].id);
+  const busy = data.videos.some((v) => ["unchecked", "checking", "queued", "indexing"].includes(v.state));
+  setTimeout(loadLibrary, busy ? 1500 : 10000);
+}
+
+// -- indexing, followed live
+
+async function startIndex(id) {
+  try {
+    const reply = await api(`/api/videos/${id}/index`, { method: "POST" });
+    if (reply.job) follow(reply.job);
+  } catch (e) { alert(e.message); }
+}
+
+function follow(job) {
+  if (state.streams.has(job.video)) return;
+  const bar = el("div", { class: "progress" }, el("div"));
+  const label = el("div", { class: "muted job", "data-job": job.id }, "queued");
+  const progress = el("div", {}, label, bar);
+  const source = new EventSource(`/api/jobs/${job.id}/events`, { withCredentials: true });
+  state.streams.set(job.video, { source, progress });
+  const show = (data) => {
+    const stage = data.stages[data.stages.length - 1];
+    if (!stage) { label.textContent = data.state; return; }
+    const total = stage.total ? `/${Math.round(stage.total)}` : "";
+    label.textContent = `${stage.desc}: ${Math.round(stage.done)}${total} ${stage.unit}`;
+    bar.firstChild.style.width = stage.total ? `${Math.min(100, 100 * stage.done / stage.total)}%` : "30%";
+  };
+  source.addEventListener("progress", (e) => show(JSON.parse(e.data)));
+  const end = (e) => {
+    source.close();
+    state.streams.delete(job.video);
+    state.lastLibrary = "";
+    const data = JSON.parse(e.data);
+    if (data.state === "failed") alert(`Indexing failed: ${data.error}`);
+    loadLibrary();
+  };
+  source.addEventListener("done", end);
+  source.addEventListener("failed", end);
+  renderLibrary();
+}
+
+// -- the player and the timeline
+
+const timeline = new VidqaTimeline($("timeline"), $("tooltip"), {
+  onSeek: (t) => seekTo(state.current && state.current.id, t),
+  onWindow: (start, end) => loadTimeline(start, end),
+  thumbUrl: (name) => `/api/videos/${state.current.id}/keyframes/${encodeURIComponent(name)}`,
+});
+
+const player = $("player");
+player.addEventListener("timeupdate", () => timeline.setTime(player.currentTime));
+player.addEventListener("seeked", () => timeline.setTime(player.currentTime));
+player.addEventListener("loadedmetadata", () => {
+  if (state.pendingSeek !== null) { player.currentTime = state.pendingSeek; state.pendingSeek = null; }
+});
+player.addEventListener("error", () => {
+  const video = state.current;
+  if (video && state.tried !== "proxy") {  // a codec the browser cannot play: the H.264 copy
+    state.tried = "proxy";
+    $("title").textContent = `${video.path} (making a copy this browser plays...)`;
+    player.src = video.proxy_url;
+  }
+});
+
+async function selectVideo(id) {
+  if (state.current && state.current.id === id) return state.current;
+  const video = await api(`/api/videos/${id}`);
+  state.current = video;
+  state.tried = video.media_url.includes("proxy") ? "proxy" : "original";
+  $("title").textContent = video.path;
+  $("title").classList.remove("muted");
+  player.src = video.media_url;
+  renderLibrary();
+  timeline.data = null;
+  timeline.draw();
+  if (video.state === "indexed") loadTimeline();
+  return video;
+}
+
+async function loadTimeline(start, end) {
+  const video = state.current;
+  if (!video) return;
+  const width = Math.max(200, Math.round($("timeline").clientWidth));
+  let query = `bins=${width}`;
+  if (start !== undefined) query += `&start_s=${start}&end_s=${end}`;
+  const data = await api(`/api/videos/${video.id}/timeline?${query}`);
+  if (!state.current || state.current.id !== video.id) return;
+  if (start === undefined) timeline.setData(data);
+  else { timeline.data = Object.assign({}, data, { duration_s: data.duration_s }); timeline.draw(); }
+}
+
+async function seekTo(id, seconds) {
+  if (!id) return;
+  if (!state.current || state.current.id !== id) await selectVideo(id);
+  if (player.readyState >= 1) player.currentTime = seconds;
+  else state.pendingSeek = seconds;
+  timeline.setTime(seconds);
+}
+
+function seekFromHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.get("v")) seekTo(params.get("v"), parseFloat(params.get("t") || "0"));
+}
+window.addEventListener("hashchange", seekFromHash);
+
+// -- search
+
+$("search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const query = $("query").value.trim();
+  if (!query) return;
+  const body = { query, k: 10 };
+  if ($("only-this").checked && state.current) body.video = state.current.id;
+  $("hits-note").textContent = "Searching...";
+  $("hits").replaceChildren();
+  let data;
+  try {
+    data = await api("/v1/find", { method: "POST", body: JSON.stringify(body),
+                                    headers: { "Content-Type": "application/json" } });
+  } catch (e) { $("hits-note").textContent = e.message; return; }
+  $("hits-note").textContent = data.data.length ? `${data.data.length} hits for "${query}"` : `Nothing found for "${query}"`;
+  $("hits").replaceChildren(...data.data.map((hit) => el("li", {},
+    el("a", { href: `#v=${hit.video}&t=${hit.time_s}`, class: "hit", "data-video": hit.video,
+              "data-time": hit.time_s,
+              onclick: (e) => { e.preventDefault(); seekTo(hit.video, hit.time_s); } },
+       el("span", { class: "when" }, hit.time)),
+    " ", el("span", { class: "muted" }, hit.path), " ",
+    el("span", { class: "kind" }, `[${hit.kind}]`), " ", hit.text)));
+});
+
+// -- ask
+
+const CITED = /(\[?(\d+(?:\.\d+)?)\s*(?:s|sec|seconds)?\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)\s*(?:s|sec|seconds)\]?|\b(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)\b)/g;
+
+function linkTimes(text, videoId) {
+  // the answer's text, with each time it names (12.0-15.5 s, 00:01:02.500) a link that seeks
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(CITED)) {
+    const t = m[2] !== undefined ? parseFloat(m[2]) : (+m[4]) * 3600 + (+m[5]) * 60 + parseFloat(m[6]);
+    out.push(text.slice(last, m.index));
+    out.push(el("a", { href: `#v=${videoId}&t=${t}`, class: "cite", "data-time": t,
+                       onclick: (e) => { e.preventDefault(); seekTo(videoId, t); } }, m[0]));
+    last = m.index + m[0].length;
+  }
+  out.push(text.slice(last));
+  return out;
+}
+
+$("ask-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  const video = state.current;
+  if (!question || !video) return;
+  const answer = $("answer");
+  answer.replaceChildren(el("span", { class: "muted" }, "Thinking..."));
+  const button = event.submitter || $("ask-form").querySelector("button");
+  button.disabled = true;
+  try {
+    const reply = await api("/v1/chat/completions", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "vidqa", messages: [{ role: "user", content: [
+        { type: "video_url", video_url: { url: video.id } }, { type: "text", text: question }] }] }) });
+    const text = reply.choices[0].message.content.split("\n\nSources:")[0];
+    const data = reply.vidqa;
+    const sources = el("div", { class: "sources" }, "Sources: ",
+      ...data.citations.flatMap((c, i) => [i ? ", " : "",
+        el("a", { href: `#v=${data.video.id}&t=${c.start_s}`, class: "cite source", "data-time": c.start_s,
+                  onclick: (e) => { e.preventDefault(); seekTo(data.video.id, c.start_s); } },
+           `${c.start}-${c.end}`)]));
+    answer.replaceChildren(...linkTimes(text, data.video.id), sources);
+    if (data.warning) answer.append(el("div", { class: "error" }, data.warning));
+  } catch (e) {
+    answer.replaceChildren(el("span", { class: "error" }, e.message));
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// -- upload
+
+$("upload").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  $("model").textContent = `uploading ${file.name}...`;
+  try {
+    await api(`/api/upload/${encodeURIComponent(file.name)}`, { method: "PUT", body: file });
+  } catch (e) { alert(`Upload failed: ${e.message}`); }
+  event.target.value = "";
+  state.lastLibrary = "";
+  loadLibrary();
+});
+
+loadLibrary().then(seekFromHash);
