@@ -41,9 +41,12 @@ CORPUS = [
 ] * 20
 
 
-def build(path: str | Path, *, frame_max_pixels: int = 230_400, moe: bool = False) -> Path:
+def build(path: str | Path, *, frame_max_pixels: int = 230_400, moe: bool = False,
+          family: str = "qwen3_vl") -> Path:
     """Build and save the tiny model (dense, or mixture-of-experts like Qwen3-VL-30B-A3B) and
-    its processor under `path`; return the path."""
+    its processor under `path`; return the path. `family`: "qwen3_vl" (Qwen3-VL) or "qwen3_5"
+    (Qwen3.5: natively multimodal, its text layers mixing linear attention (Gated DeltaNet)
+    with full attention; the same Qwen3VLProcessor)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (Qwen2Tokenizer, Qwen2VLImageProcessor, Qwen3VLConfig,
@@ -89,13 +92,37 @@ def build(path: str | Path, *, frame_max_pixels: int = 230_400, moe: bool = Fals
     if moe:
         text_config.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
                            decoder_sparse_step=1)
-    config_class = Qwen3VLMoeConfig if moe else Qwen3VLConfig
+    if family == "qwen3_5":
+        from transformers import (Qwen3_5Config, Qwen3_5ForConditionalGeneration,
+                                  Qwen3_5MoeConfig, Qwen3_5MoeForConditionalGeneration)
+
+        # one linear-attention (Gated DeltaNet) layer, then one full-attention layer, as the
+        # real models alternate them (3:1); partial rotary embeddings on the full ones
+        text_config.update(layer_types=["linear_attention", "full_attention"],
+                           linear_conv_kernel_dim=4, linear_key_head_dim=16,
+                           linear_value_head_dim=16, linear_num_key_heads=2,
+                           linear_num_value_heads=4,
+                           rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                            "partial_rotary_factor": 0.5,
+                                            "mrope_section": [1, 1, 2], "mrope_interleaved": True})
+        if moe:
+            text_config.update(shared_expert_intermediate_size=32)
+            text_config.pop("decoder_sparse_step")
+        vision_config.pop("deepstack_visual_indexes")
+        config_class = Qwen3_5MoeConfig if moe else Qwen3_5Config
+        model_class = Qwen3_5MoeForConditionalGeneration if moe else \
+            Qwen3_5ForConditionalGeneration
+    elif family == "qwen3_vl":
+        config_class = Qwen3VLMoeConfig if moe else Qwen3VLConfig
+        model_class = Qwen3VLMoeForConditionalGeneration if moe else \
+            Qwen3VLForConditionalGeneration
+    else:
+        raise ValueError(f"family must be qwen3_vl or qwen3_5, not {family!r}")
     config = config_class(text_config=text_config, vision_config=vision_config,
                            image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                            vision_start_token_id=ids["<|vision_start|>"],
                            vision_end_token_id=ids["<|vision_end|>"])
     torch.manual_seed(0)
-    model_class = Qwen3VLMoeForConditionalGeneration if moe else Qwen3VLForConditionalGeneration
     model = model_class(config)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
@@ -104,4 +131,4 @@ def build(path: str | Path, *, frame_max_pixels: int = 230_400, moe: bool = Fals
 
 
 if __name__ == "__main__":
-    print(build(sys.argv[1]))
+    print(build(sys.argv[1], family=sys.argv[2] if len(sys.argv) > 2 else "qwen3_vl"))

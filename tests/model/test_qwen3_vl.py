@@ -169,3 +169,36 @@ def test_generation_on_cuda_in_bf16(tiny_model, chunk_and_paths):
     assert out.completion_tokens and 0 < out.completion_tokens <= 8
     assert out.visual_tokens == 660 and out.prompt_tokens > 660
     assert isinstance(out.text, str)
+
+
+# --- Qwen3.5: the same processor and the same calls, a newer model ----------------------------
+
+@pytest.mark.parametrize("moe, model_class", [
+    (False, "Qwen3_5ForConditionalGeneration"), (True, "Qwen3_5MoeForConditionalGeneration")])
+def test_qwen3_5_loads_through_the_auto_classes_and_sees_each_frame_after_its_time(
+        tmp_path, chunk_and_paths, moe, model_class):
+    """A tiny random Qwen3.5 (linear-attention and full-attention layers, dense or MoE) built
+    from its config, saved, and loaded back as users load Qwen/Qwen3.5-9B."""
+    path = build(tmp_path / "tiny-qwen3.5", family="qwen3_5", moe=moe)
+    assert json.loads((path / "config.json").read_text())["model_type"] == \
+        ("qwen3_5_moe" if moe else "qwen3_5")
+    backend = get_backend("transformers", str(path))
+    assert type(backend.processor).__name__ == "Qwen3VLProcessor"
+    assert type(backend.hf_model).__name__ == model_class
+    chunk, image_path = chunk_and_paths
+    prompt = backend.render(caption_messages(chunk, image_path))
+    labelled = re.findall(r"<(\d+\.\d) seconds><\|vision_start\|><\|image_pad\|>", prompt)
+    assert labelled == [f"{t:.1f}" for t in TIMES]
+    out = backend.generate(caption_messages(chunk, image_path), max_new_tokens=4)
+    assert out.visual_tokens == 660 and 0 < out.completion_tokens <= 4
+
+
+def test_vidqa_index_on_a_tiny_qwen3_5(tmp_path, cuts_video):
+    path, _ = cuts_video
+    model = build(tmp_path / "tiny-qwen3.5", family="qwen3_5")
+    result = CliRunner().invoke(cli, ["index", "--json", "-m", str(model), "-b", "transformers",
+                                      "--max-new-tokens", "16", "--ocr", "off", "--speech", "off",
+                                      str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    (doc,) = json.loads(result.stdout)
+    assert doc["model"] == str(model) and doc["chunks"]

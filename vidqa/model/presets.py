@@ -1,4 +1,5 @@
-"""The Qwen3-VL family: one table of presets (frame size and token budgets per model).
+"""The Qwen3-VL and Qwen3.5 families: one table of presets (frame size and token budgets per
+model).
 
 `configs/models.yaml` is rendered from this table (a test keeps them in sync). A preset applies
 when `-m` names its hub id (or its short name, e.g. `8b`, `30b-a3b-thinking`), as a layer of
@@ -17,8 +18,9 @@ import yaml
 
 @dataclass(frozen=True)
 class ModelPreset:
-    name: str  # short name: 2b, 8b-thinking, 30b-a3b, ...
+    name: str  # short name: 2b, 8b-thinking, 30b-a3b, 3.5-9b, ...
     hub_id: str
+    family: str  # qwen3_vl or qwen3_5 (both load through the Auto classes, one processor)
     total_params_b: float
     active_params_b: float  # equal to total for dense models
     thinking: bool  # writes <think>...</think> before its answer (stripped before parsing)
@@ -42,14 +44,39 @@ _BASE = [
     ("235b-a22b", "235B-A22B", 236.0, 22.0, 409_600, 32_768, 471.0),
 ]
 
+# Qwen3.5 (2026): natively multimodal (one model for text, images and video), its text layers
+# mixing Gated DeltaNet linear attention with full attention 3:1; one checkpoint per size that
+# thinks before it answers by default. Sizes as published: Small 0.8B-9B, Medium 27B to
+# 397B-A17B. LVBench: 70.0 at 9B, above Qwen3-VL-235B-A22B's 63.6.
+_QWEN35 = [
+    # size, total, active, frame pixels, chunk tokens
+    ("0.8B", 0.8, 0.8, 230_400, 8_192),
+    ("2B", 2.0, 2.0, 230_400, 8_192),
+    ("4B", 4.0, 4.0, 230_400, 12_288),
+    ("9B", 9.0, 9.0, 409_600, 16_384),
+    ("27B", 27.0, 27.0, 409_600, 24_576),
+    ("35B-A3B", 35.0, 3.0, 409_600, 24_576),
+    ("122B-A10B", 122.0, 10.0, 409_600, 32_768),
+    ("397B-A17B", 397.0, 17.0, 409_600, 32_768),
+]
+
 PRESETS: dict[str, ModelPreset] = {}
 for short, size, total, active, pixels, budget, gib in _BASE:
     for variant, thinking in (("Instruct", False), ("Thinking", True)):
         name = short + ("-thinking" if thinking else "")
-        PRESETS[name] = ModelPreset(name, f"Qwen/Qwen3-VL-{size}-{variant}", total, active,
-                                    thinking, pixels, budget, 262_144, gib)
+        PRESETS[name] = ModelPreset(name, f"Qwen/Qwen3-VL-{size}-{variant}", "qwen3_vl", total,
+                                    active, thinking, pixels, budget, 262_144, gib)
+for size, total, active, pixels, budget in _QWEN35:
+    name = f"3.5-{size.lower()}"
+    PRESETS[name] = ModelPreset(name, f"Qwen/Qwen3.5-{size}", "qwen3_5", total, active, True,
+                                pixels, budget, 262_144, round(total * 1e9 * 2 / 2**30, 1))
 
+# On a GPU, Qwen3.5-9B (LVBench 70.0) when its linear-attention kernels are installed
+# (flash-linear-attention: without them transformers runs a reference PyTorch path that is
+# "correct but much slower"), else Qwen3-VL-8B. Without a GPU, Qwen3-VL-2B: on the CPU there are
+# no such kernels for Qwen3.5 at all.
 DEFAULT_GPU_MODEL = PRESETS["8b"].hub_id
+DEFAULT_GPU_QWEN35 = PRESETS["3.5-9b"].hub_id
 DEFAULT_CPU_MODEL = PRESETS["2b"].hub_id
 
 
@@ -68,9 +95,17 @@ def _gpu_driver() -> bool:
     return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
 
 
+def linear_attention_kernels() -> bool:
+    """Whether Qwen3.5's linear-attention layers have their fast kernels here."""
+    import importlib.util
+
+    return importlib.util.find_spec("fla") is not None
+
+
 def default_model() -> str:
-    """Qwen3-VL-8B-Instruct on a CUDA GPU with room for it (24 GiB), else Qwen3-VL-2B-Instruct.
-    torch is asked only where it is imported already or a GPU driver is there."""
+    """On a CUDA GPU with room (24 GiB): Qwen3.5-9B where flash-linear-attention is installed,
+    else Qwen3-VL-8B-Instruct; otherwise Qwen3-VL-2B-Instruct. torch is asked only where it is
+    imported already or a GPU driver is there."""
     if "torch" not in sys.modules and not _gpu_driver():
         return DEFAULT_CPU_MODEL
     try:
@@ -80,16 +115,17 @@ def default_model() -> str:
     if torch.cuda.is_available():
         total = torch.cuda.get_device_properties(0).total_memory / 2**30
         if total >= 24:
-            return DEFAULT_GPU_MODEL
+            return DEFAULT_GPU_QWEN35 if linear_attention_kernels() else DEFAULT_GPU_MODEL
     return DEFAULT_CPU_MODEL
 
 
 def render_models_yaml() -> str:
     """`configs/models.yaml`: every preset, with what its numbers mean."""
-    header = ("# Qwen3-VL presets: frame size (pixels per frame, sides rounded to multiples of 32;\n"
-              "# 230400 = 640x352 for 16:9, 220 tokens; 409600 = 832x480, 390 tokens) and visual\n"
-              "# tokens per chunk. Generated from vidqa/model/presets.py; a test keeps them in sync.\n"
-              "# Use one with `-m NAME` (e.g. -m 8b) or its hub id.\n")
+    header = ("# Qwen3-VL and Qwen3.5 presets: frame size (pixels per frame, sides rounded to\n"
+              "# multiples of 32; 230400 = 640x352 for 16:9, 220 tokens; 409600 = 832x480, 390\n"
+              "# tokens) and visual tokens per chunk. Generated from vidqa/model/presets.py; a\n"
+              "# test keeps them in sync. Use one with `-m NAME` (e.g. -m 8b, -m 3.5-9b) or its\n"
+              "# hub id.\n")
     body = {p.name: {k: v for k, v in asdict(p).items() if k != "name"} | {"moe": p.moe}
             for p in PRESETS.values()}
     return header + yaml.safe_dump(body, sort_keys=False)
