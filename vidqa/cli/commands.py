@@ -429,6 +429,74 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
             sys.exit(3)
 
 
+@eval_group.command(name="mcq", cls=VideoCommand)
+@click.argument("questions", type=click.Path())
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "videomme", "lvbench", "longvideobench", "mlvu",
+                                 "egoschema", "jsonl"]),
+              help="the annotation file's benchmark (auto: from its name)")
+@click.option("--videos", "videos_dir", required=True, type=click.Path(),
+              help="folder holding the benchmark's videos (found by id, anywhere below)")
+@click.option("--scope", type=click.Choice(["chunks", "all"]), default="chunks",
+              show_default=True, help="what the model sees: the retrieved chunks' key frames, "
+              "or every chunk summary (map-reduce)")
+@click.option("--with-subtitles", is_flag=True,
+              help="what is said, among the frames by time: the file's subtitles (a stream or "
+                   "a .srt beside it) or vidqa's speech recognition (else speech is off)")
+@click.option("--limit", type=click.IntRange(1), help="answer only the first N questions "
+              "(a smoke run)")
+@click.option("-o", "--out", "out_dir", default="mcq-eval", show_default=True,
+              type=click.Path(file_okay=False),
+              help="folder for results.jsonl; a re-run there skips answered questions")
+@click.option("--fail-under", type=click.FloatRange(0, 100),
+              help="exit with status 3 when the overall accuracy is below this: a fraction "
+                   "up to 1 (0.6), or a percentage above 1 (60)")
+@click.option("--json", "as_json", is_flag=True, help="the summary as one JSON document")
+@index_options
+@model_options
+@ingest_options
+@click.pass_context
+def eval_mcq(ctx: click.Context, questions: str, fmt: str, videos_dir: str, scope: str,
+             with_subtitles: bool, limit: int | None, out_dir: str, fail_under: float | None,
+             as_json: bool, **options) -> None:
+    """Multiple-choice benchmarks (Video-MME, LVBench, LongVideoBench, MLVU, EgoSchema, or a
+    plain JSONL) on a local copy: each question with its options goes to the model through the
+    pipeline, the letter is read from the reply (the reply is kept), and every budget (scope,
+    fps, frame size, frames and visual tokens sent, context, model, subtitles) is written with
+    every result. Decoding is greedy unless the config file sets model.temperature."""
+    from vidqa.evaluation.mcq import VideoFiles, format_table, load_questions, mcq_eval
+
+    items = call(load_questions, questions, fmt)
+    files = call(VideoFiles, videos_dir)
+    if not with_subtitles and options.get("speech__mode") is None:
+        options["speech__mode"] = "off"
+    run = pipeline(ctx, options, load_model=True)
+    total = min(len(items), limit) if limit else len(items)
+    with run.progress("questions", total, "question") as advance:
+        report = call(mcq_eval, items, files, out_dir, pipeline=run, scope=scope,
+                      subtitles=with_subtitles, limit=limit,
+                      on_question=lambda _record, _q: advance(1))
+    overall = report.accuracy().get("all", (0.0, 0))
+    if as_json:
+        click.echo(json.dumps({"results": str(report.results_path), "accuracy": overall[0],
+                               "questions": overall[1], "ran": report.ran,
+                               "skipped": report.skipped, "missing_videos": report.missing,
+                               "by_task": report.accuracy("task"),
+                               "by_duration": report.accuracy("duration")}, indent=1))
+    else:
+        click.echo(format_table(report))
+        click.echo(f"\n{report.ran} answered now, {report.skipped} before; results in "
+                   f"{report.results_path}")
+    if report.missing:
+        click.echo(f"warning: no file for {len(report.missing)} videos under {videos_dir} "
+                   f"(e.g. {report.missing[0]}); their questions were left out", err=True)
+    if fail_under is not None:
+        threshold = fail_under / 100 if fail_under > 1 else fail_under
+        if overall[1] == 0 or overall[0] < threshold:
+            fail(f"accuracy {overall[0]:.1%} is below --fail-under {threshold:.1%}")
+            sys.exit(3)
+
+
 @cli.command()
 @click.argument("output", type=click.Path(dir_okay=False))
 @click.option("--minutes", type=click.FloatRange(0.1, 600), default=2.0, show_default=True,
