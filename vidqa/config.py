@@ -263,6 +263,9 @@ class NeedleConfig:
                                       choices=SELECTORS, item=str, min_items=1, split=True)
     mode: str = _opt("find", "find: retrieval recall and time error; ask: the model's answer "
                      "accuracy", choices=("find", "ask"))
+    scope: str = _opt("chunks", "ask mode: what the model sees (as `vidqa ask --scope`): "
+                      "chunks, all, full or agent", choices=("chunks", "all", "full", "agent"),
+                      added=True)
     top_k: int = _opt(5, "hits that count for recall@k", lo=1, hi=100)
     tolerance_s: float = _opt(1.0, "seconds a hit may lie outside the needle's range and still "
                               "count", lo=0.0, hi=60.0)

@@ -391,33 +391,106 @@ class Pipeline:
         return found
 
     def ask(self, targets: Sequence[str] | str, question: str, *, scope: str = "chunks",
-            top_k: int = 2, runs: list[VideoRun] | None = None) -> tuple[str, Answer]:
-        """(the video that answers, the answer): `scope` "chunks" shows the model the key
+            top_k: int = 2, runs: list[VideoRun] | None = None,
+            max_steps: int = 8) -> tuple[str, Answer]:
+        """(the video that answers, the answer). `scope`: "chunks" shows the model the key
         frames of the chunks retrieval ranks first (and every chunk summary); "all" answers
-        from every chunk summary by map-reduce. Of a collection, the video of the best hit
-        answers. `runs`: videos already run (else `targets` are)."""
-        from vidqa.model.answers import ask, ask_all
+        from every chunk summary by map-reduce; "full" shows every key frame of the video in
+        one request, with what is said and shown at their times (thinned to the model's
+        context, or answered by "chunks" when even that does not fit: the answer says which);
+        "agent" lets the model search, read and inspect through tools for at most `max_steps`
+        calls. Of a collection, the video of the best hit answers. `runs`: videos already run
+        (else `targets` are)."""
+        from vidqa.model.answers import ask, ask_all, ask_full, context_tokens
 
         if self.backend is None:
             raise VidqaError("answers need a model: pass -m/--model (and -b openai for a "
                              "server)")
         runs = runs if runs is not None else self._targets(targets)
-        hits = self.search(runs, question, k=10)
+        hits = self.search(runs, question, k=10) if any(r.entries() for r in runs) else []
         video = hits[0].video if hits else runs[0].video
         run = next(r for r in runs if r.video == video)
-        captions = run.captions
-        if captions is None:
-            raise VidqaError(f"'{video}' has no captions to answer from; run `vidqa index` "
-                             "with a model (the captions track)")
         m = self.config.model
         speech = run.segments(["speech"], ["speech"])
-        if scope == "all":
-            return video, ask_all(captions, self.backend, question, speech=speech,
-                                  max_new_tokens=m.max_new_tokens, temperature=m.temperature)
         own = [h for h in hits if h.video == video]
-        return video, ask(run.ingest, captions, self.backend, question, top_k=top_k,
-                          max_new_tokens=m.max_new_tokens, temperature=m.temperature, hits=own,
-                          speech=speech)
+
+        def by_chunks() -> Answer:
+            captions = self._captions(run)
+            return ask(run.ingest, captions, self.backend, question, top_k=top_k,
+                       max_new_tokens=m.max_new_tokens, temperature=m.temperature, hits=own,
+                       speech=speech)
+
+        if scope == "full":
+            return video, ask_full(run.ingest, self.backend, question, speech=speech,
+                                   shown=run.segments(["ocr"], ["text"]),
+                                   context=context_tokens(self.backend),
+                                   max_new_tokens=m.max_new_tokens,
+                                   temperature=m.temperature,
+                                   fallback=by_chunks if run.captions else None)
+        if scope == "agent":
+            import tempfile
+
+            from vidqa.model.agent import ask_agent
+
+            with tempfile.TemporaryDirectory(prefix="vidqa-agent-") as scratch:
+                return video, ask_agent(self._agent_tools(run, Path(scratch)), self.backend,
+                                        question, max_steps=max_steps,
+                                        max_new_tokens=m.max_new_tokens,
+                                        temperature=m.temperature)
+        if scope == "all":
+            return video, ask_all(self._captions(run), self.backend, question, speech=speech,
+                                  max_new_tokens=m.max_new_tokens, temperature=m.temperature)
+        return video, by_chunks()
+
+    @staticmethod
+    def _captions(run: VideoRun):
+        captions = run.captions
+        if captions is None:
+            raise VidqaError(f"'{run.video}' has no captions to answer from; run `vidqa index` "
+                             "with a model (the captions track), or ask with --scope full")
+        return captions
+
+    def _agent_tools(self, run: VideoRun, scratch: Path):
+        """The agent's tools over one video: the index, the captions, the speech track, and
+        frames decoded at a higher rate."""
+        from vidqa.model.agent import INSPECT_MAX_FRAMES, AgentTools
+
+        def lines(segments) -> list[str]:
+            return [f"[{s.start_s:.1f}-{s.end_s:.1f} s] {s.text.strip()}" for s in segments]
+
+        def search(query: str) -> list[str]:
+            if not run.entries():
+                return []
+            return [f"[{h.start_s:.1f}-{h.end_s:.1f} s] ({h.kind}) {h.text}"
+                    for h in self.search([run], query, k=8)]
+
+        def within(start_s: float, end_s: float, track: str, kinds: tuple[str, ...]) -> list:
+            return [s for s in run.segments([track], kinds)
+                    if s.end_s > start_s and s.start_s < end_s]
+
+        def inspect(start_s: float, end_s: float) -> list[tuple[float, str]]:
+            import dataclasses
+
+            import cv2
+
+            from vidqa.media.decode import FrameReader
+
+            fps = min(4.0, INSPECT_MAX_FRAMES / max(end_s - start_s, 0.25))
+            decode = dataclasses.replace(self.config.decode, fps=max(fps, 0.05))
+            out = []
+            for frame in FrameReader(run.ingest.video, decode, window=(start_s, end_s),
+                                     allow_errors=True):
+                path = scratch / f"inspect_{frame.pts_s:.3f}.jpg"
+                path.write_bytes(cv2.imencode(".jpg", frame.bgr,
+                                              [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+                out.append((frame.pts_s, str(path)))
+            return out[:INSPECT_MAX_FRAMES]
+
+        return AgentTools(
+            duration_s=run.ingest.stats.end_s, search=search,
+            summaries=lambda a, b: lines(within(a, b, "captions", ("summary", "event"))),
+            transcript=lambda a, b: lines(within(a, b, "speech", ("speech",))),
+            inspect=inspect)
 
 
 # --- the public API: one call each, through a Pipeline ------------------------------------------

@@ -321,25 +321,34 @@ def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refi
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
 @click.option("--top-k", type=click.IntRange(1, 20), default=2, show_default=True,
               help="chunks (plus their neighbours) whose key frames the model sees")
-@click.option("--scope", type=click.Choice(["chunks", "all"]), default="chunks", show_default=True,
-              help="all: whole-video questions (summarise, how many times) by map-reduce over "
-                   "every chunk summary")
+@click.option("--scope", type=click.Choice(["chunks", "all", "full", "agent"]), default="chunks",
+              show_default=True,
+              help="chunks: the retrieved chunks' key frames and every summary; all: "
+                   "whole-video questions (summarise, how many times) by map-reduce over every "
+                   "chunk summary; full: every key frame in one request, with what is said and "
+                   "shown, thinned to the model's context (or chunks when even that does not "
+                   "fit); agent: the model searches, reads and inspects through tools")
+@click.option("--max-steps", type=click.IntRange(1, 50), default=8, show_default=True,
+              help="agent: tool calls before it must answer")
 @index_options
 @model_options
 @ingest_options
 @click.pass_context
 def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: int, scope: str,
-        **options) -> None:
+        max_steps: int, **options) -> None:
     """Answer QUESTION about VIDEO (or the videos of DIR) from the most relevant chunks' key
     frames and every chunk's summary, citing time ranges."""
     run = pipeline(ctx, options, load_model=True)
-    video, reply = call(run.ask, [target], question, scope=scope, top_k=top_k)
+    video, reply = call(run.ask, [target], question, scope=scope, top_k=top_k,
+                        max_steps=max_steps)
     if as_json:
         click.echo(json.dumps({"video": video, **reply.to_dict()}, indent=1, ensure_ascii=False))
         return
     click.echo(reply.text)
     cited = ", ".join(str(c.range) for c in reply.citations)
     click.echo(f"\nsources: {printable(video)}: {cited}")
+    if reply.strategy and scope in ("full", "agent"):
+        click.echo(f"note: {reply.strategy}", err=True)
     if reply.warning:
         click.echo(f"warning: {reply.warning}", err=True)
 
@@ -363,6 +372,8 @@ def _needle_help(name: str) -> str:
 @click.option("--needles", "needle_set", help=_needle_help("needles"))
 @click.option("--selectors", help=_needle_help("selectors"))
 @click.option("--mode", type=click.Choice(["find", "ask"]), help=_needle_help("mode"))
+@click.option("--scope", type=click.Choice(["chunks", "all", "full", "agent"]),
+              help=_needle_help("scope"))
 @click.option("--seed", type=int, help=_needle_help("seed"))
 @click.option("--top-k", type=click.IntRange(1, 100), help=_needle_help("top_k"))
 @click.option("--tolerance", type=click.FloatRange(0, 60), help=_needle_help("tolerance_s"))
@@ -380,7 +391,8 @@ def _needle_help(name: str) -> str:
 @click.pass_context
 def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | None,
                 lengths: str | None, depths: str | None, needle_set: str | None,
-                selectors: str | None, mode: str | None, seed: int | None, top_k: int | None,
+                selectors: str | None, mode: str | None, scope: str | None, seed: int | None,
+                top_k: int | None,
                 tolerance: float | None, out_dir: str, fail_under: float | None,
                 keep_videos: bool, as_json: bool, **options) -> None:
     """Needle-in-a-haystack: hide needles at a grid of depths in haystacks of several lengths
@@ -397,7 +409,8 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
     config = settings(ctx, options)
     sweep = call(load_sweep, sweep_path, config.needle) if sweep_path else config.needle
     flags = {"lengths_min": lengths, "depths": depths, "needles": needle_set,
-             "selectors": selectors, "mode": mode, "seed": seed, "top_k": top_k,
+             "selectors": selectors, "mode": mode, "scope": scope, "seed": seed,
+             "top_k": top_k,
              "tolerance_s": tolerance, "videos": list(videos) or None}
     sweep = call(lambda: Config(needle=sweep).replace("needle", **flags).needle.validated())
     # A model named by -m in find mode captions the chunks, so needles without text can be
@@ -437,9 +450,11 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
               help="the annotation file's benchmark (auto: from its name)")
 @click.option("--videos", "videos_dir", required=True, type=click.Path(),
               help="folder holding the benchmark's videos (found by id, anywhere below)")
-@click.option("--scope", type=click.Choice(["chunks", "all"]), default="chunks",
-              show_default=True, help="what the model sees: the retrieved chunks' key frames, "
-              "or every chunk summary (map-reduce)")
+@click.option("--scope", type=click.Choice(["chunks", "all", "full", "agent"]),
+              default="chunks", show_default=True,
+              help="what the model sees (as `vidqa ask --scope`): the retrieved chunks' key "
+                   "frames, every chunk summary (map-reduce), every key frame in one request, "
+                   "or what it finds through tools")
 @click.option("--with-subtitles", is_flag=True,
               help="what is said, among the frames by time: the file's subtitles (a stream or "
                    "a .srt beside it) or vidqa's speech recognition (else speech is off)")

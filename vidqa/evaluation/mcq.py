@@ -353,8 +353,9 @@ def mcq_eval(questions: Iterable[Question], videos: VideoFiles, out_dir: str | P
             run = runs[str(path)]
             _, answer = pipeline.ask([run.video], q.prompt(), scope=scope, runs=[run])
             by_index = {c.index: c for c in run.ingest.chunks}
-            frames = sum(len(by_index[i].keyframes) for i in answer.chunks if i in by_index) \
-                if scope == "chunks" else 0
+            frames = answer.frames_sent or (
+                sum(len(by_index[i].keyframes) for i in answer.chunks if i in by_index)
+                if scope == "chunks" else 0)
             letter = extract_letter(answer.text, q.letters())
             record = {
                 "id": q.id, "dataset": q.dataset, "video": q.video, "task": q.task,
@@ -366,6 +367,7 @@ def mcq_eval(questions: Iterable[Question], videos: VideoFiles, out_dir: str | P
                 "context_tokens": preset.context_tokens if preset else None,
                 "model": getattr(backend, "model", ""), "backend": getattr(backend, "name", ""),
                 "subtitles": subtitles, "temperature": config.model.temperature,
+                "strategy": answer.strategy, "agent_steps": len(answer.trace),
                 "seconds": round(time.perf_counter() - started, 2), "settings": key,
             }
             append_result(results_path, record)

@@ -144,7 +144,9 @@ def _cell_key(sweep: Sweep, haystack: Haystack, config: Config, length_min: floa
               depth: float, needle: Needle, tools: Tools) -> str:
     captioned = tools.backend is not None
     stages = ("decode", "select", "chunk", "index", "speech") + (("model",) if captioned else ())
-    parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), sweep.mode,
+    mode = sweep.mode if sweep.mode != "ask" or sweep.scope == "chunks" else \
+        f"ask-{sweep.scope}"  # cells of the default scope keep their keys
+    parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), mode,
              sweep.top_k, sweep.tolerance_s, config.key(*stages), tools.embedder.name,
              getattr(tools.engine, "name", None),
              [getattr(tools.backend, "name", None), getattr(tools.backend, "model", None)]
@@ -207,7 +209,7 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
         "recall_at_k": rank is not None,
         "time_error_s": round(abs(hits[rank - 1].time_s - cell.start_s), 3) if rank else None,
     })
-    if sweep.mode == "ask":
+    if sweep.mode == "ask" and sweep.scope == "chunks":
         from vidqa.model.answers import ask
 
         m = config.model
@@ -215,8 +217,15 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
             reply = ask(result, run.captions, tools.backend, needle.prompt(), hits=hits,
                         max_new_tokens=m.max_new_tokens, temperature=m.temperature,
                         speech=run.segments(["speech"], ["speech"]))
+    elif sweep.mode == "ask":
+        with _timed(seconds, "answer"):
+            _, reply = pipeline.ask([], needle.prompt(), scope=sweep.scope, runs=[run])
+    if sweep.mode == "ask":
         out.update({"answer": reply.text, "correct": is_correct(needle, reply.text),
-                    "answer_chunks": reply.chunks})
+                    "answer_chunks": reply.chunks, "scope": sweep.scope,
+                    "strategy": reply.strategy, "frames_sent": reply.frames_sent,
+                    "visual_tokens_sent": reply.visual_tokens,
+                    "agent_steps": len(reply.trace)})
     out["seconds"] = seconds
     out["_workdir"] = str(result.workdir.parent)
     return out

@@ -15,6 +15,7 @@ from vidqa.model.backends.base import Backend
 from vidqa.model.captions import VideoCaptions, strip_reasoning
 from vidqa.model.messages import answer_messages
 from vidqa.model.prompts import MAP_PROMPT, REDUCE_PROMPT, SAID
+from vidqa.errors import VidqaError
 from vidqa.timecode import Timed
 
 _WORD = re.compile(r"[\w']+")
@@ -39,6 +40,10 @@ class Answer:
     chunks: list[int] = field(default_factory=list)  # chunk indices whose frames the model saw
     model: str = ""
     warning: str | None = None  # set when the model's reply was unusable and is kept cut short
+    strategy: str = ""  # how it was answered, and any thinning or fallback, in words
+    frames_sent: int = 0  # key frames the model was shown
+    visual_tokens: int = 0  # their visual tokens
+    trace: list[dict] = field(default_factory=list)  # agent: every step (tool, args, result)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,7 +123,9 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
     cited = citations_in(text, 0.0, captions.duration_s)
     if not cited:  # the model cited nothing usable: point at the chunks it was shown
         cited = [Citation(by_index[i].start_s, by_index[i].end_s) for i in chosen]
-    return Answer(question, text, cited, chosen, backend.model, warning)
+    return Answer(question, text, cited, chosen, backend.model, warning,
+                  f"chunks: {len(frames)} key frames of {len(chosen)} chunks", len(frames),
+                  len(frames) * result.stats.tokens_per_frame)
 
 
 def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: int = 40,
@@ -149,3 +156,84 @@ def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: 
     cited = citations_in(text, 0.0, captions.duration_s) or [Citation(0.0, captions.duration_s)]
     return Answer(question, text, cited, [c.chunk_index for c in captions.chunks], backend.model,
                   warnings[-1] if warnings else None)
+
+
+# --- the whole video in one request -------------------------------------------------------------
+
+DEFAULT_CONTEXT_TOKENS = 32_768  # when neither the model nor a preset says
+LABEL_TOKENS = 8  # a "<12.5 seconds>" label and the vision start/end tokens around a frame
+CHARS_PER_TOKEN = 3.5  # text's share of the budget, estimated
+PROMPT_SLACK_TOKENS = 512  # the system prompt, the question and the chat template
+
+
+def context_tokens(backend, config=None) -> int:
+    """The model's context in tokens: what the backend reports (the loaded model's config, or
+    the server's max model length), else its preset's, else `DEFAULT_CONTEXT_TOKENS`."""
+    reported = getattr(backend, "context_tokens", None)
+    if callable(reported):
+        reported = reported()
+    if isinstance(reported, int) and reported > 0:
+        return reported
+    from vidqa.model.presets import find_preset
+
+    preset = find_preset(getattr(backend, "model", "") or "")
+    return preset.context_tokens if preset else DEFAULT_CONTEXT_TOKENS
+
+
+def thin_keyframes(keyframes: list, count: int) -> list | None:
+    """At most `count` of the key frames, spread evenly over the video, never fewer than the
+    first of each scene and every frame kept for a change (an event); None when even those do
+    not fit."""
+    firsts = {}
+    for kf in keyframes:
+        firsts.setdefault(kf.scene_index, kf)
+    must = {id(kf) for kf in keyframes if kf.reason == "change"} | \
+        {id(kf) for kf in firsts.values()}
+    if len(must) > count:
+        return None
+    rest = [kf for kf in keyframes if id(kf) not in must]
+    extra = count - len(must)
+    picked = set()
+    if extra > 0 and rest:
+        step = len(rest) / extra
+        picked = {id(rest[min(len(rest) - 1, int(i * step + step / 2))]) for i in range(extra)}
+    return [kf for kf in keyframes if id(kf) in must or id(kf) in picked]
+
+
+def ask_full(result, backend: Backend, question: str, *, speech=(), shown=(),
+             context: int, max_new_tokens: int = 512, temperature: float = 0.0,
+             fallback=None) -> Answer:
+    """Answer from every key frame of the video in one request (each after its time, with what
+    is said and shown at their times), thinned to fit `context` tokens when needed; when even
+    one frame per scene and per event does not fit, `fallback()` answers (retrieval), and the
+    answer says so."""
+    from vidqa.model.messages import full_messages
+
+    frames = list(result.keyframes)
+    per_frame = result.stats.tokens_per_frame + LABEL_TOKENS
+    text = sum(len(s.text) + 24 for s in [*speech, *shown]) / CHARS_PER_TOKEN
+    room = context - max_new_tokens - PROMPT_SLACK_TOKENS - int(text)
+    strategy = f"full: all {len(frames)} key frames"
+    if len(frames) * per_frame > room:
+        thinned = thin_keyframes(frames, max(0, room // per_frame))
+        if not thinned:
+            least = len({kf.scene_index for kf in frames} |
+                        {id(kf) for kf in frames if kf.reason == "change"})
+            need = least * per_frame + int(text) + max_new_tokens + PROMPT_SLACK_TOKENS
+            why = (f"chunks (the whole video does not fit: one frame per scene and per event, "
+                   f"with the text, needs about {need:,} tokens; the context holds {context:,})")
+            if fallback is None:
+                raise VidqaError(f"the whole video does not fit the model's {context:,}-token "
+                                 "context; use --scope chunks")
+            answer = fallback()
+            answer.strategy = why
+            return answer
+        strategy = (f"full, thinned: {len(thinned)} of {len(frames)} key frames (every scene's "
+                    f"first and every change kept) to fit {context:,} tokens")
+        frames = thinned
+    messages = full_messages(question, frames, result.image_path, speech, shown)
+    reply, warning = generate_answer(backend, messages, max_new_tokens=max_new_tokens,
+                                     temperature=temperature)
+    cited = citations_in(reply, 0.0, result.stats.end_s) or [Citation(0.0, result.stats.end_s)]
+    return Answer(question, reply, cited, [c.index for c in result.chunks], backend.model,
+                  warning, strategy, len(frames), len(frames) * result.stats.tokens_per_frame)

@@ -17,8 +17,8 @@ from pathlib import Path
 from vidqa.model.backends.base import Message
 from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
-from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, SAID, SYSTEM,
-                                 TEXT_LINES)
+from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, FULL_CONTEXT,
+                                 SAID, SHOWN, SYSTEM, TEXT_LINES)
 
 
 def timestamp_label(pts_s: float) -> str:
@@ -27,17 +27,22 @@ def timestamp_label(pts_s: float) -> str:
 
 
 def frame_items(keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], Path],
-                speech: Sequence = ()) -> list[dict]:
+                speech: Sequence = (), shown: Sequence = ()) -> list[dict]:
     """Interleaved content items in time order: each frame's time as text, then the frame;
-    each speech segment (`speech`, Timed with a text) as its time and what was said, after
-    the frames shown at or before it."""
+    each speech segment (`speech`, Timed with a text) as its time and what was said, and each
+    on-screen text line (`shown`) as its time and the text, after the frames shown at or
+    before it."""
     timeline = sorted([(kf.pts_s, 0, i) for i, kf in enumerate(keyframes)] +
-                      [(s.start_s, 1, i) for i, s in enumerate(speech)])
+                      [(s.start_s, 1, i) for i, s in enumerate(speech)] +
+                      [(s.start_s, 2, i) for i, s in enumerate(shown)])
     items: list[dict] = []
-    for t, is_speech, i in timeline:
-        if is_speech:
+    for t, kind, i in timeline:
+        if kind == 1:
             items.append({"type": "text", "text": SAID.format(
                 time=timestamp_label(t), text=speech[i].text.strip())})
+        elif kind == 2:
+            items.append({"type": "text", "text": SHOWN.format(
+                time=timestamp_label(t), text=shown[i].text.strip())})
         else:
             kf = keyframes[i]
             items.append({"type": "text", "text": timestamp_label(kf.pts_s)})
@@ -73,6 +78,18 @@ def answer_messages(question: str, summaries: Sequence[tuple[float, float, str]]
     content: list[dict] = [{"type": "text",
                             "text": ANSWER_CONTEXT.format(summaries="\n".join(lines))}]
     content += frame_items(keyframes, image_path, speech)
+    content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
+    return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
+            {"role": "user", "content": content}]
+
+
+def full_messages(question: str, keyframes: Sequence[Keyframe],
+                  image_path: Callable[[Keyframe], Path], speech: Sequence = (),
+                  shown: Sequence = ()) -> list[Message]:
+    """A question over the whole video: every key frame given, each after its time, with
+    what is said and what is written on screen at their times, in one request."""
+    content: list[dict] = [{"type": "text", "text": FULL_CONTEXT.text}]
+    content += frame_items(keyframes, image_path, speech, shown)
     content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
             {"role": "user", "content": content}]

@@ -52,6 +52,31 @@ CAPTION_RETRY = {
 
 TEXT_LINES = Prompt("text-lines", "text-lines-v1", "On-screen text (OCR):\n{rows}")
 
+# One line of on-screen text among the frames (the whole-video scope): its time, then the text.
+SHOWN = Prompt("shown", "shown-v1", "{time} On screen: {text}")
+
+FULL_CONTEXT = Prompt("answer-full", "answer-full-v1", (
+    "The whole video follows: its key frames in time order, each after its time, with what is "
+    "said and what is written on screen at their times."))
+
+AGENT_PROMPT = Prompt("agent", "agent-v1", (
+    "Answer a question about a video of {duration:.1f} seconds. You cannot see it yet: use "
+    "these tools, one per turn, until you have the evidence.\n"
+    "- search: {{\"tool\": \"search\", \"args\": {{\"query\": \"words\"}}}} finds moments "
+    "(captions, events, on-screen text, speech) with their times\n"
+    "- summaries: {{\"tool\": \"summaries\", \"args\": {{\"start_s\": 0, \"end_s\": 300}}}} "
+    "reads what happens in a time range\n"
+    "- transcript: {{\"tool\": \"transcript\", \"args\": {{\"start_s\": 0, \"end_s\": 300}}}} "
+    "reads what is said in a time range\n"
+    "- inspect: {{\"tool\": \"inspect\", \"args\": {{\"start_s\": 40, \"end_s\": 45}}}} shows "
+    "the frames of a short range at a higher frame rate\n"
+    "Reply with one JSON object only: a tool call as above, or {{\"answer\": \"...\"}} citing "
+    "the times you rely on as ranges in seconds, like [12.0-15.5 s].\n"
+    "Question: {question}"))
+AGENT_RETRY = Prompt("agent-retry", "agent-v1", (
+    "That was not a tool call or an answer ({problem}). Reply with one JSON object only, "
+    "{{\"tool\": ..., \"args\": {{...}}}} or {{\"answer\": \"...\"}}."))
+
 ANSWER_CONTEXT = Prompt("answer-context", "answer-v2",
                         "Summaries of the video, by time:\n{summaries}\n\n"
                         "Frames of the most relevant parts:")
@@ -72,5 +97,6 @@ REFINE_PROMPT = Prompt("refine", "refine-v1", (
     "These frames come from a video, each after its time. At which time does "
     "this begin: \"{text}\"? Answer with the time in seconds only, like 12.5."))
 
-PROMPTS = (SYSTEM, SAID, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES, ANSWER_CONTEXT,
-           ANSWER_PROMPT, MAP_PROMPT, REDUCE_PROMPT, REFINE_PROMPT)
+PROMPTS = (SYSTEM, SAID, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES, SHOWN,
+           FULL_CONTEXT, AGENT_PROMPT, AGENT_RETRY, ANSWER_CONTEXT, ANSWER_PROMPT, MAP_PROMPT,
+           REDUCE_PROMPT, REFINE_PROMPT)

@@ -29,7 +29,7 @@ from vidqa.serve.library import Refused
 from vidqa.timecode import format_hms
 
 MODEL = "vidqa"
-SCOPES = ("chunks", "all")
+SCOPES = ("chunks", "all", "full", "agent")
 
 
 def _service(request: Request):

@@ -122,6 +122,13 @@ class TransformersBackend:
             self._hf_messages(messages), tokenize=True, add_generation_prompt=True,
             return_dict=True, return_tensors="pt", **extra)
 
+    def context_tokens(self) -> int | None:
+        """The loaded model's context length (its text config's max position embeddings)."""
+        config = self.hf_model.config
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        value = getattr(text, "max_position_embeddings", None)
+        return int(value) if value else None
+
     def visual_tokens(self, inputs) -> int:
         grid = inputs.get("image_grid_thw")
         if grid is None:

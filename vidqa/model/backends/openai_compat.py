@@ -328,6 +328,22 @@ class OpenAIBackend:
         return BackendError(f"unexpected reply from the server at {url} for model '{model}': "
                             f"{_one_line(e)}; check that it is an OpenAI-compatible /v1 endpoint")
 
+    def context_tokens(self) -> int | None:
+        """The model's context length as the server reports it in /models (vLLM and SGLang
+        list `max_model_len`), or None; asked once."""
+        if not hasattr(self, "_context"):
+            self._context = None
+            try:
+                client = self._client.with_options(max_retries=0,
+                                                   timeout=min(self.timeout_s, HEALTH_TIMEOUT_S))
+                for served in client.models.list():
+                    if str(served.id) == self.model:
+                        value = (served.model_extra or {}).get("max_model_len")
+                        self._context = int(value) if value else None
+            except Exception:  # noqa: BLE001 - the preset's context is used instead
+                pass
+        return self._context
+
     def _served_models(self, timeout_s: float = 10.0) -> list[str] | None:
         """The model ids the server lists, or None when it cannot list them."""
         try:
