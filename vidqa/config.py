@@ -229,6 +229,9 @@ class SpeechConfig:
     batch_size: int = _opt(8, "stretches of speech recognised at once (batched inference, with "
                            "VAD on: about 2x faster on the CPU); 1: one after another", lo=1,
                            hi=64)
+    subtitles_dir: str = _opt("", "a folder of subtitle files named after the videos (a "
+                              "benchmark's subtitle/ folder): <folder>/<video name>.srt or .vtt "
+                              "is read when the file has no subtitles of its own", added=True)
     audio_stream: int = _opt(-1, "audio stream to recognise, by the index `vidqa inspect` lists "
                              "(with speech auto, the file's subtitles are then not used; -1: "
                              "the default one, else the first)", lo=-1, hi=10_000)

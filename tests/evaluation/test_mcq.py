@@ -163,3 +163,24 @@ def test_vidqa_eval_mcq_on_a_model_server_with_limit_resume_and_fail_under(
     lines = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["q1", "q2"]
     assert json.loads(lines[0])["backend"] == "openai"
+
+
+def test_the_benchmarks_own_subtitle_files_come_among_the_frames(benchmarks, videos, tmp_path,
+                                                                  monkeypatch):
+    """Video-MME ships its subtitles in a folder of their own (subtitle/<videoID>.srt):
+    `--subtitles DIR` reads them for each video, placed among the frames by time."""
+    subtitles = tmp_path / "subtitle"
+    subtitles.mkdir()
+    (subtitles / "fFjv93ACGo8.srt").write_text(
+        "1\n00:00:41,500 --> 00:00:43,000\nThis is only a fire alarm test.\n")
+    monkeypatch.setitem(REGISTRY, "answering", ANSWERING)
+    config = Config().replace("speech", mode="subtitles", subtitles_dir=str(subtitles))
+    backend = get_backend("answering", "answering-model")
+    questions = load_questions(benchmarks["videomme"])[:1]
+    report = mcq_eval(questions, VideoFiles(videos), tmp_path / "out",
+                      pipeline=Pipeline(config, backend=backend), subtitles=True)
+    asked = [c for c in backend.calls
+             if any("Question:" in i.get("text", "") for m in c for i in m["content"])]
+    texts = [i.get("text", "") for m in asked[-1] for i in m["content"]]
+    assert "<41.5 seconds> Said: This is only a fire alarm test." in texts
+    assert report.records[0]["subtitles"] is True

@@ -458,6 +458,9 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
 @click.option("--with-subtitles", is_flag=True,
               help="what is said, among the frames by time: the file's subtitles (a stream or "
                    "a .srt beside it) or vidqa's speech recognition (else speech is off)")
+@click.option("--subtitles", "subtitles_dir", type=click.Path(file_okay=False),
+              help="the benchmark's subtitle folder (Video-MME's subtitle/): <id>.srt there is "
+                   "read for each video (implies --with-subtitles)")
 @click.option("--limit", type=click.IntRange(1), help="answer only the first N questions "
               "(a smoke run)")
 @click.option("-o", "--out", "out_dir", default="mcq-eval", show_default=True,
@@ -472,17 +475,22 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
 @ingest_options
 @click.pass_context
 def eval_mcq(ctx: click.Context, questions: str, fmt: str, videos_dir: str, scope: str,
-             with_subtitles: bool, limit: int | None, out_dir: str, fail_under: float | None,
-             as_json: bool, **options) -> None:
+             with_subtitles: bool, subtitles_dir: str | None, limit: int | None, out_dir: str,
+             fail_under: float | None, as_json: bool, **options) -> None:
     """Multiple-choice benchmarks (Video-MME, LVBench, LongVideoBench, MLVU, EgoSchema, or a
     plain JSONL) on a local copy: each question with its options goes to the model through the
     pipeline, the letter is read from the reply (the reply is kept), and every budget (scope,
     fps, frame size, frames and visual tokens sent, context, model, subtitles) is written with
     every result. Decoding is greedy unless the config file sets model.temperature."""
+    from pathlib import Path
+
     from vidqa.evaluation.mcq import VideoFiles, format_table, load_questions, mcq_eval
 
     items = call(load_questions, questions, fmt)
     files = call(VideoFiles, videos_dir)
+    if subtitles_dir:
+        with_subtitles = True
+        options["speech__subtitles_dir"] = str(Path(subtitles_dir).resolve())
     if not with_subtitles and options.get("speech__mode") is None:
         options["speech__mode"] = "off"
     run = pipeline(ctx, options, load_model=True)

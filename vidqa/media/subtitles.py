@@ -43,19 +43,23 @@ def text_streams(info: VideoInfo) -> list[StreamInfo]:
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?")
 
 
-def sidecar(info: VideoInfo) -> Path | None:
+def sidecar(info: VideoInfo, folder: str | Path | None = None) -> Path | None:
     """`talk.srt` or `talk.vtt` beside `talk.mp4`, else one with a language tag
-    (`talk.en.srt`, `talk.pt-BR.vtt`), if there is one. `talk.part2.srt` belongs to another
-    video and is not taken."""
+    (`talk.en.srt`, `talk.pt-BR.vtt`), if there is one; then the same names in `folder` (a
+    benchmark's subtitle folder). `talk.part2.srt` belongs to another video and is not taken."""
     video = Path(info.path)
-    for suffix in SIDECAR_SUFFIXES:
-        exact = video.with_suffix(suffix)
-        if exact.is_file():
-            return exact
-    found = sorted(p for p in video.parent.glob(f"{glob.escape(video.stem)}.*.*")
-                   if p.suffix.lower() in SIDECAR_SUFFIXES and p.is_file()
-                   and _LANGUAGE_TAG.fullmatch(p.name[len(video.stem) + 1:-len(p.suffix)]))
-    return found[0] if found else None
+    for place in [video.parent] + ([Path(folder)] if folder else []):
+        named = place / video.name
+        for suffix in SIDECAR_SUFFIXES:
+            exact = named.with_suffix(suffix)
+            if exact.is_file():
+                return exact
+        found = sorted(p for p in place.glob(f"{glob.escape(video.stem)}.*.*")
+                       if p.suffix.lower() in SIDECAR_SUFFIXES and p.is_file()
+                       and _LANGUAGE_TAG.fullmatch(p.name[len(video.stem) + 1:-len(p.suffix)]))
+        if found:
+            return found[0]
+    return None
 
 
 def _seconds(h, m, s, ms) -> float:

@@ -71,7 +71,7 @@ class SpeechTrack:
             streams = text_streams(info)
             if streams:
                 return "stream", streams[0]
-            path = sidecar(info)
+            path = sidecar(info, self.settings.subtitles_dir or None)
             if path is not None:
                 return "sidecar", path
             if mode == "subtitles":
