@@ -107,3 +107,43 @@ def test_a_page_of_a_server_with_a_key_asks_for_it_once_then_plays(service):
         assert driver.execute_script("return document.getElementById('key-form').hidden")
         refused = [e for e in console_errors(driver) if "401" not in e["message"]]
         assert refused == [], refused
+
+
+@pytest.mark.slow
+@pytest.mark.media
+def test_a_file_whose_video_starts_late_is_played_at_vidqas_times(tmp_path, media):
+    """An mp4 whose edit list delays the video by 1.075 s: vidqa's times start at 0, the
+    browser's clock at 1.075 s; the page adds the offset, so seeking to vidqa's 1.0 s shows the
+    frame vidqa read at 1.0 s (counter.mp4 prints its frame number)."""
+    import base64
+    import subprocess
+
+    import cv2
+    import numpy as np
+
+    from vidqa.media.ffmpeg import ffmpeg_exe
+    from vidqa.serve.service import Service
+    from vidqa.tracks.ocr import OcrEngine
+
+    folder = tmp_path / "late"
+    folder.mkdir()
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-itsoffset", "1.075", "-i",
+                    str(media / "pyscenedetect" / "counter.mp4"), "-c", "copy",
+                    str(folder / "late.mp4")], check=True)
+    service = Service([folder], check=False)
+    try:
+        with running(service) as server, chromium() as driver:
+            driver.get(f"{server.url}/")
+            wait_for(driver, f"{PLAYER}.readyState >= 2", what="the video loads")
+            driver.execute_script(f"{PLAYER}.pause(); seekTo(state.current.id, 1.0)")
+            wait_for(driver, near(2.075), what="the player at vidqa's 1.0 s + the offset")
+            data = driver.execute_script(
+                f"const v = {PLAYER}, c = document.createElement('canvas'); c.width = "
+                "v.videoWidth; c.height = v.videoHeight; c.getContext('2d').drawImage(v, 0, 0);"
+                " return c.toDataURL('image/png');")
+    finally:
+        service.close()
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(data.split(",")[1]), np.uint8),
+                         cv2.IMREAD_COLOR)
+    shown = " ".join(text for text, *_ in OcrEngine(threads=1).read(image))
+    assert "Frame = 11" in shown, shown  # 10 fps from frame 1: vidqa's frame at 1.0 s

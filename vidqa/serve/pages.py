@@ -63,6 +63,8 @@ def _detail(entry) -> dict:
 
 async def video(request: Request) -> Response:
     entry = await _entry(request)
+    if "start_offset_s" not in entry.info:  # not probed yet by the background check
+        await threaded(_service(request).check, entry)
     return JSONResponse(_detail(entry))
 
 

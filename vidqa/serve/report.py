@@ -68,7 +68,8 @@ def report_data(run, out: Path, *, thumb_width: int = THUMB_WIDTH,
     captions = run.captions
     return {
         "video": {"name": Path(run.video).name, "href": video_href(run.video, out),
-                  "duration_s": run.ingest.stats.end_s},
+                  "duration_s": run.ingest.stats.end_s,
+                  "start_offset_s": run.ingest.video.start_offset_s},
         "timeline": summary,
         "log": [{"start_s": s.start_s, "end_s": s.end_s, "source": s.source, "kind": s.kind,
                  "text": s.text.strip()} for s in run.log() if s.text.strip()],

@@ -132,8 +132,12 @@ class Service:
         try:
             info = probe(str(entry.file))
             entry.duration_s = info.duration_s
+            # start_offset_s: browsers put the container's start time on the player's clock
+            # (an mp4 edit list that delays the video plays it from 1.075 s), where vidqa's
+            # times start at 0: the page adds it when it plays the file itself.
             entry.info = {"codec": info.codec, "width": info.display_width,
-                          "height": info.display_height, "playable": playable(info)}
+                          "height": info.display_height, "playable": playable(info),
+                          "start_offset_s": info.start_offset_s}
             run = self.pipeline().load(str(entry.file))
         except VidqaError as exc:
             if not busy:

@@ -4,7 +4,10 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { videos: [], current: null, tried: null, pendingSeek: null, streams: new Map(),
-                lastLibrary: "" };
+                lastLibrary: "", offset: 0 };
+// vidqa's times start at 0; a browser playing the file itself puts the container's start time
+// on its clock (an mp4 edit list that delays the video): player time = vidqa time + offset.
+// The H.264 copy starts at 0 (offset 0).
 
 function headers(extra) {
   const key = sessionStorage.getItem("vidqa-key");
@@ -149,15 +152,19 @@ const timeline = new VidqaTimeline($("timeline"), $("tooltip"), {
 });
 
 const player = $("player");
-player.addEventListener("timeupdate", () => timeline.setTime(player.currentTime));
-player.addEventListener("seeked", () => timeline.setTime(player.currentTime));
+player.addEventListener("timeupdate", () => timeline.setTime(player.currentTime - state.offset));
+player.addEventListener("seeked", () => timeline.setTime(player.currentTime - state.offset));
 player.addEventListener("loadedmetadata", () => {
-  if (state.pendingSeek !== null) { player.currentTime = state.pendingSeek; state.pendingSeek = null; }
+  if (state.pendingSeek !== null) {
+    player.currentTime = state.pendingSeek + state.offset;
+    state.pendingSeek = null;
+  }
 });
 player.addEventListener("error", () => {
   const video = state.current;
   if (video && state.tried !== "proxy") {  // a codec the browser cannot play: the H.264 copy
     state.tried = "proxy";
+    state.offset = 0;
     $("title").textContent = `${video.path} (making a copy this browser plays...)`;
     player.src = video.proxy_url;
   }
@@ -168,6 +175,7 @@ async function selectVideo(id) {
   const video = await api(`/api/videos/${id}`);
   state.current = video;
   state.tried = video.media_url.includes("proxy") ? "proxy" : "original";
+  state.offset = state.tried === "proxy" ? 0 : (video.start_offset_s || 0);
   $("title").textContent = video.path;
   $("title").classList.remove("muted");
   player.src = video.media_url;
@@ -193,7 +201,7 @@ async function loadTimeline(start, end) {
 async function seekTo(id, seconds) {
   if (!id) return;
   if (!state.current || state.current.id !== id) await selectVideo(id);
-  if (player.readyState >= 1) player.currentTime = seconds;
+  if (player.readyState >= 1) player.currentTime = seconds + state.offset;
   else state.pendingSeek = seconds;
   timeline.setTime(seconds);
 }

@@ -22,11 +22,13 @@
   });
   timeline.setData(data.timeline);
   window.timeline = timeline;
-  player.addEventListener("timeupdate", () => timeline.setTime(player.currentTime));
+  // vidqa's times start at 0; the browser's clock starts at the container's start time
+  const offset = data.video.start_offset_s || 0;
+  player.addEventListener("timeupdate", () => timeline.setTime(player.currentTime - offset));
 
   function seek(seconds) {
-    if (player.readyState >= 1) player.currentTime = seconds;
-    else player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
+    if (player.readyState >= 1) player.currentTime = seconds + offset;
+    else player.addEventListener("loadedmetadata", () => { player.currentTime = seconds + offset; }, { once: true });
     timeline.setTime(seconds);
   }
 
