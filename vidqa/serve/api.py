@@ -24,16 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from vidqa.errors import BackendError, VidqaError
-from vidqa.serve.app import heartbeat_while, read_json, sse, threaded
+from vidqa.serve.app import heartbeat_while, read_json, service_of, sse, threaded
 from vidqa.serve.library import Refused
 from vidqa.timecode import format_hms
 
 MODEL = "vidqa"
 SCOPES = ("chunks", "all", "full", "agent")
-
-
-def _service(request: Request):
-    return request.app.state.service
 
 
 def model_ids(service) -> list[str]:
@@ -46,13 +42,13 @@ def _model_card(name: str, created: int) -> dict:
 
 
 async def models(request: Request) -> Response:
-    service = _service(request)
+    service = service_of(request)
     return JSONResponse({"object": "list", "data": [_model_card(m, int(service.started))
                                                     for m in model_ids(service)]})
 
 
 async def model(request: Request) -> Response:
-    service = _service(request)
+    service = service_of(request)
     name = request.path_params["model"]
     if name not in model_ids(service):
         raise Refused(f"the model '{name}' does not exist here; GET /v1/models lists "
@@ -130,7 +126,7 @@ def answer_content(entry, answer, letter: str | None) -> str:
 async def chat_completions(request: Request) -> Response:
     from vidqa.model.choices import asks_for_letter, extract_letter, parse_options
 
-    service = _service(request)
+    service = service_of(request)
     body = await read_json(request)
     name = body.get("model") or MODEL
     if name not in model_ids(service):
@@ -226,7 +222,7 @@ def _pieces(text: str, size: int = 24) -> list[str]:
 async def find(request: Request) -> Response:
     """`{"query": TEXT, "video": ID|PATH | "videos": [...], "k": 5, "refine": true}`: hits
     with their video, time and text (every indexed video when none is named)."""
-    service = _service(request)
+    service = service_of(request)
     body = await read_json(request)
     query = body.get("query")
     if not isinstance(query, str):

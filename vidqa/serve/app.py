@@ -45,6 +45,21 @@ _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permi
           500: "server_error"}
 
 
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer TOKEN` header ("" for none)."""
+    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+
+
+def key_matches(token: str, key: str) -> bool:
+    """Whether `token` is the API key (compared in constant time)."""
+    return bool(token) and hmac.compare_digest(token.encode(), key.encode())
+
+
+def service_of(request: Request) -> Service:
+    """The `Service` a route serves."""
+    return request.app.state.service
+
+
 class TooLarge(Exception):
     """A request body went past its limit while being read."""
 
@@ -76,14 +91,13 @@ class Guard:
 
     def _authorised(self, scope) -> bool:
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"authorization", b"").decode("latin-1")
-        token = given[7:].strip() if given.lower().startswith("bearer ") else ""
+        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         if not token:
             for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
                 name, _, value = part.strip().partition("=")
                 if name == COOKIE:
                     token = value
-        return bool(token) and hmac.compare_digest(token.encode(), self.api_key.encode())
+        return key_matches(token, self.api_key)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

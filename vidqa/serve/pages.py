@@ -4,26 +4,22 @@ frames, indexing jobs with live progress (server-sent events) and uploads."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 import tempfile
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from vidqa.serve.app import COOKIE, STATIC, error_response, sse, threaded
+from vidqa.serve.app import (COOKIE, STATIC, bearer_token, error_response, key_matches,
+                             service_of, sse, threaded)
 from vidqa.serve.library import Refused
 
 JOB_POLL_S = 0.25
 KEEPALIVE_S = 15.0
 
 
-def _service(request: Request):
-    return request.app.state.service
-
-
 async def _entry(request: Request):
-    return await threaded(_service(request).entry, request.path_params["video"])
+    return await threaded(service_of(request).entry, request.path_params["video"])
 
 
 async def index(request: Request) -> Response:
@@ -37,9 +33,7 @@ async def session(request: Request) -> Response:
     key = request.app.state.api_key
     if not key:
         return JSONResponse({"ok": True, "key_needed": False})
-    given = request.headers.get("authorization", "")
-    token = given[7:].strip() if given.lower().startswith("bearer ") else ""
-    if not token or not hmac.compare_digest(token.encode(), key.encode()):
+    if not key_matches(bearer_token(request.headers.get("authorization", "")), key):
         return error_response(401, "wrong API key", "invalid_api_key")
     response = JSONResponse({"ok": True, "key_needed": True})
     response.set_cookie(COOKIE, key, httponly=True, samesite="strict")
@@ -47,7 +41,7 @@ async def session(request: Request) -> Response:
 
 
 async def videos(request: Request) -> Response:
-    service = _service(request)
+    service = service_of(request)
     listed = await threaded(service.videos)
     return JSONResponse({"videos": listed, "model": service.model,
                          "jobs": [j.to_dict() for j in service.jobs.all()
@@ -64,14 +58,14 @@ def _detail(entry) -> dict:
 async def video(request: Request) -> Response:
     entry = await _entry(request)
     if "start_offset_s" not in entry.info:  # not probed yet by the background check
-        await threaded(_service(request).check, entry)
+        await threaded(service_of(request).check, entry)
     return JSONResponse(_detail(entry))
 
 
 async def media(request: Request) -> Response:
     """The video file (range requests, so the player seeks in large files), or with `proxy=1`
     an H.264 copy that every browser plays, made on first request."""
-    service = _service(request)
+    service = service_of(request)
     entry = await _entry(request)
     if request.query_params.get("proxy") in ("1", "true"):
         path = await threaded(service.proxy, entry)
@@ -91,7 +85,7 @@ def _float(request: Request, name: str) -> float | None:
 
 
 async def _run(request: Request):
-    service = _service(request)
+    service = service_of(request)
     entry = await _entry(request)
     run = await threaded(service.run_of, entry)
     if run is None:
@@ -119,13 +113,13 @@ async def transcript(request: Request) -> Response:
 
 async def keyframe(request: Request) -> Response:
     entry = await _entry(request)
-    path = await threaded(_service(request).keyframe, entry, request.path_params["name"])
+    path = await threaded(service_of(request).keyframe, entry, request.path_params["name"])
     return FileResponse(path, media_type="image/jpeg",
                         headers={"Cache-Control": "max-age=86400, immutable"})
 
 
 async def index_video(request: Request) -> Response:
-    service = _service(request)
+    service = service_of(request)
     entry = await _entry(request)
     if entry.state == "indexed" and not entry.info.get("missing"):
         return JSONResponse({"video": entry.id, "state": "indexed", "job": None})
@@ -135,7 +129,7 @@ async def index_video(request: Request) -> Response:
 
 
 def _job(request: Request):
-    job = _service(request).jobs.get(request.path_params["job"])
+    job = service_of(request).jobs.get(request.path_params["job"])
     if job is None:
         raise Refused(f"no job '{request.path_params['job']}'", 404, "not_found")
     return job
@@ -175,7 +169,7 @@ async def job_events(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     """A video sent as the request body (the page's file picker), written under a temporary
     name in the first served folder and renamed when whole; bounded by the upload limit."""
-    service = _service(request)
+    service = service_of(request)
     target = await threaded(service.library.upload_target, request.path_params["name"])
     handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".upload-", suffix=".part",
                                          delete=False)

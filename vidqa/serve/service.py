@@ -199,11 +199,10 @@ class Service:
         try:
             run = pipeline.run(str(entry.file))
             pipeline.index(run)
-        except VidqaError as exc:
-            entry.state, entry.error = "failed", str(exc)
-            raise
         except BaseException as exc:
-            entry.state, entry.error = "failed", f"{type(exc).__name__}: {exc}"
+            entry.state = "failed"
+            entry.error = str(exc) if isinstance(exc, VidqaError) else \
+                f"{type(exc).__name__}: {exc}"
             raise
         self._keep(entry, run)
         return run
