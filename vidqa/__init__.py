@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 _API = {
     "Pipeline": "vidqa.pipeline", "VideoRun": "vidqa.pipeline", "index_video": "vidqa.pipeline",
     "find": "vidqa.pipeline", "ask": "vidqa.pipeline", "events": "vidqa.pipeline",
-    "transcript": "vidqa.pipeline",
+    "transcript": "vidqa.pipeline", "index_folder": "vidqa.pipeline",
     "Config": "vidqa.config", "DecodeConfig": "vidqa.config", "SelectConfig": "vidqa.config",
     "ChunkConfig": "vidqa.config", "load_config": "vidqa.config",
     "TimeRange": "vidqa.timecode", "format_hms": "vidqa.timecode", "parse_time": "vidqa.timecode",

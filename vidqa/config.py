@@ -175,9 +175,12 @@ class ModelConfig:
                       "Qwen/Qwen3-VL-2B-Instruct; also $VIDQA_MODEL")
     max_new_tokens: int = _opt(1024, "most tokens the model writes per chunk", lo=16, hi=32768)
     temperature: float = _opt(0.0, "sampling temperature (0: greedy, repeatable)", lo=0.0, hi=2.0)
-    base_url: str = _opt("", "openai backend: server URL such as http://localhost:8000/v1; "
-                         "empty: $OPENAI_BASE_URL")
-    concurrency: int = _opt(4, "openai backend: chunks in flight at once", lo=1, hi=64)
+    base_url: tuple[str, ...] = _opt(
+        (), "openai backend: server URL such as http://localhost:8000/v1, several (a pool: "
+        "each request goes to the least busy server that answers), or a file of URLs, one a "
+        "line; none: $OPENAI_BASE_URL", item=str, split=True)
+    concurrency: int = _opt(4, "openai backend: requests in flight at once on each server",
+                            lo=1, hi=64)
     timeout_s: float = _opt(120.0, "openai backend: seconds one request may take, the whole "
                             "reply included; one past it is not retried (vidqa asks whether the "
                             "server still answers and says so), so a hung server costs this "
@@ -295,9 +298,30 @@ class ServeConfig:
                                 hi=1_048_576.0)
 
 
+@dataclass(frozen=True)
+class RayConfig:
+    """`vidqa index --ray`: what each stage's Ray task asks of the cluster."""
+
+    ingest_cpus: float = _opt(1.0, "CPU cores a video's decode and key-frame selection takes "
+                              "(ffmpeg's threads follow it)", lo=0.1, hi=64.0)
+    ocr_cpus: float = _opt(1.0, "CPU cores a video's on-screen text takes", lo=0.1, hi=64.0)
+    speech_cpus: float = _opt(1.0, "CPU cores a video's speech recognition takes", lo=0.1,
+                              hi=64.0)
+    index_cpus: float = _opt(1.0, "CPU cores a video's search index (the embeddings) takes",
+                             lo=0.1, hi=64.0)
+    captions_cpus: float = _opt(0.25, "CPU cores a video's captions take (mostly waiting on "
+                                "the model servers)", lo=0.0, hi=64.0)
+    captions_gpus: float = _opt(-1.0, "GPUs a video's captions take (-1: one with the "
+                                "transformers backend, none with the openai backend)", lo=-1.0,
+                                hi=16.0)
+    retries: int = _opt(3, "times Ray runs a stage again when its worker or node dies, or it "
+                        "fails with an unexpected error (a bad file is reported at once)",
+                        lo=0, hi=20)
+
+
 STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
                            "model": ModelConfig, "index": IndexConfig, "speech": SpeechConfig,
-                           "needle": NeedleConfig, "serve": ServeConfig}
+                           "needle": NeedleConfig, "serve": ServeConfig, "ray": RayConfig}
 
 
 @dataclass(frozen=True)
@@ -310,6 +334,7 @@ class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     needle: NeedleConfig = field(default_factory=NeedleConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
     # (stage, setting) pairs set by a file, the environment or a flag: a preset leaves them be
     explicit: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False, repr=False)
 
@@ -583,6 +608,22 @@ def setting_help(stage: str, name: str) -> str:
 def home_dir() -> Path | None:
     home = os.environ.get("VIDQA_HOME")
     return Path(home).expanduser() if home else None
+
+
+def cores() -> int:
+    """CPU cores this process may use: $VIDQA_CORES when set (a Ray task sets it to the cores it
+    was given), else the cores the scheduler lets it run on (a container's or taskset's limit),
+    else every core. Thread counts left automatic (0) follow it."""
+    value = os.environ.get("VIDQA_CORES", "").strip()
+    if value:
+        try:
+            return max(1, int(float(value)))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def cache_dir() -> Path:

@@ -31,6 +31,12 @@ class BackendError(VidqaError):
     """A model backend cannot be loaded or reached, or refused the request."""
 
 
+class ServerError(BackendError):
+    """A model server failed, not the request: it cannot be reached, dropped the connection,
+    answered 5xx or 429 after the retries, hung, refused the key, does not serve the model or
+    sent something that is not a reply. Another server of a pool may answer the same request."""
+
+
 def printable(text: object) -> str:
     """`text` safe to print on one line: control characters and line or paragraph separators
     (a newline in a file name, an escape sequence) shown escaped, as Python writes them."""

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from vidqa.tracks.writers import EventLog
 
 
-def _left_out(name: str, why: str) -> str:
+def left_out(name: str, why: str) -> str:
     return f"{why}; the {name} track is left out"
 
 
@@ -256,7 +256,7 @@ class Pipeline:
                 return track.segments(source, earlier or {}, on_progress=on_progress), None
             except TrackSkipped as exc:
                 if self.warn is not None:
-                    self.warn(_left_out(name, str(exc)))
+                    self.warn(left_out(name, str(exc)))
                 return None, str(exc)
 
     def run(self, video: str) -> VideoRun:
@@ -296,8 +296,51 @@ class Pipeline:
         except BaseException:
             stop.set()
             raise
-        warnings = [_left_out(name, why) for name, (_segs, why) in made.items() if why]
+        warnings = [left_out(name, why) for name, (_segs, why) in made.items() if why]
         return VideoRun(result, tracks, seconds, warnings)
+
+    def index_all(self, videos: Sequence[str], *, ray: str | None = None,
+                  api_key: str | None = None, with_model: bool | None = None,
+                  on_done: Callable[[VideoRun], None] | None = None
+                  ) -> tuple[list[VideoRun], list[str]]:
+        """(runs, one failure line per video that failed) of every video of `videos` (a
+        folder: the videos in it) run and indexed, then the collection's index built once. A
+        video that fails is reported, the others go on. Locally one video after another, or,
+        with `ray` (an address, or "local" for an instance on this machine), every stage of
+        every video as a Ray task (`vidqa.cluster`; `api_key`: the model servers' key the
+        tasks need, `with_model`: whether they make captions, default: when this pipeline has
+        a model). `on_done` is called with each run as it finishes."""
+        from vidqa.media.collection import expand_videos
+
+        paths = expand_videos(list(videos))
+        if ray is not None:
+            from vidqa.cluster.driver import run_on_ray
+
+            runs, failures = run_on_ray(self, paths, ray, api_key=api_key, on_done=on_done,
+                                        with_model=self.backend is not None
+                                        if with_model is None else with_model)
+        else:
+            runs, failures = [], []
+            for video in paths:
+                try:
+                    done = self.run(video)
+                    self.index(done)
+                except VidqaError as exc:
+                    failures.append(str(exc))
+                    continue
+                runs.append(done)
+                if on_done is not None:
+                    on_done(done)
+        self.index_collection(runs)
+        return runs, failures
+
+    def index_collection(self, runs: list[VideoRun]):
+        """The search index over several videos (what `find` on their folder opens), built
+        from each video's own vectors; None for fewer than two videos with entries."""
+        from vidqa.search.find import collection_index
+
+        parts = [(r.ingest, r.entries()) for r in runs if r.entries()]
+        return collection_index(parts, self.embedder()) if len(parts) > 1 else None
 
     def load(self, video: str) -> VideoRun | None:
         """`video` as an earlier run left it, read from the caches without doing any work;
@@ -505,6 +548,16 @@ def index_video(video: str, config: Config | None = None, backend=None, **option
     run = pipeline.run(video)
     pipeline.index(run)
     return run
+
+
+def index_folder(videos: Sequence[str] | str, config: Config | None = None, backend=None, *,
+                 ray: str | None = None, api_key: str | None = None, **options
+                 ) -> tuple[list[VideoRun], list[str]]:
+    """(runs, failure lines) of every video of `videos` (files, or folders holding them)
+    indexed, and their collection's index; `ray`: on a Ray cluster at that address ("local":
+    a Ray instance on this machine), see `vidqa.cluster`."""
+    videos = [videos] if isinstance(videos, str) else videos
+    return _pipeline(config, backend, **options).index_all(videos, ray=ray, api_key=api_key)
 
 
 def find(video: str, query: str, config: Config | None = None, *, k: int = 5, backend=None,

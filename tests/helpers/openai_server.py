@@ -28,6 +28,12 @@ requests in one way a real server went wrong (the hostile-input tests use them):
 - `silent-vl`: never answers (until the server stops).
 
 `server.cure(model)` makes a misbehaving model answer like `tiny-vl` from then on.
+
+A pool's tests use two more ways to go wrong, for every model: `OpenAIServer(delay_s=0.5)`
+answers each chat request that much later (a slow server), and `OpenAIServer(die_after=3)`
+answers three chat requests, then hangs up on the fourth and stops listening (a server that
+crashed mid-run: later connections are refused). `server.answered` counts the chat requests
+it answered with a caption.
 """
 
 from __future__ import annotations
@@ -155,7 +161,16 @@ class _Handler(BaseHTTPRequestHandler):
         if model in MISBEHAVING and model not in self.server.cured:
             self._misbehave(model, body)
             return
+        if self.server.die_after is not None and self.server.count(None) > self.server.die_after:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.server.die()
+            return
+        if self.server.delay_s:
+            time.sleep(self.server.delay_s)
         content = caption_reply(body)
+        with self.server.lock:
+            self.server.answered += 1
         prompt_tokens = 100 * images + sum(len(i.get("text", "").split()) for i in items)
         self._send(200, self._completion(model, content, prompt_tokens, len(content.split())))
 
@@ -217,8 +232,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, misbehaving: bool = False) -> None:
+    def __init__(self, misbehaving: bool = False, delay_s: float = 0.0,
+                 die_after: int | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.delay_s, self.die_after, self.answered = delay_s, die_after, 0
+        self.dead = threading.Event()
         self.models = MODELS + (MISBEHAVING if misbehaving else ())
         self.stopping = threading.Event()  # releases `silent-vl` when the server stops
         self.cured: set[str] = set()  # misbehaving models that now answer like tiny-vl
@@ -239,6 +257,13 @@ class _Server(ThreadingHTTPServer):
             if handler.command == "POST" and body is not None:
                 self.requests.append(body)
 
+    def die(self) -> None:
+        """Stop listening at once (from a handler thread: `shutdown` waits for the loop)."""
+        if not self.dead.is_set():
+            self.dead.set()
+            threading.Thread(target=lambda: (self.shutdown(), self.server_close()),
+                             daemon=True).start()
+
     def count(self, model: str | None) -> int:
         """How many chat requests (for `model`, or all) arrived so far."""
         with self.lock:
@@ -249,8 +274,9 @@ class _Server(ThreadingHTTPServer):
 class OpenAIServer:
     """Context manager: start on a free port, yield the base URL, stop cleanly on exit."""
 
-    def __init__(self, *, misbehaving: bool = False) -> None:
-        self.misbehaving = misbehaving
+    def __init__(self, *, misbehaving: bool = False, delay_s: float = 0.0,
+                 die_after: int | None = None) -> None:
+        self.misbehaving, self.delay_s, self.die_after = misbehaving, delay_s, die_after
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -272,6 +298,13 @@ class OpenAIServer:
         self._server.cured.add(model)
 
     @property
+    def answered(self) -> int:
+        """Chat requests answered with a caption."""
+        assert self._server is not None, "server not started"
+        with self._server.lock:
+            return self._server.answered
+
+    @property
     def hits(self) -> list[tuple[str, str, str | None]]:
         """(method, path, Authorization header) of every request received, in order."""
         assert self._server is not None, "server not started"
@@ -279,7 +312,7 @@ class OpenAIServer:
             return list(self._server.hits)
 
     def __enter__(self) -> str:
-        self._server = _Server(self.misbehaving)
+        self._server = _Server(self.misbehaving, self.delay_s, self.die_after)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name="openai-test-server")

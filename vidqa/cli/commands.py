@@ -154,40 +154,52 @@ def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **option
 
 
 @cli.command(cls=VideoCommand)
-@click.argument("videos", nargs=-1, required=True, type=click.Path())
+@click.argument("videos", nargs=-1, type=click.Path())  # required: checked below (--ray DIR)
 @click.option("--json", "as_json", is_flag=True, help="one JSON document (a list, one per video)")
 @click.option("--captions/--no-captions", default=True, show_default=True,
               help="caption chunks with the model (--no-captions: on-screen text and speech "
                    "only, no model)")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None,
+              metavar="[ADDRESS]",
+              help="run every video's stages as Ray tasks: on the cluster at ADDRESS "
+                   "(host:6379, ray://host:10001, auto), or alone on a Ray instance on this "
+                   "machine; the cache ($VIDQA_HOME) and the videos must be shared folders "
+                   "(pip install 'vidqa[ray]')")
 @index_options
 @model_options
 @ingest_options
 @click.pass_context
 def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: bool,
-          **options) -> None:
+          ray_address: str | None, **options) -> None:
     """Ingest each VIDEO (a folder: every video in it), make its tracks (on-screen text, what
     is said, and chunk captions by the model: a summary and timestamped events per chunk,
-    cached per chunk, so an interrupted run resumes) and build its search index."""
-    from vidqa.media.collection import expand_videos
-
-    run = pipeline(ctx, options, load_model=captions)  # --no-captions: cached ones only
+    cached per chunk, so an interrupted run resumes) and build its search index; for several
+    videos, the index of the collection too."""
+    if ray_address is not None and ray_address != "local" and os.path.exists(ray_address):
+        videos, ray_address = (*videos, ray_address), "local"  # `--ray DIR`: DIR is a video
+    if not videos:
+        raise click.UsageError("Missing argument 'VIDEOS...'.")
+    config = settings(ctx, options)
+    # On a cluster the tasks load a local model themselves; the driver needs servers' only.
+    load = captions and (ray_address is None or config.model.backend == "openai")
+    run = pipeline(ctx, options, load_model=load, config=config,
+                   pooled=ray_address is not None)
     call(run.embedder)  # a bad --embedder fails before any video is read
-    paths = expand_videos(videos)
-    documents, failures = [], []
-    for video in paths:
-        try:
-            done = run.run(video)
-            run.index(done)
-        except VidqaError as exc:
-            failures.append(str(exc))
-            continue
-        documents.append(done.to_dict())
-        if not as_json:
-            click.echo(f"{printable(done.video)}: " + _index_summary(done))
+    documents: dict[str, dict] = {}
+
+    def done(video_run) -> None:
+        if as_json:
+            documents[video_run.video] = video_run.to_dict()
+        else:
+            click.echo(f"{printable(video_run.video)}: " + _index_summary(video_run))
+
+    runs, failures = call(run.index_all, videos, ray=ray_address, api_key=options.get("api_key"),
+                          with_model=captions, on_done=done)
     if as_json:
-        click.echo(json.dumps(documents, indent=1, ensure_ascii=False))
-    report_failures(failures, len(paths) if paths else 1)
-    if not paths:
+        click.echo(json.dumps([documents[r.video] for r in runs], indent=1, ensure_ascii=False))
+    total = len(runs) + len(failures)
+    report_failures(failures, total if total else 1)
+    if not total:
         fail(f"no video files in {', '.join(videos)}; pass video files or a folder holding some")
         sys.exit(1)
 

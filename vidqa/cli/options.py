@@ -115,8 +115,10 @@ def _model_flags(key: str = "--api-key") -> list:
                      "[default: by hardware]"),
         click.option("-b", "--backend", "model__backend", type=click.Choice(_backend_names()),
                      help="where the model runs; also $VIDQA_BACKEND [default: transformers]"),
-        click.option("--base-url", "model__base_url",
-                     help="openai backend: server URL; also $OPENAI_BASE_URL"),
+        click.option("--base-url", "model__base_url", multiple=True,
+                     help="openai backend: server URL; several times (or a file of URLs, one a "
+                     "line) for a pool: each request goes to the least busy server that "
+                     "answers; also $OPENAI_BASE_URL"),
         click.option(key, "api_key", help="openai backend: API key; also $OPENAI_API_KEY"),
         *_flags(("model",)),
     ]
@@ -133,7 +135,7 @@ def settings(ctx: click.Context, options: dict) -> Config:
     config = call(load_config, ctx.obj.get("config_path"))
     by_stage: dict[str, dict] = {}
     for key, value in options.items():
-        if "__" in key and value is not None:
+        if "__" in key and value is not None and value != ():  # () : a list flag not given
             stage, name = key.split("__", 1)
             by_stage.setdefault(stage, {})[name] = value
     for stage, values in by_stage.items():
@@ -147,11 +149,11 @@ def model_named(config: Config) -> bool:
 
 
 def pipeline(ctx: click.Context, options: dict, *, load_model: bool, tracks=None,
-             resolve: bool = True, config: Config | None = None):
+             resolve: bool = True, config: Config | None = None, pooled: bool = False):
     """The `Pipeline` for a command: the settings, with the model resolved (`resolve`: the
     hardware default, a preset's values under the user's settings), the backend when
     `load_model` (the model is loaded), progress bars on stderr. `config`: the settings when
-    the command has read them already."""
+    the command has read them already; `pooled`: even one server is a pool (a Ray job)."""
     from vidqa.cli.progress import bars
     from vidqa.model.presets import resolve_model
     from vidqa.pipeline import Pipeline
@@ -162,11 +164,32 @@ def pipeline(ctx: click.Context, options: dict, *, load_model: bool, tracks=None
     if load_model:
         from vidqa.model.backends import open_backend
 
-        backend = call(open_backend, config, api_key=options.get("api_key"))
+        backend = call(open_backend, config, api_key=options.get("api_key"), pooled=pooled)
+        report_servers(ctx, backend)
     return Pipeline(config, backend=backend, tracks=tracks,
                     allow_errors=options.get("allow_errors", False),
                     progress=bars(ctx.obj.get("quiet", False)),
                     warn=lambda text: click.echo(f"warning: {printable(text)}", err=True))
+
+
+def report_servers(ctx: click.Context, backend) -> None:
+    """When the command ends, however it ends, what each server of a pool did (stderr)."""
+    if not hasattr(backend, "report"):
+        return
+
+    def report() -> None:
+        from vidqa.model.backends.pool import report_lines
+
+        try:
+            counts = backend.counts()
+        except Exception:  # noqa: BLE001 - the counts went with a cluster that stopped
+            return
+        if any(c["answered"] or c["failed"] for c in counts):
+            click.echo("servers:", err=True)
+            for line in report_lines(counts):
+                click.echo(f"  {printable(line)}", err=True)
+
+    ctx.call_on_close(report)
 
 
 def report_failures(failures: list[str], total: int) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vidqa import __version__
 from vidqa.keyframes.chunking import Chunk, make_chunks
-from vidqa.config import Config
+from vidqa.config import Config, cores
 from vidqa.media.decode import Frame, FrameReader, frame_size
 from vidqa.errors import CacheError, DecodeError
 from vidqa.keyframes.selection import (POLICY_VERSION, Keyframe, KeyframeSelector, Scene,
@@ -194,7 +194,7 @@ def plan_parts(info: VideoInfo, decode) -> list[tuple[float, float | None]]:
     On 2 cores one ffmpeg with one thread leaves a core idle while the analysis waits for
     frames; two ffmpeg processes, each on half the video, keep both busy. Boundaries fall on
     the sampling grid, so every part samples the frames the single pass would."""
-    count = decode.segments or (min(MAX_PARTS, os.cpu_count() or 1)
+    count = decode.segments or (min(MAX_PARTS, cores())
                                 if (info.duration_s or 0.0) >= PARALLEL_MIN_S else 1)
     duration = info.duration_s or 0.0
     # A boundary (and the context before it) on whole seconds and on the sampling grid: a

@@ -13,7 +13,6 @@ B-frame streams. A kept frame is still a real frame at its real time.
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import subprocess
@@ -25,7 +24,7 @@ from fractions import Fraction
 import ffmpeg
 import numpy as np
 
-from vidqa.config import DecodeConfig
+from vidqa.config import DecodeConfig, cores
 from vidqa.errors import DecodeError
 from vidqa.media.ffmpeg import INPUT_OPTIONS, LogProblems, command, ffmpeg_exe, local_url
 from vidqa.media.probe import VideoInfo
@@ -56,7 +55,7 @@ def frame_size(info: VideoInfo, config: DecodeConfig) -> tuple[int, int]:
 def decode_threads(config: DecodeConfig) -> int:
     """ffmpeg's decoder threads: all cores but one, which the key-frame analysis needs (on 2 cores
     one decoder thread beats two by 15%: see BENCHMARKS.md), at most 8."""
-    return config.threads or max(1, min((os.cpu_count() or 2) - 1, 8))
+    return config.threads or max(1, min(cores() - 1, 8))
 
 
 def build_command(info: VideoInfo, config: DecodeConfig,

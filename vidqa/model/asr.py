@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vidqa.config import cores
 from vidqa.errors import BackendError, one_line
 from vidqa.store import atomic_write_text, building
 
@@ -354,7 +355,7 @@ def _invented(seg, text: str, earlier: list[Utterance], start_s: float) -> bool:
 
 
 def _cores() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(cores(), 8))
 
 
 def _model_identity(name: str) -> str:

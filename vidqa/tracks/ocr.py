@@ -25,7 +25,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from vidqa.config import cores
 from vidqa.errors import CacheError, ConfigError, VidqaError, one_line
 from vidqa.store import atomic_write_text, write_error
 from vidqa.timecode import Timed
@@ -131,7 +131,7 @@ class OcrEngine:
                              f"'{models}'; install rapidocr 3.10 or newer: pip install "
                              "'vidqa[ocr]' --upgrade")
         # RapidOCR ignores a thread count above the core count (and then takes every core).
-        self.threads = min(threads, os.cpu_count() or 1)
+        self.threads = min(threads, cores())
         params = {
             "Global.log_level": "error",  # it logs every frame without text as a warning
             "Global.text_score": 0.0,  # read_keyframes applies its own min_score

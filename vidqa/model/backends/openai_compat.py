@@ -33,7 +33,7 @@ import openai
 
 from vidqa.model.backends import server_url
 from vidqa.model.backends.base import Generation, Message
-from vidqa.errors import BackendError, one_line
+from vidqa.errors import BackendError, ServerError, one_line
 
 _CONTEXT_TOO_LONG = re.compile(
     r"context[_ ]length|maximum context|too many tokens|maximum model length|prompt is too long",
@@ -220,13 +220,13 @@ class OpenAIBackend:
             data = json.loads(body)
         except ValueError:
             start = _one_line(body[:80].decode("utf-8", "replace"), 80) or "an empty body"
-            raise BackendError(f"the server at {url} answered for model '{model}' with a body "
+            raise ServerError(f"the server at {url} answered for model '{model}' with a body "
                                f"that is not JSON ({len(body):,} bytes, starting {start!r}); "
                                "check that --base-url is an OpenAI-compatible /v1 endpoint "
                                "and look at the server's log") from None
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise BackendError(f"the server at {url} sent no answer for model "
+            raise ServerError(f"the server at {url} sent no answer for model "
                                f"'{model}' (no choices in the reply); check that it is an "
                                f"OpenAI-compatible /v1 endpoint")
         message = choices[0].get("message")
@@ -275,16 +275,16 @@ class OpenAIBackend:
         url, model = self.base_url, self.model
         head = (f"the server at {url} did not answer within {self.timeout_s:g} s (model "
                 f"'{model}'; not retried)")
-        if self._served_models(HEALTH_TIMEOUT_S) is not None:
-            return BackendError(f"{head}; it still lists its models, so it is busy: lower "
+        if self.served_models(HEALTH_TIMEOUT_S) is not None:
+            return ServerError(f"{head}; it still lists its models, so it is busy: lower "
                                 "model.concurrency, use shorter chunks (--max-tokens), or raise "
                                 "model.timeout_s in the config file")
-        return BackendError(f"{head}, and it no longer answers at all: it is hung or "
+        return ServerError(f"{head}, and it no longer answers at all: it is hung or "
                             "overloaded; restart it, or raise model.timeout_s in the config file")
 
     def _dropped(self, received: int, cause: BaseException | None) -> BackendError:
         why = _one_line(cause, 120) if cause is not None and str(cause) else "no reason given"
-        return BackendError(f"the server at {self.base_url} closed the connection in the middle "
+        return ServerError(f"the server at {self.base_url} closed the connection in the middle "
                             f"of its reply for model '{self.model}' ({received:,} bytes in; "
                             f"{why}; {self.retries} retries); it was reached, so check its log: "
                             "it may have crashed, restarted or hit a limit")
@@ -294,23 +294,23 @@ class OpenAIBackend:
         url, model = self.base_url, self.model
         if isinstance(e, openai.APIConnectionError):
             if _reached(e):
-                return BackendError(f"the server at {url} accepted the connection but closed it "
+                return ServerError(f"the server at {url} accepted the connection but closed it "
                                     f"without a reply (model '{model}'; {self.retries} retries); "
                                     "check its log: it may have crashed or restarted")
-            return BackendError(f"the server at {url} cannot be reached (model '{model}'); start "
+            return ServerError(f"the server at {url} cannot be reached (model '{model}'); start "
                                 f"it or fix --base-url/OPENAI_BASE_URL")
         if isinstance(e, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            return BackendError(f"the server at {url} refused the API key ({e.status_code}: "
+            return ServerError(f"the server at {url} refused the API key ({e.status_code}: "
                                 f"{_server_message(e)}); set OPENAI_API_KEY or pass --api-key")
         if isinstance(e, openai.NotFoundError):
-            served = self._served_models()
+            served = self.served_models()
             if served is None:
-                return BackendError(f"the server at {url} answered 404 for model '{model}' "
+                return ServerError(f"the server at {url} answered 404 for model '{model}' "
                                     f"({_server_message(e)}); check -m and that --base-url ends in "
                                     f"/v1")
             if model not in served:
                 listed = ", ".join(served) or "none"
-                return BackendError(f"the server at {url} does not serve model '{model}'; it "
+                return ServerError(f"the server at {url} does not serve model '{model}'; it "
                                     f"serves: {listed}; pass one with -m")
         if isinstance(e, openai.BadRequestError):
             message = _server_message(e)
@@ -319,13 +319,14 @@ class OpenAIBackend:
                                     f"{url} ({message}); lower the chunk budget (--max-tokens) or "
                                     f"the frame size (--max-pixels)")
         if isinstance(e, openai.APIStatusError):
-            hint = ""
+            hint, kind = "", BackendError
             if e.status_code == 429 or e.status_code >= 500:
                 hint = (f"; still failing after {self.retries} retries: try again later or lower "
                         f"model.concurrency in the config file")
-            return BackendError(f"the server at {url} answered {e.status_code} for model "
-                                f"'{model}' ({_server_message(e)}){hint}")
-        return BackendError(f"unexpected reply from the server at {url} for model '{model}': "
+                kind = ServerError
+            return kind(f"the server at {url} answered {e.status_code} for model "
+                        f"'{model}' ({_server_message(e)}){hint}")
+        return ServerError(f"unexpected reply from the server at {url} for model '{model}': "
                             f"{_one_line(e)}; check that it is an OpenAI-compatible /v1 endpoint")
 
     def context_tokens(self) -> int | None:
@@ -344,7 +345,7 @@ class OpenAIBackend:
                 pass
         return self._context
 
-    def _served_models(self, timeout_s: float = 10.0) -> list[str] | None:
+    def served_models(self, timeout_s: float = 10.0) -> list[str] | None:
         """The model ids the server lists, or None when it cannot list them."""
         try:
             client = self._client.with_options(max_retries=0,

@@ -1,0 +1,73 @@
+"""`vidqa index --ray` from the command line: the option's forms, and what happens without Ray
+or without a cluster."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from helpers.media import make_video
+from vidqa.cli import cli
+
+FAST = ["--no-captions", "--speech", "off", "--ocr", "on", "--ocr-size", "264"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_without_ray_installed_the_flag_says_which_extra(tmp_path, monkeypatch):
+    video = make_video(tmp_path / "a.mp4", seconds=2, size="160x120")
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as when not installed
+    out = run("index", *FAST, video, "--ray")
+    assert out.exit_code == 1
+    assert out.stderr.strip().splitlines() == [
+        "Error: --ray needs Ray; install it with: pip install 'vidqa[ray]'"]
+
+
+@pytest.mark.slow
+def test_ray_alone_runs_a_local_instance_and_a_folder_after_it_is_a_video(tmp_path,
+                                                                          monkeypatch):
+    pytest.importorskip("ray", reason="needs the ray extra: pip install 'vidqa[ray]'")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(3):
+        make_video(folder / f"c{i}.mp4", seconds=3 + i, size="320x240",
+                   source="color=c=0x204060", text=f"CLIP {i}")
+    monkeypatch.chdir(tmp_path)
+    local = run("index", "--json", *FAST, "clips")
+    assert local.exit_code == 0, local.output
+    monkeypatch.setenv("VIDQA_HOME", str(tmp_path / "ray-home"))
+    on_ray = run("index", "--json", *FAST, "--ray", "clips")  # clips: the folder, not an address
+    assert on_ray.exit_code == 0, on_ray.output
+    assert json.loads(on_ray.stdout) == json.loads(local.stdout)
+    assert [d["text_lines"][0]["text"] for d in json.loads(on_ray.stdout)] == \
+        ["CLIP 0", "CLIP 1", "CLIP 2"]
+
+
+@pytest.mark.slow
+def test_one_server_under_ray_is_shared_by_the_tasks_and_keeps_its_cache(tmp_path, monkeypatch,
+                                                                          no_openai_env):
+    """Under --ray even one server's places are shared by every task (a pool of one, with the
+    server's own cache identity): the counts come back, and a local run reads the captions."""
+    pytest.importorskip("ray", reason="needs the ray extra: pip install 'vidqa[ray]'")
+    from helpers.openai_server import API_KEY, OpenAIServer
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(2):
+        make_video(folder / f"c{i}.mp4", seconds=4, size="320x240", text=f"CLIP {i}")
+    model = ["-b", "openai", "-m", "tiny-vl", "--api-key", API_KEY, "--speech", "off",
+             "--ocr", "off", "--policy", "uniform", "--max-span", "2"]
+    server = OpenAIServer()
+    with server as url:
+        on_ray = run("index", *model, "--base-url", url, folder, "--ray")
+        assert on_ray.exit_code == 0, on_ray.output
+        asked = len(server.requests)
+        assert asked >= 4 and f"{url}: {asked} answered, 0 failed" in on_ray.stderr
+        local = run("index", *model, "--base-url", url, folder)
+        assert local.exit_code == 0, local.output
+        assert len(server.requests) == asked  # the same cache: the server's URL, both times
