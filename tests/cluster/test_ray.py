@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -125,12 +126,16 @@ def test_a_worker_node_killed_mid_run_and_the_job_completes(folder, cluster, tmp
     with servers[0] as a, servers[1] as b:
         process = vidqa("index", *SETTINGS, *MODEL, "--base-url", a, "--base-url", b, folder,
                         "--ray", cluster.address, home=tmp_path / "home", cwd=tmp_path)
+        err: list[str] = []  # drained beside stdout, so neither pipe fills up
+        drain = threading.Thread(target=lambda: err.append(process.stderr.read()), daemon=True)
+        drain.start()
         first = process.stdout.readline()  # one video done: both workers are busy
-        assert first.startswith(str(folder)), process.stderr.read()
+        assert first.startswith(str(folder)), process.wait() or err
         cluster.kill_worker(1)
-        code, out, err = finished(process)
+        lines = [first, *process.stdout.read().splitlines()]  # read past readline's buffer
+        code = process.wait(timeout=600)
+        drain.join(timeout=60)
         assert code == 0, err
-        lines = [first, *out.splitlines()]
         assert sorted(Path(line.split(":")[0]).name for line in lines if line.strip()) == \
             sorted(p.name for p in folder.iterdir())
         assert cluster.alive_nodes() == 2  # the head and the worker left

@@ -71,3 +71,14 @@ def test_one_server_under_ray_is_shared_by_the_tasks_and_keeps_its_cache(tmp_pat
         local = run("index", *model, "--base-url", url, folder)
         assert local.exit_code == 0, local.output
         assert len(server.requests) == asked  # the same cache: the server's URL, both times
+
+
+def test_a_cluster_that_is_not_there_is_one_line_at_once(tmp_path):
+    pytest.importorskip("ray", reason="needs the ray extra: pip install 'vidqa[ray]'")
+    video = make_video(tmp_path / "a.mp4", seconds=2, size="160x120")
+    out = run("index", *FAST, video, "--ray", "127.0.0.1:1")
+    assert out.exit_code == 1
+    assert out.stderr.strip().splitlines() == [
+        "Error: cannot reach the Ray cluster at 127.0.0.1:1: connection refused; start the "
+        "head with `ray start --head` and pass its address (host:6379), or --ray alone for a "
+        "local instance"]

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 LOCAL = "local"  # --ray with no address: a Ray instance on this machine
 CHECK_TIMEOUT_S = 300.0  # every node answers the shared-cache check within this
+CONNECT_TIMEOUT_S = 5.0  # the head's port answers within this
 
 
 def _ray():
@@ -56,6 +57,11 @@ def connect(address: str | None) -> bool:
     _messages_to_stderr()
     options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                    logging_level=logging.ERROR)
+    unreachable = _unreachable(address) if address and address != LOCAL else None
+    if unreachable:  # Ray itself keeps trying for minutes, printing as it goes
+        raise VidqaError(f"cannot reach the Ray cluster at {address}: {unreachable}; start the "
+                         "head with `ray start --head` and pass its address (host:6379), or "
+                         "--ray alone for a local instance")
     try:
         if not address or address == LOCAL:
             ray.init(num_cpus=cores(), **options)
@@ -68,6 +74,21 @@ def connect(address: str | None) -> bool:
                          "with `ray start --head` and pass its address (host:6379), or --ray "
                          "alone for a local instance") from None
     return True
+
+
+def _unreachable(address: str) -> str | None:
+    """Why nothing answers at `address`'s host and port (None: something does, or the address
+    names no port, like `auto`)."""
+    import socket
+
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        return one_line(exc.strerror or exc, 200).lower()
+    return None
 
 
 def _messages_to_stderr() -> None:
