@@ -178,15 +178,13 @@ def report_servers(ctx: click.Context, backend) -> None:
         return
 
     def report() -> None:
-        from vidqa.model.backends.pool import report_lines
-
         try:
-            counts = backend.counts()
+            lines = backend.report()
         except Exception:  # noqa: BLE001 - the counts went with a cluster that stopped
             return
-        if any(c["answered"] or c["failed"] for c in counts):
+        if lines:
             click.echo("servers:", err=True)
-            for line in report_lines(counts):
+            for line in lines:
                 click.echo(f"  {printable(line)}", err=True)
 
     ctx.call_on_close(report)

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 LOCAL = "local"  # --ray with no address: a Ray instance on this machine
 CHECK_TIMEOUT_S = 300.0  # every node answers the shared-cache check within this
 CONNECT_TIMEOUT_S = 5.0  # the head's port answers within this
+FIX = ("start the head with `ray start --head` and pass its address (host:6379), or --ray alone "
+       "for a local instance")
 
 
 def _ray():
@@ -59,9 +61,7 @@ def connect(address: str | None) -> bool:
                                    logging_level=logging.ERROR)
     unreachable = _unreachable(address) if address and address != LOCAL else None
     if unreachable:  # Ray itself keeps trying for minutes, printing as it goes
-        raise VidqaError(f"cannot reach the Ray cluster at {address}: {unreachable}; start the "
-                         "head with `ray start --head` and pass its address (host:6379), or "
-                         "--ray alone for a local instance")
+        raise VidqaError(f"cannot reach the Ray cluster at {address}: {unreachable}; {FIX}")
     try:
         if not address or address == LOCAL:
             ray.init(num_cpus=cores(), **options)
@@ -70,9 +70,7 @@ def connect(address: str | None) -> bool:
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ...
         where = f"the Ray cluster at {address}" if address and address != LOCAL else \
             "a local Ray instance"
-        raise VidqaError(f"cannot start or reach {where}: {one_line(exc, 300)}; start the head "
-                         "with `ray start --head` and pass its address (host:6379), or --ray "
-                         "alone for a local instance") from None
+        raise VidqaError(f"cannot start or reach {where}: {one_line(exc, 300)}; {FIX}") from None
     return True
 
 

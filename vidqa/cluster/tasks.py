@@ -6,9 +6,10 @@ that refused; the same on every try, so it is returned, not raised, and Ray does
 again). Anything else it raises, and Ray runs it again (see `vidqa.cluster.driver`). A task
 given a `Failed` from an earlier stage of its video passes it on.
 
-A worker process keeps one `Pipeline` per job (its OCR engine, Whisper, embedder and model
-load once) and runs one task at a time, with `$VIDQA_CORES` set to the cores the stage asked
-for, so ffmpeg, onnxruntime and CTranslate2 size their threads to it.
+A worker process keeps the job's `Pipeline`s (one with the model, one without: its OCR
+engine, Whisper, embedder and model load once, however its tasks alternate) and runs one task
+at a time, with `$VIDQA_CORES` set to the cores the stage asked for, so ffmpeg, onnxruntime and
+CTranslate2 size their threads to it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _pipeline(job: Job, stage: str, cpus: float, model: bool = False):
 
             backend = open_backend(job.config, api_key=job.api_key, pooled=bool(job.ledger),
                                    ledger=RemoteLedger(job.ledger) if job.ledger else None)
-        _pipelines.clear()  # one job at a time in a worker
+        for other in [k for k in _pipelines if k[0] != job.token]:  # one job at a time
+            del _pipelines[other]
         pipeline = _pipelines[key] = Pipeline(job.config, backend=backend,
                                               allow_errors=job.allow_errors)
     if job.board is not None:

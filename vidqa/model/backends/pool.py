@@ -205,29 +205,22 @@ class ServerPool:
                 return value
         return None
 
-    def served_models(self, timeout_s: float = 5.0) -> list[str] | None:
-        """The models some server of the pool lists (None when none answers)."""
-        for member in self.members.values():
-            served = member.served_models(timeout_s)
-            if served is not None:
-                return served
-        return None
-
     def counts(self) -> list[dict]:
         return self.ledger.counts()
 
     def report(self) -> list[str]:
-        """One line per server: what it answered and failed, and whether it is out and why."""
-        return report_lines(self.counts())
+        """One line per server (what it answered and failed, whether it is out and why), or
+        none when no request went out."""
+        counts = self.counts()
+        if not any(c["answered"] or c["failed"] for c in counts):
+            return []
+        lines = []
+        for c in counts:
+            mean = f", {c['busy_s'] / c['answered']:.2f} s each" if c["answered"] else ""
+            state = f"; out: {one_line(c['out'], 160)}" if c["out"] else ""
+            lines.append(f"{c['url']}: {c['answered']} answered, {c['failed']} failed"
+                         f"{mean}{state}")
+        return lines
 
 
-def report_lines(counts: list[dict]) -> list[str]:
-    lines = []
-    for c in counts:
-        mean = f", {c['busy_s'] / c['answered']:.2f} s each" if c["answered"] else ""
-        state = f"; out: {one_line(c['out'], 160)}" if c["out"] else ""
-        lines.append(f"{c['url']}: {c['answered']} answered, {c['failed']} failed{mean}{state}")
-    return lines
-
-
-__all__ = ["Accounts", "Ledger", "POOL_IDENTITY", "ServerCount", "ServerPool", "report_lines"]
+__all__ = ["Accounts", "Ledger", "POOL_IDENTITY", "ServerCount", "ServerPool"]
