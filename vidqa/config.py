@@ -238,6 +238,10 @@ class SpeechConfig:
     audio_stream: int = _opt(-1, "audio stream to recognise, by the index `vidqa inspect` lists "
                              "(with speech auto, the file's subtitles are then not used; -1: "
                              "the default one, else the first)", lo=-1, hi=10_000)
+    max_subtitles_mb: float = _opt(8.0, "largest subtitle file (a sidecar .srt/.vtt, or a "
+                                   "container's text stream) read, in MiB; a bigger one is "
+                                   "left out with a warning (8 MiB is days of dense speech)",
+                                   lo=0.01, hi=1024.0, added=True)
 
 
 SELECTORS = ("scenes", "uniform")
@@ -292,6 +296,11 @@ class ServeConfig:
     cors_origins: tuple[str, ...] = _opt((), "origins other web pages may call the API from "
                                          "(CORS; none: off), e.g. http://localhost:3000",
                                          item=str, split=True)
+    allowed_hosts: tuple[str, ...] = _opt((), "host names requests may be addressed to besides "
+                                          "127.0.0.1, localhost, [::1] and the --host address "
+                                          "(a Host header naming any other is refused: DNS "
+                                          "rebinding), e.g. vidqa.lan; * allows any (behind a "
+                                          "proxy that checks)", item=str, split=True)
     max_body_mb: float = _opt(16.0, "largest request body in MiB (a chat request, a search)",
                               lo=0.01, hi=4096.0)
     max_upload_mb: float = _opt(4096.0, "largest video uploaded from the page, in MiB", lo=1.0,

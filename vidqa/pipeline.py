@@ -225,12 +225,16 @@ class Pipeline:
 
     def make(self, name: str, source: IngestResult | Media,
              earlier: dict[str, list[Segment]] | None = None, *,
-             stop: threading.Event | None = None) -> tuple[list[Segment] | None, str | None]:
+             stop: threading.Event | None = None, notes: list[str] | None = None,
+             tell_skipped: bool = True) -> tuple[list[Segment] | None, str | None]:
         """(segments, warning) of track `name` on an ingested video (or, for a track that
         reads no frames, its `Media`): made, or read from its cache when it cannot run here;
         (None, None) when it can do neither and was not asked for by name; (None, why) when
-        it cannot be made for this video (a sound that does not decode; `warn` is told). `stop`, once set,
-        ends the work at its next progress report (the run failed elsewhere)."""
+        it cannot be made for this video (a sound that does not decode; `warn` is told unless
+        not `tell_skipped`: the caller reports it).
+        What a track made but lost on the way (sound that stops decoding part way) goes to
+        `warn` and `notes`. `stop`, once set, ends the work at its next progress report (the
+        run failed elsewhere)."""
         if stop is not None and stop.is_set():
             raise _Stopped
         track = get_track(name)(self.config, self.tools)
@@ -252,10 +256,16 @@ class Pipeline:
                     raise _Stopped
                 advance(amount)
 
+            def note(text: str) -> None:
+                if notes is not None:
+                    notes.append(text)
+                self._tell(text)
+
             try:
-                return track.segments(source, earlier or {}, on_progress=on_progress), None
+                return track.segments(source, earlier or {}, on_progress=on_progress,
+                                      warn=note), None
             except TrackSkipped as exc:
-                if self.warn is not None:
+                if self.warn is not None and tell_skipped:
                     self.warn(left_out(name, str(exc)))
                 return None, str(exc)
 
@@ -269,11 +279,12 @@ class Pipeline:
         seconds: dict[str, float] = {}
         media = self.media(video)
         stop = threading.Event()
+        notes: list[str] = []  # what tracks lost on the way (told to `warn` as they go)
 
         def timed(name: str, source, earlier=None):
             started = time.perf_counter()
             try:
-                return self.make(name, source, earlier, stop=stop)
+                return self.make(name, source, earlier, stop=stop, notes=notes)
             finally:
                 seconds[name] = round(time.perf_counter() - started, 2)
 
@@ -297,7 +308,7 @@ class Pipeline:
             stop.set()
             raise
         warnings = [left_out(name, why) for name, (_segs, why) in made.items() if why]
-        return VideoRun(result, tracks, seconds, warnings)
+        return VideoRun(result, tracks, seconds, warnings + notes)
 
     def index_all(self, videos: Sequence[str], *, ray: str | None = None,
                   api_key: str | None = None, with_model: bool | None = None,
@@ -371,12 +382,14 @@ class Pipeline:
         return VideoRun(result, tracks, missing=missing)
 
     def transcript(self, video: str) -> tuple[EventLog, str | None]:
-        """(what is said in `video` as a log for the writers, a warning): the speech track
-        alone, without decoding the frames; empty for a file with no audio and no subtitles."""
+        """(what is said in `video` as a log for the writers, why it was left out or None):
+        the speech track alone, without decoding the frames; empty for a file with no audio and
+        no subtitles. Why it was left out is returned, not told to `warn` (the caller says it);
+        what it lost on the way is told."""
         from vidqa.tracks.writers import EventLog
 
         media = self.media(video)
-        segments, warning = self.make("speech", media)
+        segments, warning = self.make("speech", media, tell_skipped=False)
         return EventLog(media.video.path, media.video.duration_s or 0.0, segments or [], None,
                         ("speech",)), warning
 
@@ -396,6 +409,9 @@ class Pipeline:
                                                                     self.embedder()))
 
     def _targets(self, targets: Sequence[str] | str) -> list[VideoRun]:
+        """The runs of `targets` (videos, or folders: the videos below them). Of several, a
+        video that fails (a broken file `vidqa index` reported) is left out with a warning
+        and the rest are searched; an error only when none is left."""
         from vidqa.media.collection import expand_videos
 
         targets = [targets] if isinstance(targets, str) else list(targets)
@@ -403,7 +419,29 @@ class Pipeline:
         if not paths:
             raise VidqaError(f"no video files in '{', '.join(targets)}'; pass a video or a "
                              "folder holding some")
-        return [self.run(video) for video in paths]
+        if len(paths) == 1:
+            return [self.run(paths[0])]
+        runs, failures = [], []
+        for video in paths:
+            try:
+                runs.append(self.run(video))
+            except VidqaError as exc:
+                failures.append(str(exc))
+        if not runs:
+            raise VidqaError(f"none of the {len(paths)} videos can be used; the first: "
+                             f"{failures[0]}")
+        for failure in failures:
+            self._tell(f"left out ({len(failures)} of {len(paths)} videos): {failure}")
+        return runs
+
+    def _tell(self, message: str) -> None:
+        """A warning for the person running this: `warn`, else Python's warnings."""
+        if self.warn is not None:
+            self.warn(message)
+        else:
+            import warnings
+
+            warnings.warn(message, stacklevel=3)
 
     def search(self, runs: list[VideoRun], query: str, *, k: int = 5) -> list[Found]:
         """Ranked hits for `query` over the runs' indexes (one video's, or a collection's)."""

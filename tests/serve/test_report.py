@@ -78,3 +78,50 @@ def test_a_report_that_cannot_be_written_is_one_line(tmp_path, clips):
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot write the report") and \
         len(result.output.strip().splitlines()) == 1
+
+
+HOSTILE_SRT = """1
+00:00:01,000 --> 00:00:03,000
+Type <!-- to open a comment; the tag </script ends one
+
+2
+00:00:03,500 --> 00:00:05,000
+Templates write {{data}} and /*{{css}}*/ as text \u2028 too
+"""
+
+
+def test_the_report_data_is_valid_json_whatever_the_text_holds():
+    from vidqa.serve.report import render_report
+
+    data = {"video": {"name": "a<!--b {{data}}.mp4"}, "log": [
+        {"text": "<!-- </script><script>alert(1)</script> & \u2028 {{title}}"}]}
+    page = render_report(data)
+    payload = re.search(r'<script type="application/json" id="data">(.*?)</script>', page,
+                        re.S).group(1)
+    assert "<" not in payload and ">" not in payload
+    assert json.loads(payload) == data  # what the page's JSON.parse reads
+    assert "<title>a&lt;!--b {{data}}.mp4 - vidqa report</title>" in page
+
+
+@pytest.mark.slow
+def test_a_report_of_a_file_and_subtitles_holding_comment_marks_renders(tmp_path, clips):
+    """`<!--` in a file name or a subtitle line left the page blank ("Bad escaped character
+    in JSON")."""
+    video = tmp_path / "a<!--b.mp4"
+    shutil.copyfile(clips["slide"], video)
+    video.with_suffix(".srt").write_text(HOSTILE_SRT)
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["-q", "report", str(video), "-o", str(out),
+                                      "--speech", "subtitles"])
+    assert result.exit_code == 0, result.output
+    said = [line["text"] for line in report_data(out)["transcript"]]
+    assert said[0] == "Type <!-- to open a comment; the tag </script ends one"
+    with chromium() as driver:
+        driver.get(out.as_uri())
+        wait_for(driver, "document.querySelectorAll('#transcript a.time').length === 2", 30,
+                 "the transcript rendered")
+        text = driver.execute_script("return document.getElementById('transcript').innerText")
+        assert "Type <!-- to open a comment" in text and "{{data}}" in text
+        assert driver.execute_script("return document.title").startswith("a<!--b.mp4")
+        errors = console_errors(driver)
+        assert errors == [], errors

@@ -132,17 +132,19 @@ def test_unknown_models_bad_bodies_and_large_bodies_get_openai_errors(server, se
         client(server).chat.completions.create(
             model="vidqa", messages=[{"role": "user", "content": QUESTION}])
     assert caught.value.body["code"] == "missing_video"
-    bad = httpx.post(f"{server.url}/v1/chat/completions", content=b"{not json")
+    bad = httpx.post(f"{server.url}/v1/chat/completions", content=b"{not json",
+                     headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
     limit = int(service.config.serve.max_body_mb * 2**20)
-    big = httpx.post(f"{server.url}/v1/find", content=b"x" * (limit + 1))
+    as_json = {"Content-Type": "application/json"}
+    big = httpx.post(f"{server.url}/v1/find", content=b"x" * (limit + 1), headers=as_json)
     assert big.status_code == 413 and big.json()["error"]["code"] == "body_too_large"
 
     def chunked():  # no Content-Length: refused while it is read
         for _ in range(limit // 65536 + 2):
             yield b"x" * 65536
 
-    big = httpx.post(f"{server.url}/v1/find", content=chunked())
+    big = httpx.post(f"{server.url}/v1/find", content=chunked(), headers=as_json)
     assert big.status_code == 413
     assert httpx.get(f"{server.url}/nowhere").json()["error"]["type"] == "not_found_error"
 
@@ -186,16 +188,18 @@ def test_media_keyframes_timeline_and_indexing_progress_for_the_page(server, ser
                          ).status_code == 404
 
 
-def test_an_uploaded_video_is_served_and_too_large_ones_leave_nothing(tmp_path, shared_home):
+def test_an_uploaded_video_is_served_and_too_large_ones_leave_nothing(tmp_path, shared_home,
+                                                                      clips):
     from vidqa.serve.service import Service
 
     folder = tmp_path / "uploads"
     folder.mkdir()
     service = Service([folder], check=False)
+    data = clips["short3"].read_bytes()
     with running(service, max_upload_mb=1) as server:
-        made = httpx.put(f"{server.url}/api/upload/clip.mp4", content=b"\0" * 1000)
+        made = httpx.put(f"{server.url}/api/upload/clip.mp4", content=data)
         assert made.status_code == 201 and made.json()["path"] == "clip.mp4"
-        assert (folder / "clip.mp4").stat().st_size == 1000
+        assert (folder / "clip.mp4").stat().st_size == len(data)
         again = httpx.put(f"{server.url}/api/upload/clip.mp4", content=b"\0" * 10)
         assert again.status_code == 409
         for name in ("..%2Fx.mp4", "notes.txt", ".hidden.mp4"):

@@ -119,6 +119,43 @@ def test_a_sidecar_srt_is_the_speech_track(tmp_path, clips):
         (0.4, 2.1, "Good morning, class.", "subtitles:lecture.srt")]
 
 
+def test_a_utf16_sidecar_is_read_and_its_cues_end_with_the_video(tmp_path, clips):
+    video = tmp_path / "lecture.mp4"
+    shutil.copyfile(clips["short3"], video)  # 3 s
+    (tmp_path / "lecture.srt").write_text(
+        "1\n00:00:00,400 --> 00:00:02,100\nGood morning, class.\n\n"
+        "2\n00:00:02,500 --> 00:00:09,000\nRuns past the end.\n\n"
+        "3\n00:00:61,000 --> 00:00:62,000\nNot a time.\n\n"
+        "4\n00:00:03,000 --> 00:00:04,000\nAfter the end.\n", encoding="utf-16")
+    run = Pipeline(Config(), tracks=["speech"]).run(str(video))
+    assert [(s.start_s, s.end_s, s.text) for s in run.tracks["speech"]] == [
+        (0.4, 2.1, "Good morning, class."), (2.5, 3.0, "Runs past the end.")]
+
+
+def test_a_subtitle_stream_over_the_limit_leaves_the_track_out_with_the_fix(tmp_path):
+    import subprocess
+
+    from vidqa.media.ffmpeg import ffmpeg_exe
+
+    srt = tmp_path / "many.srt"  # about 20 KiB as SubRip: over a 0.01 MiB limit
+    srt.write_text("".join(f"{i + 1}\n00:00:00,{i:03d} --> 00:00:00,{i + 1:03d}\n"
+                           f"Line {i} of many.\n\n" for i in range(500)), encoding="utf-8")
+    video = tmp_path / "subbed.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=25:duration=2", "-i", str(srt), "-c:v",
+                    "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:s",
+                    "mov_text", str(video)], check=True)
+    told: list[str] = []
+    small = Config().replace("speech", max_subtitles_mb=0.01)
+    run = Pipeline(small, tracks=["speech"], warn=told.append).run(str(video))
+    assert "speech" not in run.tracks and len(told) == 1
+    assert f"subtitle stream #1 of '{video}' is larger, over the 0.01 MiB limit" in told[0]
+    assert "speech.max_subtitles_mb" in told[0]
+    # Under the default limit the same stream is the speech track.
+    said = Pipeline(Config(), tracks=["speech"]).run(str(video)).tracks["speech"]
+    assert len(said) == 500 and said[0].text == "Line 0 of many."
+
+
 def test_no_audio_means_no_speech_and_no_warning(media, whisper):
     run = pipeline(whisper, config=Config(), tracks=["speech"]).run(
         str(media / "torchcodec" / "dog_eating_854132.mp4"))

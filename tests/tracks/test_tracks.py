@@ -35,7 +35,7 @@ class SpokenTrack:
     def unavailable(self):
         return None
 
-    def segments(self, result, earlier, *, on_progress=None):
+    def segments(self, result, earlier, *, on_progress=None, warn=None):
         type(self).built.append(result.video.path)
         for scene in result.scenes:
             on_progress(scene.length_s)

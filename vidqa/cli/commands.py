@@ -272,7 +272,6 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 
     writer = call(get_writer, fmt, output, TRANSCRIPT_WRITERS)
     runner = pipeline(ctx, options, load_model=False, tracks=("speech",), resolve=False)
-    runner.warn = None  # here a sound that does not decode is the error, not a warning
     log, warning = call(runner.transcript, video)
     if warning is not None:
         fail(warning)
@@ -496,9 +495,10 @@ def eval_mcq(ctx: click.Context, questions: str, fmt: str, videos_dir: str, scop
     every result. Decoding is greedy unless the config file sets model.temperature."""
     from pathlib import Path
 
-    from vidqa.evaluation.mcq import VideoFiles, format_table, load_questions, mcq_eval
+    from vidqa.evaluation.benchmarks import load_questions
+    from vidqa.evaluation.mcq import VideoFiles, format_table, mcq_eval
 
-    items = call(load_questions, questions, fmt)
+    items = call(load_questions, questions, fmt, limit=limit)
     files = call(VideoFiles, videos_dir)
     if subtitles_dir:
         with_subtitles = True
@@ -516,6 +516,7 @@ def eval_mcq(ctx: click.Context, questions: str, fmt: str, videos_dir: str, scop
         click.echo(json.dumps({"results": str(report.results_path), "accuracy": overall[0],
                                "questions": overall[1], "ran": report.ran,
                                "skipped": report.skipped, "missing_videos": report.missing,
+                               "refused": report.refused,
                                "by_task": report.accuracy("task"),
                                "by_duration": report.accuracy("duration")}, indent=1))
     else:
@@ -525,6 +526,8 @@ def eval_mcq(ctx: click.Context, questions: str, fmt: str, videos_dir: str, scop
     if report.missing:
         click.echo(f"warning: no file for {len(report.missing)} videos under {videos_dir} "
                    f"(e.g. {report.missing[0]}); their questions were left out", err=True)
+    for line in report.refused:
+        click.echo(f"warning: {line}", err=True)
     if fail_under is not None:
         threshold = fail_under / 100 if fail_under > 1 else fail_under
         if overall[1] == 0 or overall[0] < threshold:
@@ -628,7 +631,7 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
     folders = ", ".join(printable(str(root)) for root in service.library.roots)
     click.echo(f"vidqa: serving {count} video{'' if count == 1 else 's'} from {folders} at "
                f"http://{shown}:{port}/ ({model}); Ctrl-C stops", err=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(service, api_key=serve_key),
+    server = uvicorn.Server(uvicorn.Config(create_app(service, api_key=serve_key, host=host),
                                            log_level="warning", access_log=False))
     server.run(sockets=[sock])
 

@@ -70,9 +70,11 @@ _SETTING_FLAGS = [
     ("--speech-model", "speech", "model", str),
     ("--language", "speech", "language", str),
     ("--audio-stream", "speech", "audio_stream", int),
+    ("--max-subtitles-mb", "speech", "max_subtitles_mb", float),
     ("--host", "serve", "host", str),
     ("--port", "serve", "port", int),
     ("--cors-origins", "serve", "cors_origins", str),
+    ("--allowed-hosts", "serve", "allowed_hosts", str),
     ("--max-body-mb", "serve", "max_body_mb", float),
     ("--max-upload-mb", "serve", "max_upload_mb", float),
 ]

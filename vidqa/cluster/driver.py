@@ -322,6 +322,7 @@ def _outcome(ray, video: str, chain: dict[str, Any], pipeline: Pipeline):
               if n in results and results[n].value is not None}
     warnings = [left_out(n, d.warning) for n, d in results.items()
                 if n not in ("ingest", "index") and d.warning]
+    warnings += [note for d in results.values() for note in getattr(d, "notes", ())]
     for warning in warnings:
         if pipeline.warn is not None:
             pipeline.warn(warning)

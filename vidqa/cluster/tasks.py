@@ -43,6 +43,7 @@ class Done:
     value: Any = None
     seconds: float = 0.0
     warning: str | None = None
+    notes: list[str] = field(default_factory=list)  # what a track lost on the way
 
 
 @dataclass
@@ -133,9 +134,10 @@ def track(job: Job, name: str, video: str, cpus: float, model: bool, source: Any
 
     def work() -> Done:
         made = {n: d.value for n, d in zip(names, earlier) if d.value is not None}
+        notes: list[str] = []
         segments, warning = pipeline.make(name, source.value if source is not None
-                                          else pipeline.media(video), made)
-        return Done(segments, warning=warning)
+                                          else pipeline.media(video), made, notes=notes)
+        return Done(segments, warning=warning, notes=notes)
 
     return _timed(name, work)
 

@@ -1,8 +1,9 @@
 """Multiple-choice benchmarks on local copies of their files: Video-MME, LVBench,
 LongVideoBench, MLVU, EgoSchema, and a plain JSONL.
 
-Each loader reads a benchmark's published annotation format into `Question`s (id, video id,
-question, lettered options, the answer's letter, task type, duration class). The video ids map
+`vidqa.evaluation.benchmarks` reads each benchmark's published annotation format into
+`Question`s (id, video id, question, lettered options, the answer's letter, task type, duration
+class). The video ids map
 to files under `--videos` (by name, with or without extension, anywhere below). Each question
 goes through the real pipeline (the video indexed once, its captions cached; then `ask` with the
 configured scope) with the options and the instruction benchmarks use ("Answer with the option's
@@ -19,273 +20,77 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
+import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vidqa.errors import ConfigError, VidqaError
+from vidqa.errors import ConfigError, VidqaError, one_line, printable
+from vidqa.evaluation.benchmarks import Question
 from vidqa.evaluation.needle import _locked, append_result, read_results
 from vidqa.media.collection import VIDEO_EXTENSIONS
 from vidqa.model.choices import extract_letter
 from vidqa.store import output_folder
 
-INSTRUCTION = "Answer with the option's letter from the given choices directly."
 EVAL_VERSION = "mcq-1"
-LETTERS = "ABCDEFGHIJ"
 
 
-@dataclass(frozen=True)
-class Question:
-    id: str
-    video: str  # the benchmark's video id (a file name with or without extension)
-    question: str
-    options: tuple[str, ...]  # option texts, A first
-    answer: str  # the right letter
-    task: str = ""
-    duration: str = ""  # the benchmark's duration class (short/medium/long, 15/60/600/3600, ...)
-    dataset: str = ""
+# --- the videos -----------------------------------------------------------------------------------
 
-    def prompt(self) -> str:
-        """The question, its options one per line, and the instruction."""
-        lines = [self.question.strip()]
-        lines += [f"{LETTERS[i]}. {text}" for i, text in enumerate(self.options)]
-        return "\n".join(lines + [INSTRUCTION])
-
-    def letters(self) -> dict[str, str]:
-        return {LETTERS[i]: text for i, text in enumerate(self.options)}
-
-
-def _letter(value, options: list[str], where: str) -> str:
-    """The answer as a letter: a letter, an index, or the text of an option."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: the answer {value!r} is not a letter or an index")
-    if isinstance(value, int) and 0 <= value < len(options):
-        return LETTERS[value]
-    text = str(value).strip()
-    if len(text) == 1 and text.upper() in LETTERS[:len(options)]:
-        return text.upper()
-    if text.isdigit() and int(text) < len(options):
-        return LETTERS[int(text)]
-    if text in options:
-        return LETTERS[options.index(text)]
-    raise ConfigError(f"{where}: the answer {value!r} is none of the {len(options)} options")
-
-
-_LEADING = re.compile(r"^\s*\(?([A-J])[\.\):]\s*")
-
-
-def _strip_letter(option: str) -> str:
-    """"A. a red car" -> "a red car" (Video-MME writes the letters into its options)."""
-    return _LEADING.sub("", str(option), count=1).strip()
-
-
-def _read(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VidqaError(f"cannot read '{path}': {exc.strerror}") from None
-    try:
-        if path.suffix == ".jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        return json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"'{path}' is not valid JSON ({exc}); pass the benchmark's "
-                          "annotation file") from None
-
-
-def _parquet_or_json(path: Path) -> list[dict]:
-    if path.suffix == ".parquet":
-        try:
-            import pandas
-        except ImportError:
-            raise VidqaError(f"reading '{path}' needs pandas and pyarrow (pip install pandas "
-                             "pyarrow), or convert it to JSON") from None
-        return pandas.read_parquet(path).to_dict("records")
-    data = _read(path)
-    return data if isinstance(data, list) else data.get("data", data)
-
-
-def load_videomme(path: Path) -> list[Question]:
-    """Video-MME (`videomme/test-*.parquet` or its JSON): video_id, duration (short, medium,
-    long), domain, sub_category, videoID (the file name), question_id, task_type, question,
-    options ["A. ...", ...], answer ("A")."""
-    out = []
-    for n, row in enumerate(_parquet_or_json(path)):
-        options = [_strip_letter(o) for o in list(row["options"])]
-        out.append(Question(str(row["question_id"]), str(row.get("videoID") or row["video_id"]),
-                            row["question"], tuple(options),
-                            _letter(row["answer"], options, f"{path} question {n + 1}"),
-                            str(row.get("task_type", "")), str(row.get("duration", "")),
-                            "videomme"))
-    return out
-
-
-_LV_OPTION = re.compile(r"^\s*\(([A-J])\)\s*(.*)$")
-
-
-def load_lvbench(path: Path) -> list[Question]:
-    """LVBench (`video_info.meta.jsonl`): one line per video, {"key": video id, "type",
-    "video_info": {"duration_minutes", ...}, "qa": [{"uid", "question": "...\\n(A) ...\\n(B) ...",
-    "answer": "A", "question_type": [...]}]}; the options are lines of the question."""
-    out = []
-    for video in _read(path):
-        minutes = (video.get("video_info") or {}).get("duration_minutes")
-        for qa in video["qa"]:
-            lines = qa["question"].splitlines()
-            stem = [line for line in lines if not _LV_OPTION.match(line)]
-            options = [_LV_OPTION.match(line).group(2).strip() for line in lines
-                       if _LV_OPTION.match(line)]
-            kinds = qa.get("question_type") or []
-            out.append(Question(str(qa["uid"]), str(video["key"]), "\n".join(stem).strip(),
-                                tuple(options),
-                                _letter(qa["answer"], options, f"{path} question {qa['uid']}"),
-                                ", ".join(kinds) if isinstance(kinds, list) else str(kinds),
-                                f"{minutes:.0f} min" if isinstance(minutes, (int, float)) else
-                                str(video.get("type", "")), "lvbench"))
-    return out
-
-
-def load_longvideobench(path: Path) -> list[Question]:
-    """LongVideoBench (`lvb_val.json`): id, video_id, video_path, question, candidates,
-    correct_choice (an index), duration_group (15, 60, 600, 3600 s), question_category."""
-    out = []
-    for row in _read(path):
-        options = [str(c) for c in row["candidates"]]
-        video = row.get("video_path") or row["video_id"]
-        out.append(Question(str(row.get("id", row.get("video_id"))), str(video),
-                            row["question"], tuple(options),
-                            _letter(int(row["correct_choice"]), options, f"{path} {row.get('id')}"),
-                            str(row.get("question_category", "")),
-                            str(row.get("duration_group", "")), "longvideobench"))
-    return out
-
-
-def load_mlvu(path: Path) -> list[Question]:
-    """MLVU (`json/*.json`, one file per task, or a folder of them): video, duration (s),
-    question, candidates, answer (the right candidate's text), question_type."""
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    out = []
-    for file in files:
-        for n, row in enumerate(_read(file)):
-            options = [str(c) for c in row["candidates"]]
-            seconds = row.get("duration")
-            duration = "" if seconds is None else \
-                ("short" if seconds < 240 else "medium" if seconds < 1200 else "long")
-            out.append(Question(f"{file.stem}-{n}", str(row["video"]), row["question"],
-                                tuple(options),
-                                _letter(row["answer"], options, f"{file} question {n + 1}"),
-                                str(row.get("question_type", file.stem)), duration, "mlvu"))
-    return out
-
-
-def load_egoschema(path: Path) -> list[Question]:
-    """EgoSchema (`questions.json`: q_uid, question, "option 0".."option 4"; the answers of the
-    public subset in `subset_answers.json` beside it, {q_uid: index}). Questions without a
-    published answer are left out. The video is named by q_uid."""
-    answers_file = path.with_name("subset_answers.json")
-    if not answers_file.exists():
-        raise VidqaError(f"EgoSchema's answers are not beside '{path}' (subset_answers.json); "
-                         "only the public subset can be scored")
-    answers = _read(answers_file)
-    out = []
-    for row in _read(path):
-        uid = row["q_uid"]
-        if uid not in answers:
-            continue
-        options = [str(row[f"option {i}"]) for i in range(5) if f"option {i}" in row]
-        out.append(Question(uid, uid, row["question"], tuple(options),
-                            _letter(int(answers[uid]), options, f"{path} {uid}"),
-                            "", "3 min", "egoschema"))
-    return out
-
-
-def load_jsonl(path: Path) -> list[Question]:
-    """vidqa's own: one JSON object a line: id, video, question, options (a list, or a mapping
-    letter -> text), answer (a letter, an index or the option's text), task, duration."""
-    out = []
-    for n, row in enumerate(_read(path)):
-        where = f"{path} line {n + 1}"
-        try:
-            options = row["options"]
-            options = [options[k] for k in sorted(options)] if isinstance(options, dict) \
-                else [_strip_letter(o) for o in options]
-            out.append(Question(str(row.get("id", n + 1)), str(row["video"]), row["question"],
-                                tuple(options), _letter(row["answer"], options, where),
-                                str(row.get("task", "")), str(row.get("duration", "")), "jsonl"))
-        except KeyError as exc:
-            raise ConfigError(f"{where} has no {exc.args[0]!r}; each line needs video, "
-                              "question, options and answer") from None
-    return out
-
-
-LOADERS: dict[str, Callable[[Path], list[Question]]] = {
-    "videomme": load_videomme, "lvbench": load_lvbench, "longvideobench": load_longvideobench,
-    "mlvu": load_mlvu, "egoschema": load_egoschema, "jsonl": load_jsonl,
-}
-
-
-def guess_format(path: Path) -> str:
-    name = path.name.lower()
-    if "videomme" in str(path).lower() or name.endswith(".parquet"):
-        return "videomme"
-    if name.startswith("video_info") or "lvbench" in name:
-        return "lvbench"
-    if name.startswith("lvb_"):
-        return "longvideobench"
-    if name == "questions.json":
-        return "egoschema"
-    if path.is_dir() or "mlvu" in str(path).lower():
-        return "mlvu"
-    if name.endswith(".jsonl"):
-        return "jsonl"
-    raise ConfigError(f"cannot tell which benchmark '{path}' is; pass --format "
-                      f"({', '.join(LOADERS)})")
-
-
-def load_questions(path: str | Path, fmt: str = "auto") -> list[Question]:
-    path = Path(path)
-    if not path.exists():
-        raise VidqaError(f"no file '{path}'; pass the benchmark's annotation file")
-    fmt = guess_format(path) if fmt == "auto" else fmt
-    if fmt not in LOADERS:
-        raise ConfigError(f"unknown format '{fmt}'; choose one of {', '.join(LOADERS)}")
-    try:
-        questions = LOADERS[fmt](path)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"'{path}' is not in {fmt}'s format (missing {exc}); pass --format "
-                          "with the right benchmark") from None
-    if not questions:
-        raise ConfigError(f"'{path}' holds no questions")
-    return questions
+class VideoOutside(VidqaError):
+    """A video id that leads outside the --videos folder (`..`, an absolute path, a link)."""
 
 
 class VideoFiles:
     """Video ids to files under a folder: the id as a path, with or without an extension, or
-    a file of that name anywhere below."""
+    a file of that name anywhere below. Every file found resolves (links followed) inside the
+    folder; an id that leads outside raises `VideoOutside`."""
+
+    EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise VidqaError(f"--videos '{folder}' is not a folder; pass the folder that holds "
                              "the benchmark's videos")
+        self.root = self.folder.resolve()
         self._by_stem: dict[str, Path] | None = None
 
+    def _outside(self, video: str, why: str) -> VideoOutside:
+        return VideoOutside(f"video id {printable(video)!r} {why} outside --videos "
+                            f"'{printable(self.folder)}'; video ids name files inside it")
+
+    def _inside(self, video: str, path: Path) -> Path:
+        """`path` when it resolves (links followed) inside the folder; kept under its own name,
+        which a benchmark's subtitle file (`<name>.srt`) is found by."""
+        real = path.resolve()
+        if not real.is_relative_to(self.root):
+            raise self._outside(video, f"leads through a link to '{printable(real)}',")
+        return path
+
     def find(self, video: str) -> Path | None:
-        direct = self.folder / video
-        if direct.is_file():
-            return direct
-        for ext in (".mp4", ".mkv", ".webm", ".avi", ".mov"):
-            if direct.with_name(direct.name + ext).is_file():
-                return direct.with_name(direct.name + ext)
-        if self._by_stem is None:
-            self._by_stem = {}
-            for p in sorted(self.folder.rglob("*")):
-                if p.suffix.lower() in VIDEO_EXTENSIONS:
-                    self._by_stem.setdefault(p.stem, p)
-                    self._by_stem.setdefault(p.name, p)
-        return self._by_stem.get(Path(video).name) or self._by_stem.get(Path(video).stem)
+        """The video's file, or None when the folder has none."""
+        try:
+            joined = Path(os.path.normpath(self.root / video))
+            if joined != self.root and not joined.is_relative_to(self.root):
+                raise self._outside(video, "leads")
+            if joined != self.root:
+                for path in (joined, *(joined.with_name(joined.name + ext)
+                                       for ext in self.EXTENSIONS)):
+                    if path.is_file():
+                        return self._inside(video, path)
+            if self._by_stem is None:
+                self._by_stem = {}
+                for p in sorted(self.root.rglob("*")):
+                    if p.suffix.lower() in VIDEO_EXTENSIONS:
+                        self._by_stem.setdefault(p.stem, p)
+                        self._by_stem.setdefault(p.name, p)
+            found = self._by_stem.get(Path(video).name) or self._by_stem.get(Path(video).stem)
+            return None if found is None else self._inside(video, found)
+        except (OSError, ValueError, RuntimeError) as exc:  # a NUL, a name too long, a loop
+            raise VideoOutside(f"video id {printable(video)!r} is no file name under --videos "
+                               f"'{printable(self.folder)}' ({one_line(exc, 80)})") from None
 
 
 @dataclass
@@ -295,6 +100,8 @@ class McqReport:
     ran: int
     skipped: int
     missing: list[str]  # video ids with no file
+    # one line for each question not run because its video id leads outside the folder
+    refused: list[str] = field(default_factory=list)
 
     def accuracy(self, by: str | None = None) -> dict[str, tuple[float, int]]:
         """{group: (accuracy, questions)}: overall (by None: key "all"), per task or duration."""
@@ -332,18 +139,29 @@ def mcq_eval(questions: Iterable[Question], videos: VideoFiles, out_dir: str | P
     key = settings_key(config, scope, subtitles, backend)
     preset = find_preset(getattr(backend, "model", "") or "")
     questions = list(questions)[:limit] if limit else list(questions)
-    records, ran, skipped, missing = [], 0, 0, []
+    given: dict[tuple[str, str], Question] = {}
+    for q in questions:
+        if given.setdefault((q.dataset, q.id), q) is not q:
+            raise ConfigError(f"question id {q.id!r} ({q.dataset or 'no dataset'}) comes twice "
+                              "among the questions; give each question its own id")
+    records, ran, skipped, missing, refused = [], 0, 0, [], []
     runs: dict = {}
     with _locked(out):
-        done = {(r.get("id"), r.get("settings")): r for r in read_results(results_path)}
+        # a result is reused for the same question (id, video, text, options, answer) asked
+        # with the same settings: a question edited, or another under a reused id, runs again
+        done = {(r.get("question_key"), r.get("settings")): r for r in read_results(results_path)}
         for q in questions:
-            if (q.id, key) in done:
-                records.append(done[(q.id, key)])
+            if (q.key(), key) in done:
+                records.append(done[(q.key(), key)])
                 skipped += 1
                 if on_question:
                     on_question(None, q)
                 continue
-            path = videos.find(q.video)
+            try:
+                path = videos.find(q.video)
+            except VideoOutside as exc:
+                refused.append(f"question {q.id!r}: {exc} (not run)")
+                continue
             if path is None:
                 missing.append(q.video)
                 continue
@@ -369,13 +187,14 @@ def mcq_eval(questions: Iterable[Question], videos: VideoFiles, out_dir: str | P
                 "subtitles": subtitles, "temperature": config.model.temperature,
                 "strategy": answer.strategy, "agent_steps": len(answer.trace),
                 "seconds": round(time.perf_counter() - started, 2), "settings": key,
+                "question_key": q.key(),
             }
             append_result(results_path, record)
             records.append(record)
             ran += 1
             if on_question:
                 on_question(record, q)
-    return McqReport(results_path, records, ran, skipped, sorted(set(missing)))
+    return McqReport(results_path, records, ran, skipped, sorted(set(missing)), refused)
 
 
 def format_table(report: McqReport) -> str:
@@ -390,5 +209,4 @@ def format_table(report: McqReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["INSTRUCTION", "LOADERS", "McqReport", "Question", "VideoFiles", "format_table",
-           "load_questions", "mcq_eval"]
+__all__ = ["McqReport", "VideoFiles", "VideoOutside", "format_table", "mcq_eval"]

@@ -23,15 +23,20 @@ import functools
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidqa.config import cores
 from vidqa.errors import BackendError, one_line
 from vidqa.store import atomic_write_text, building
+
+if TYPE_CHECKING:
+    from vidqa.media.audio import AudioDamage
 
 INSTALL = "pip install 'vidqa[speech]'"
 NAMES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
@@ -299,18 +304,24 @@ class WhisperASR:
 
 
 def transcribe_stream(asr: WhisperASR, info, stream, *,
-                      on_window: Callable[[float], None] | None = None) -> list[Utterance]:
+                      on_window: Callable[[float], None] | None = None,
+                      on_damage: Callable[[AudioDamage], None] | None = None
+                      ) -> list[Utterance]:
     """Every utterance of one audio stream of `info`, a window at a time (memory stays flat):
     the language found in the first window with speech holds for the rest of the file (one
     language per file, not per window), and the repeat guard looks across windows.
-    `on_window(seconds)` after each window, and once before the first (it may raise to stop)."""
+    `on_window(seconds)` after each window, and once before the first (it may raise to stop).
+    Sound that stops decoding part way is transcribed as far as it decodes, and
+    `on_damage(damage)` is told from when it does not (without `on_damage`: a warning on the
+    `vidqa` logger, which prints it on stderr unless logging is set up otherwise)."""
     from vidqa.media.audio import AudioReader
 
     said: list[Utterance] = []
     language, done = asr.language, 0.0
     if on_window:
         on_window(0.0)
-    for window in AudioReader(info, stream, threads=1).windows():
+    reader = AudioReader(info, stream, threads=1)
+    for window in reader.windows():
         heard = asr.transcribe(window.samples, window.start_s, language=language, earlier=said)
         if language is None and heard:
             language = asr.detected_language
@@ -318,6 +329,11 @@ def transcribe_stream(asr: WhisperASR, info, stream, *,
         if on_window:
             on_window(round(window.end_s - done, 3))
         done = window.end_s
+    if reader.damage is not None:
+        if on_damage is not None:
+            on_damage(reader.damage)
+        else:
+            logging.getLogger("vidqa").warning("warning: %s", reader.damage.message)
     return said
 
 

@@ -6,17 +6,15 @@ served by uvicorn (the reference ASGI server; its pure-Python h11 protocol needs
 compiled). vidqa's API is a handful of routes validated by hand, so FastAPI's model layer
 would add pydantic and little else.
 
-Guards, outermost first: every route but the page's own files needs the API key when one is
-set (`Authorization: Bearer KEY`, or the cookie the page gets from `POST /api/session`); a
-request body larger than its limit is refused with 413 before it is read whole; CORS is off
-unless origins are named. Errors have OpenAI's shape: `{"error": {"message", "type", "param",
-"code"}}`.
+The guards (`vidqa.serve.guard`) run before any route: the `Host` must name this server, a
+request another site's page sent is refused (CORS is off unless origins are named), the API
+key when one is set, body limits. Errors have OpenAI's shape: `{"error": {"message", "type",
+"param", "code"}}`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import socket
 import threading
@@ -28,31 +26,16 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vidqa.errors import BackendError, VidqaError
+from vidqa.serve.guard import TooLarge, mib, error_response, guarded
 from vidqa.serve.library import Refused
 from vidqa.serve.service import Service
 
 STATIC = Path(__file__).parent / "static"
-COOKIE = "vidqa_key"
-PUBLIC = ("/", "/favicon.ico", "/api/session")  # and /static/...
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 409: "invalid_request_error", 413: "invalid_request_error",
-          422: "invalid_request_error", 502: "server_error", 503: "server_error",
-          500: "server_error"}
-
-
-def bearer_token(authorization: str) -> str:
-    """The token of an `Authorization: Bearer TOKEN` header ("" for none)."""
-    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-
-
-def key_matches(token: str, key: str) -> bool:
-    """Whether `token` is the API key (compared in constant time)."""
-    return bool(token) and hmac.compare_digest(token.encode(), key.encode())
 
 
 def service_of(request: Request) -> Service:
@@ -60,81 +43,13 @@ def service_of(request: Request) -> Service:
     return request.app.state.service
 
 
-class TooLarge(Exception):
-    """A request body went past its limit while being read."""
-
-    def __init__(self, limit: int):
-        super().__init__(limit)
-        self.limit = limit
-
-
-def error_response(status: int, message: str, code: str | None = None,
-                   param: str | None = None, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": _TYPES.get(status, "server_error"),
-                                   "param": param, "code": code}}, status_code=status,
-                        headers=headers)
-
-
-def _mib(limit: int) -> str:
-    return f"{limit / 2**20:g} MiB"
-
-
-class Guard:
-    """The API key and the body size limits, before any route runs (an ASGI middleware)."""
-
-    def __init__(self, app, *, api_key: str | None, max_body_bytes: int,
-                 max_upload_bytes: int):
-        self.app = app
-        self.api_key = api_key
-        self.max_body = max_body_bytes
-        self.max_upload = max_upload_bytes
-
-    def _authorised(self, scope) -> bool:
-        headers = dict(scope.get("headers") or [])
-        token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-        if not token:
-            for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
-                name, _, value = part.strip().partition("=")
-                if name == COOKIE:
-                    token = value
-        return key_matches(token, self.api_key)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path = scope["path"]
-        if self.api_key and path not in PUBLIC and not path.startswith("/static/") \
-                and not self._authorised(scope):
-            response = error_response(401, "a valid API key is needed: send 'Authorization: "
-                                      "Bearer KEY' with the key the server was started with",
-                                      "invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
-            return await response(scope, receive, send)
-        limit = self.max_upload if path.startswith("/api/upload/") else self.max_body
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            response = error_response(413, f"the request body is {int(length):,} bytes, more "
-                                      f"than this server's limit of {_mib(limit)}; send less "
-                                      "(or start the server with a larger limit)",
-                                      "body_too_large")
-            return await response(scope, receive, send)
-        received = 0
-
-        async def limited():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise TooLarge(limit)
-            return message
-
-        return await self.app(scope, limited, send)
-
-
 def create_app(service: Service, *, api_key: str | None = None,
                cors_origins: tuple[str, ...] = (), max_body_mb: float | None = None,
-               max_upload_mb: float | None = None) -> Any:
-    """The ASGI application serving `service` (limits default to the service's settings)."""
+               max_upload_mb: float | None = None, host: str | None = None,
+               allowed_hosts: tuple[str, ...] = ()) -> Any:
+    """The ASGI application serving `service` behind the guards (`vidqa.serve.guard`); the
+    address it listens on (`host`), the extra host names, origins and limits default to the
+    service's settings."""
     from vidqa.serve import api, pages
 
     settings = service.config.serve
@@ -163,7 +78,7 @@ def create_app(service: Service, *, api_key: str | None = None,
 
     async def too_large(request: Request, exc: TooLarge) -> Response:
         return error_response(413, f"the request body is larger than this server's limit of "
-                              f"{_mib(exc.limit)}", "body_too_large")
+                              f"{mib(exc.limit)}", "body_too_large")
 
     async def backend_failed(request: Request, exc: BackendError) -> Response:
         return error_response(502, str(exc), "model_error")
@@ -178,7 +93,9 @@ def create_app(service: Service, *, api_key: str | None = None,
         return error_response(exc.status_code, message, code, headers=exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        first = (str(exc).splitlines() or [""])[0]
+        # An OSError's text names the file with the server's own path: its reason alone.
+        first = (exc.strerror or "") if isinstance(exc, OSError) else \
+            (str(exc).splitlines() or [""])[0]
         return error_response(500, f"unexpected {type(exc).__name__}: {first}", "server_error")
 
     app = Starlette(routes=routes, exception_handlers={
@@ -187,16 +104,11 @@ def create_app(service: Service, *, api_key: str | None = None,
     app.state.service = service
     app.state.api_key = api_key
     app.state.max_upload_bytes = int((max_upload_mb or settings.max_upload_mb) * 2**20)
-    asgi: Any = Guard(app, api_key=api_key,
-                      max_body_bytes=int((max_body_mb or settings.max_body_mb) * 2**20),
-                      max_upload_bytes=app.state.max_upload_bytes)
-    origins = tuple(cors_origins or settings.cors_origins)
-    if origins:
-        from starlette.middleware.cors import CORSMiddleware
-
-        asgi = CORSMiddleware(asgi, allow_origins=list(origins), allow_methods=["*"],
-                              allow_headers=["*"], allow_credentials=False)
-    return asgi
+    return guarded(app, host=host or settings.host,
+                   allowed_hosts=tuple(allowed_hosts or settings.allowed_hosts),
+                   cors_origins=tuple(cors_origins or settings.cors_origins), api_key=api_key,
+                   max_body_bytes=int((max_body_mb or settings.max_body_mb) * 2**20),
+                   max_upload_bytes=app.state.max_upload_bytes)
 
 
 async def threaded(func, *args, **kwargs):
@@ -204,8 +116,21 @@ async def threaded(func, *args, **kwargs):
     return await run_in_threadpool(func, *args, **kwargs)
 
 
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type says JSON (`application/json`, `application/x+json`)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/")
+                                          and kind.endswith("+json"))
+
+
 async def read_json(request: Request) -> dict:
-    """The request's JSON object, or a 400 that says what is wrong."""
+    """The request's JSON object, or an error that says what is wrong: 415 for a body sent as
+    anything but JSON (a form, `text/plain`: what another site's page can send unasked), 400
+    for a body that is not a JSON object."""
+    if not is_json(request.headers.get("content-type", "")):
+        raise Refused("send the body as JSON with 'Content-Type: application/json' (got "
+                      f"{request.headers.get('content-type') or 'none'})", 415,
+                      "unsupported_media_type")
     try:
         body = json.loads(await request.body() or b"null")
     except (ValueError, UnicodeDecodeError) as exc:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from vidqa.errors import VidqaError
+from vidqa.errors import VidqaError, printable
 from vidqa.media.collection import VIDEO_EXTENSIONS, expand_videos
 
 RESCAN_S = 5.0  # a listing older than this is read again from the folders
@@ -169,17 +169,42 @@ class Library:
         raise Refused(f"no video '{ref}' is served here; GET /api/videos lists them")
 
     def upload_target(self, name: str) -> Path:
-        """Where an uploaded video named `name` goes: the first folder, a plain file name with a
-        video extension, never over an existing file."""
-        clean = Path(name).name
-        if not clean or clean != name or clean.startswith(".") or "\x00" in name:
-            raise Refused(f"'{name}' is not a plain file name; upload as e.g. talk.mp4", 400,
-                          "invalid_path")
+        """Where an uploaded video named `name` goes: the first folder, under a name that is
+        one safe path component (`upload_name`) with a video extension, never over an existing
+        file. Checked before anything is written."""
+        clean = upload_name(name)
         if Path(clean).suffix.lower() not in VIDEO_EXTENSIONS:
-            raise Refused(f"'{name}' is not a video file name; use one of "
+            raise Refused(f"'{printable(name)}' is not a video file name; use one of "
                           f"{', '.join(sorted(VIDEO_EXTENSIONS))}", 400, "invalid_path")
         target = self.roots[0] / clean
-        if target.exists():
-            raise Refused(f"'{name}' exists already in the served folder; rename the upload",
+        if target.exists() or target.is_symlink():
+            raise Refused(f"'{clean}' exists already in the served folder; rename the upload",
                           409, "exists")
         return target
+
+
+MAX_NAME_BYTES = 200
+
+
+def upload_name(name: str) -> str:
+    """`name` when it is one safe path component: no separator of either kind, no control or
+    invisible formatting character, not hidden, at most MAX_NAME_BYTES bytes of UTF-8;
+    `Refused` (400) otherwise."""
+    import unicodedata
+
+    shown = printable(name)
+    if not name or name in (".", "..") or name.startswith("."):
+        raise Refused(f"'{shown}' is not a plain file name (empty, or starting with '.'); "
+                      "upload as e.g. talk.mp4", 400, "invalid_path")
+    if "/" in name or "\\" in name:
+        raise Refused(f"'{shown}' holds a path separator ('/' or '\\'); upload under a plain "
+                      "file name such as talk.mp4", 400, "invalid_path")
+    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+           for ch in name):
+        raise Refused(f"'{shown}' holds a control or invisible character (a line break, a "
+                      "tab, a direction mark); rename the file", 400, "invalid_path")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise Refused(f"the file name is {size} bytes long, more than {MAX_NAME_BYTES}; "
+                      "rename the file to something shorter", 400, "invalid_path")
+    return name

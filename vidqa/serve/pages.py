@@ -5,17 +5,44 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from vidqa.serve.app import (COOKIE, STATIC, bearer_token, error_response, key_matches,
-                             service_of, sse, threaded)
+from vidqa.serve.app import STATIC, service_of, sse, threaded
+from vidqa.serve.guard import COOKIE, bearer_token, error_response, key_matches
 from vidqa.serve.library import Refused
 
 JOB_POLL_S = 0.25
 KEEPALIVE_S = 15.0
+
+
+class MediaFile(FileResponse):
+    """A file with range requests whose refusals (400 for a malformed `Range`, 416 for one past
+    the end) come in the API's JSON error shape, not Starlette's plain text."""
+
+    async def __call__(self, scope, receive, send):
+        refused: dict = {}
+
+        async def relay(message):
+            if message["type"] == "http.response.start" and message["status"] in (400, 416):
+                refused["status"] = message["status"]
+                refused["headers"] = {k.decode("latin-1"): v.decode("latin-1")
+                                      for k, v in message["headers"]
+                                      if k.lower() == b"content-range"}
+                return
+            if refused:
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    status = refused["status"]
+                    text = ("the Range header asks for bytes past the end of the file"
+                            if status == 416 else "the Range header is malformed")
+                    await error_response(status, f"{text}; ask for bytes=START-END within "
+                                         "the file's size", "invalid_range",
+                                         headers=refused["headers"])(scope, receive, send)
+                return
+            await send(message)
+
+        await super().__call__(scope, receive, relay)
 
 
 async def _entry(request: Request):
@@ -69,8 +96,8 @@ async def media(request: Request) -> Response:
     entry = await _entry(request)
     if request.query_params.get("proxy") in ("1", "true"):
         path = await threaded(service.proxy, entry)
-        return FileResponse(path, media_type="video/mp4")
-    return FileResponse(entry.file, filename=None)
+        return MediaFile(path, media_type="video/mp4")
+    return MediaFile(entry.file, filename=None)
 
 
 def _float(request: Request, name: str) -> float | None:
@@ -167,27 +194,42 @@ async def job_events(request: Request) -> Response:
 
 
 async def upload(request: Request) -> Response:
-    """A video sent as the request body (the page's file picker), written under a temporary
-    name in the first served folder and renamed when whole; bounded by the upload limit."""
+    """A video sent as the request body (the page's file picker). The name is checked before
+    anything is written; the body goes to a temporary beside the target in the first served
+    folder (the store's, so a killed server's leftover is cleaned), bounded by the upload
+    limit; it must be a file vidqa reads (probed), then it is linked into place (never over a
+    file that appeared meanwhile) with the folder's usual permissions."""
+    from vidqa.store import temp_path
+
     service = service_of(request)
     target = await threaded(service.library.upload_target, request.path_params["name"])
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".upload-", suffix=".part",
-                                         delete=False)
+    partial = await threaded(temp_path, target, ".part")
     try:
-        with handle:
-            async for block in request.stream():
-                await threaded(handle.write, block)
-        if os.path.getsize(handle.name) == 0:
+        try:
+            with open(partial, "xb") as handle:  # 0666 less the umask, as any new file
+                async for block in request.stream():
+                    await threaded(handle.write, block)
+        except OSError as exc:
+            raise _write_refused(exc, target.name) from None
+        if os.path.getsize(partial) == 0:
             raise Refused("the upload is empty; send the video's bytes as the body", 400,
                           "empty_upload")
-        if target.exists():
-            raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
-                          "exists")
-        os.replace(handle.name, target)
+        await threaded(service.accept_upload, partial, target)
     finally:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
+        partial.unlink(missing_ok=True)
     service.library.scan(force=True)
     entry = await threaded(service.entry, target.name if len(service.library.roots) == 1
                            else f"{service.library.prefixes[0]}/{target.name}")
     return JSONResponse(entry.to_dict(), status_code=201)
+
+
+def _write_refused(exc: OSError, name: str) -> Refused:
+    """An upload that could not be written, in words that name the upload, not the server's
+    folders."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Refused(f"no space is left on the server's disk for '{name}'; free space there "
+                       "and upload again", 507, "insufficient_storage")
+    return Refused(f"the server cannot write '{name}' into its folder ({exc.strerror}); check "
+                   "the folder's permissions", 500, "write_failed")

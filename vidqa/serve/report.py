@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import os
+import re
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -82,16 +83,28 @@ def report_data(run, out: Path, *, thumb_width: int = THUMB_WIDTH,
     }
 
 
+# Inside <script>, "<!--" and "</script" change how the browser reads the rest of the element;
+# JSON may write any character as \uXXXX, so none of these is written as itself.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_SLOTS = re.compile(r"\{\{title\}\}|/\*\{\{(?:css|timeline|report)\}\}\*/|\{\{data\}\}")
+
+
+def script_json(data) -> str:
+    """`data` as JSON that is safe inside a `<script>` element (and still valid JSON)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_SAFE)
+
+
 def render_report(data: dict) -> str:
-    """The report's HTML: the data and every script and style inline."""
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    payload = payload.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """The report's HTML: the data and every script and style inline, each slot of the
+    template filled once (a name holding "{{data}}" stays a name)."""
+    fill = {"{{title}}": html.escape(data["video"]["name"]),
+            "/*{{css}}*/": (STATIC / "app.css").read_text(),
+            "/*{{timeline}}*/": (STATIC / "timeline.js").read_text(),
+            "/*{{report}}*/": (STATIC / "report.js").read_text(),
+            "{{data}}": script_json(data)}
     template = (STATIC / "report.html").read_text()
-    return (template.replace("{{title}}", html.escape(data["video"]["name"]))
-            .replace("/*{{css}}*/", (STATIC / "app.css").read_text())
-            .replace("/*{{timeline}}*/", (STATIC / "timeline.js").read_text())
-            .replace("/*{{report}}*/", (STATIC / "report.js").read_text())
-            .replace("{{data}}", payload))
+    return _SLOTS.sub(lambda match: fill[match.group(0)], template)
 
 
 def write_report(run, out: str | os.PathLike, **options) -> Path:

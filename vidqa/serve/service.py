@@ -240,6 +240,34 @@ class Service:
 
     # -- files
 
+    def accept_upload(self, partial: Path, target: Path) -> None:
+        """Put an uploaded file (`partial`, written whole) at `target` when it is a file vidqa
+        reads: probed first, refused with 415 otherwise (nothing stays); linked into place, so
+        a file that appeared at `target` meanwhile is never replaced (409)."""
+        import errno
+        import os
+
+        from vidqa.media.probe import probe
+
+        try:
+            probe(partial)
+        except VidqaError as exc:
+            why = str(exc).replace(str(partial), target.name)
+            raise Refused(f"the upload is not a video vidqa can read: {why}", 415,
+                          "unsupported_media") from None
+        try:
+            os.link(partial, target)
+        except FileExistsError:
+            raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
+                          "exists") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            if target.exists():  # a file system without hard links: check, then rename
+                raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
+                              "exists") from None
+            os.replace(partial, target)
+
     def keyframe(self, entry: Entry, name: str) -> Path:
         """A key frame's JPEG of an indexed video, by its file name."""
         run = self.run_of(entry)

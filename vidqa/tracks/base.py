@@ -83,10 +83,13 @@ class Track(Protocol):
         ...
 
     def segments(self, result: IngestResult, earlier: dict[str, list[Segment]], *,
-                 on_progress: Callable[[float], None] | None = None) -> list[Segment]:
+                 on_progress: Callable[[float], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[Segment]:
         """The video's segments, from the cache when there; `earlier` holds the segments of
         the tracks that run before it (captions read the on-screen text). `on_progress(n)`
-        is called as work gets done, with how many `unit`s (key frames, chunks, seconds)."""
+        is called as work gets done, with how many `unit`s (key frames, chunks, seconds);
+        `warn(text)` is told of what the track made but lost on the way (sound that stops
+        decoding part way): the run goes on with what was made."""
         ...
 
     def cached(self, result: IngestResult, earlier: dict[str, list[Segment]]

@@ -92,7 +92,8 @@ class CaptionsTrack:
                 "speech": [s for s in earlier.get("speech", []) if s.kind == "speech"]}
 
     def segments(self, result: IngestResult, earlier=None, *,
-                 on_progress: Callable[[float], None] | None = None) -> list[Segment]:
+                 on_progress: Callable[[float], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[Segment]:
         m = self.config.model
         captions = caption_video(result, self.tools.backend, max_new_tokens=m.max_new_tokens,
                                  temperature=m.temperature, **self._shown(earlier),

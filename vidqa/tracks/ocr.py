@@ -618,7 +618,8 @@ class OcrTrack:
         return "on-screen text is off for this run"
 
     def segments(self, result: IngestResult, earlier=None, *,
-                 on_progress: Callable[[float], None] | None = None) -> list[Segment]:
+                 on_progress: Callable[[float], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[Segment]:
         cached = self.cached(result)  # without loading the engine
         if cached is not None:
             return cached

@@ -6,8 +6,13 @@ The source, by `speech.mode`:
 - `asr`: faster-whisper on the audio stream (`vidqa.model.asr`), with word times;
 - `auto` (default): subtitles when the file has some, else recognition when installed, else
   nothing; `off`: nothing.
-A file with no audio gets no speech and no error; an audio stream that does not decode gives a
-warning and the rest of the run goes on.
+A file with no audio gets no speech and no error (and is done: `cached` gives no segments for
+it); an audio stream that does not decode gives a warning and the rest of the run goes on.
+Sound that stops decoding part way is transcribed as far as it decodes, with a warning that says
+from when (kept with the cache, so a later run says it again). Subtitles that are refused (a
+sidecar that links out of its folder, a file or stream over `speech.max_subtitles_mb`) leave the
+track out with a warning that names the fix: no recognition is run in their place, the
+person who put them there meant them to be read.
 
 One "speech" segment per cue or recognised utterance; `extras` holds `from` (which source) and,
 from recognition, `words`: [[start_s, end_s, word], ...]. Cached per file content (beside the
@@ -19,10 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from vidqa.errors import printable
 from vidqa.store import atomic_write_text, write_error
 from vidqa.tracks.base import Segment, Tools, TrackSkipped
 
@@ -59,21 +66,26 @@ class SpeechTrack:
     # -- where the speech comes from
 
     def _source(self, result: Media) -> tuple[str, object] | None:
-        """("stream", StreamInfo) or ("sidecar", Path) for subtitles, ("asr", StreamInfo) for
-        recognition (installed or not: its cache may hold it), or None when there is nothing
-        to read (no subtitles and no sound, or `subtitles` mode without subtitles)."""
+        """("stream", StreamInfo) or ("sidecar", Path: the real file) for subtitles, ("asr",
+        StreamInfo) for recognition (installed or not: its cache may hold it), ("refused",
+        why) for a sidecar that is not read (see `check_sidecar`), or None when there is
+        nothing to read (no subtitles and no sound, or `subtitles` mode without subtitles)."""
+        from vidqa.media import subtitles
         from vidqa.media.audio import choose_audio
-        from vidqa.media.subtitles import sidecar, text_streams
 
         info, mode = result.video, self.settings.mode
         chosen = self.settings.audio_stream >= 0  # --audio-stream N: recognise that stream
         if mode == "subtitles" or (mode == "auto" and not chosen):
-            streams = text_streams(info)
+            streams = subtitles.text_streams(info)
             if streams:
                 return "stream", streams[0]
-            path = sidecar(info, self.settings.subtitles_dir or None)
+            path = subtitles.sidecar(info, self.settings.subtitles_dir or None)
             if path is not None:
-                return "sidecar", path
+                try:
+                    return "sidecar", subtitles.check_sidecar(path,
+                                                              self.settings.max_subtitles_mb)
+                except subtitles.SubtitlesRefused as exc:
+                    return "refused", str(exc)
             if mode == "subtitles":
                 return None
         if mode == "off":
@@ -94,13 +106,15 @@ class SpeechTrack:
         return self.tools.asr
 
     def _cache_path(self, result: Media, source: tuple[str, object]) -> Path:
+        from vidqa.media.subtitles import PARSER_VERSION
+
         kind, what = source
         if kind == "asr":  # the recogniser's own description: model (and its bytes), settings
             described = [kind, what.index, self._asr().key()]
         elif kind == "stream":
-            described = [kind, what.index]
+            described = [kind, what.index, PARSER_VERSION]
         else:  # a sidecar: its own bytes
-            described = [kind, hashlib.blake2b(Path(what).read_bytes(), digest_size=8).hexdigest()]
+            described = [kind, _digest(Path(what)), PARSER_VERSION]
         key = hashlib.blake2b(json.dumps([VERSION, described]).encode(),
                               digest_size=8).hexdigest()
         return result.folder / "speech" / f"{key}.json"
@@ -108,47 +122,70 @@ class SpeechTrack:
     # -- the track
 
     def cached(self, result: Media, earlier=None) -> list[Segment] | None:
-        source = self._source(result) if self.settings.mode != "off" else None
-        if source is None:
+        """The cached segments; no segments where the track makes none (no sound and no
+        subtitles, or subtitles it does not read): the file is done; None when not made yet."""
+        if self.settings.mode == "off":
             return None
+        source = self._source(result)
+        if source is None or source[0] == "refused":
+            return []
         return _load(self._cache_path(result, source))
 
     def segments(self, result: Media, earlier=None, *,
-                 on_progress: Callable[[float], None] | None = None) -> list[Segment]:
+                 on_progress: Callable[[float], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[Segment]:
+        """The segments (see the module's doc); `warn` is told what was lost on the way
+        (sound that stops decoding part way), else the `vidqa` logger is."""
         from vidqa.model.asr import INSTALL, asr_available
 
         source = self._source(result)
         if source is None:
             return []
-        path = self._cache_path(result, source)
-        cached = _load(path)
-        if cached is not None:
-            return cached
         kind, what = source
+        if kind == "refused":
+            raise TrackSkipped(str(what))
+        path = self._cache_path(result, source)
+        cached, warnings = _load_with_warnings(path)
+        if cached is not None:
+            if warnings is None:  # cached before damaged sound was looked for: look once now
+                warnings = _damage_of(result, what) if kind == "asr" else []
+                _save(path, cached, warnings)
+            _warn_all(warnings, warn)
+            return cached
+        warnings = []
         if kind == "asr":
             if not asr_available():
                 raise TrackSkipped(f"'{result.video.path}' has sound, but speech recognition is "
                                    f"not installed; {INSTALL} (or --speech off)")
-            segments = self._recognise(result, what, on_progress)
+            segments = self._recognise(result, what, on_progress, warnings)
         else:
-            from vidqa.media.subtitles import read_sidecar, read_stream
+            from vidqa.media import subtitles
 
-            cues = read_stream(result.video, what) if kind == "stream" else read_sidecar(what)
+            limit = self.settings.max_subtitles_mb
+            try:
+                cues = subtitles.read_stream(result.video, what, max_mb=limit) \
+                    if kind == "stream" else \
+                    subtitles.read_sidecar(what, max_mb=limit, duration_s=result.video.duration_s)
+            except subtitles.SubtitlesRefused as exc:
+                raise TrackSkipped(str(exc)) from None
             origin = f"subtitles:stream {what.index}" if kind == "stream" else \
                 f"subtitles:{Path(what).name}"
             segments = [Segment(c.start_s, c.end_s, c.text, NAME, "speech", {"from": origin})
                         for c in cues]
-        _save(path, segments)
+        _save(path, segments, warnings)
+        _warn_all(warnings, warn)
         return segments
 
-    def _recognise(self, result: Media, stream, on_progress) -> list[Segment]:
+    def _recognise(self, result: Media, stream, on_progress, warnings: list[str]
+                   ) -> list[Segment]:
         from vidqa.media.audio import AudioError
         from vidqa.model.asr import transcribe_stream
 
         asr = self._asr()
         origin = f"asr:{asr.model_name}"
         try:
-            said = transcribe_stream(asr, result.video, stream, on_window=on_progress)
+            said = transcribe_stream(asr, result.video, stream, on_window=on_progress,
+                                     on_damage=lambda damage: warnings.append(damage.message))
         except AudioError as exc:
             raise TrackSkipped(str(exc)) from None
         return [Segment(u.start_s, u.end_s, u.text, NAME, "speech",
@@ -156,21 +193,60 @@ class SpeechTrack:
                 for u in said]
 
 
+def _warn_all(warnings: list[str], warn: Callable[[str], None] | None) -> None:
+    """Tell the person running this what the track lost (sound that stops decoding): `warn`,
+    else the `vidqa` logger, which prints it on stderr unless logging is set up otherwise (the
+    pipeline hands a track no `warn` yet: its own is for tracks left out)."""
+    for text in warnings:
+        if warn is not None:
+            warn(text)
+        else:
+            logging.getLogger("vidqa").warning("warning: %s", printable(text))
+
+
+def _damage_of(result: Media, stream) -> list[str]:
+    """What `AudioReader.damage` says of a stream, decoded (not recognised) once more."""
+    from vidqa.media.audio import AudioError, AudioReader
+
+    reader = AudioReader(result.video, stream)
+    try:
+        for _ in reader.samples():
+            pass
+    except AudioError:
+        return []  # it was recognised, so it decoded then
+    return [reader.damage.message] if reader.damage else []
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _load(path: Path) -> list[Segment] | None:
+    return _load_with_warnings(path)[0]
+
+
+def _load_with_warnings(path: Path) -> tuple[list[Segment] | None, list[str] | None]:
+    """(the cached segments, or None; the warnings they were made with, None in an entry
+    written before warnings were kept)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [Segment(float(s["start_s"]), float(s["end_s"]), str(s["text"]), NAME, "speech",
-                        dict(s.get("extras") or {})) for s in data["segments"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        segments = [Segment(float(s["start_s"]), float(s["end_s"]), str(s["text"]), NAME,
+                            "speech", dict(s.get("extras") or {})) for s in data["segments"]]
+        warnings = data.get("warnings")
+        return segments, None if warnings is None else [str(w) for w in warnings]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, []
 
 
-def _save(path: Path, segments: list[Segment]) -> None:
+def _save(path: Path, segments: list[Segment], warnings: list[str]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise write_error(exc, path.parent, "the speech track in") from None
-    atomic_write_text(path, json.dumps({"version": VERSION,
+    atomic_write_text(path, json.dumps({"version": VERSION, "warnings": warnings,
                                         "segments": [s.to_dict() for s in segments]},
                                        ensure_ascii=False))
-
