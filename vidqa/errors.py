@@ -58,3 +58,15 @@ def one_line(text: object, limit: int = 0) -> str:
     of on-screen text."""
     line = " ".join(str(text).split())
     return line if not limit or len(line) <= limit else line[:limit - 3].rstrip() + "..."
+
+
+def tell(message: str, warn=None) -> None:
+    """A warning for the person running vidqa, where nothing stops: `warn(message)` (the CLI
+    prints `warning: ...` on stderr), else Python's warnings (shown once, on stderr), so a
+    library caller who passed no `warn` is still told."""
+    if warn is not None:
+        warn(message)
+    else:
+        import warnings
+
+        warnings.warn(message, stacklevel=3)

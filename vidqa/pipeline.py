@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vidqa.config import Config
-from vidqa.errors import VidqaError
+from vidqa.errors import VidqaError, tell
 from vidqa.tracks.base import (REGISTRY, Media, Segment, Tools, TrackSkipped, get_track,
                                in_order)
 
@@ -259,7 +259,7 @@ class Pipeline:
             def note(text: str) -> None:
                 if notes is not None:
                     notes.append(text)
-                self._tell(text)
+                tell(text, self.warn)
 
             try:
                 return track.segments(source, earlier or {}, on_progress=on_progress,
@@ -431,17 +431,8 @@ class Pipeline:
             raise VidqaError(f"none of the {len(paths)} videos can be used; the first: "
                              f"{failures[0]}")
         for failure in failures:
-            self._tell(f"left out ({len(failures)} of {len(paths)} videos): {failure}")
+            tell(f"left out ({len(failures)} of {len(paths)} videos): {failure}", self.warn)
         return runs
-
-    def _tell(self, message: str) -> None:
-        """A warning for the person running this: `warn`, else Python's warnings."""
-        if self.warn is not None:
-            self.warn(message)
-        else:
-            import warnings
-
-            warnings.warn(message, stacklevel=3)
 
     def search(self, runs: list[VideoRun], query: str, *, k: int = 5) -> list[Found]:
         """Ranked hits for `query` over the runs' indexes (one video's, or a collection's)."""

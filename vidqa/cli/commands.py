@@ -603,7 +603,8 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
     search, ask and index, and an OpenAI-compatible API (/v1/models, /v1/chat/completions,
     /v1/find). The model (-m), the embedder and OCR load once and stay loaded; without a model
     the server searches, and indexes without captions."""
-    from vidqa.serve.app import bind, create_app, is_loopback
+    from vidqa.serve.app import bind, create_app
+    from vidqa.serve.guard import is_loopback
     from vidqa.serve.service import Service
 
     try:

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import importlib.util
 import json
-import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidqa.config import cores
-from vidqa.errors import BackendError, one_line
+from vidqa.errors import BackendError, one_line, tell
 from vidqa.store import atomic_write_text, building
 
 if TYPE_CHECKING:
@@ -312,8 +311,7 @@ def transcribe_stream(asr: WhisperASR, info, stream, *,
     language per file, not per window), and the repeat guard looks across windows.
     `on_window(seconds)` after each window, and once before the first (it may raise to stop).
     Sound that stops decoding part way is transcribed as far as it decodes, and
-    `on_damage(damage)` is told from when it does not (without `on_damage`: a warning on the
-    `vidqa` logger, which prints it on stderr unless logging is set up otherwise)."""
+    `on_damage(damage)` is told from when it does not (without `on_damage`: `errors.tell`)."""
     from vidqa.media.audio import AudioReader
 
     said: list[Utterance] = []
@@ -333,7 +331,7 @@ def transcribe_stream(asr: WhisperASR, info, stream, *,
         if on_damage is not None:
             on_damage(reader.damage)
         else:
-            logging.getLogger("vidqa").warning("warning: %s", reader.damage.message)
+            tell(reader.damage.message)
     return said
 
 

@@ -77,19 +77,18 @@ def split_host(value: str) -> tuple[str, int | None]:
         return "", None
 
 
-def _is_ip(name: str) -> bool:
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `name` spells (brackets allowed), or None for a host name."""
     try:
-        ipaddress.ip_address(name)
+        return ipaddress.ip_address(name.strip("[]"))
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _is_wildcard(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_unspecified
-    except ValueError:
-        return False
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address to listen on) is reached from this machine only."""
+    address = _ip(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 class HostNames:
@@ -101,7 +100,8 @@ class HostNames:
         self.any = "*" in allowed
         # Listening on every address (0.0.0.0, ::): reached by any of the machine's addresses
         # and by its own name. An IP address is never re-pointed by DNS, so it is safe to take.
-        self.any_ip = _is_wildcard(bound)
+        address = _ip(bound)
+        self.any_ip = address is not None and address.is_unspecified
         if self.any_ip:
             names.update({socket.gethostname().lower(), socket.getfqdn().lower()})
         names.update(split_host(a)[0] or a.strip("[]") for a in allowed if a != "*")
@@ -113,7 +113,7 @@ class HostNames:
         name, _port = split_host(host_header)
         if not name:
             return False
-        return self.any or name in self.names or (self.any_ip and _is_ip(name))
+        return self.any or name in self.names or (self.any_ip and _ip(name) is not None)
 
     def shown(self) -> str:
         return ", ".join(sorted(f"[{n}]" if ":" in n else n for n in self.names))

@@ -257,16 +257,18 @@ class Service:
                           "unsupported_media") from None
         try:
             os.link(partial, target)
+            appeared = False
         except FileExistsError:
-            raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
-                          "exists") from None
+            appeared = True
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
-            if target.exists():  # a file system without hard links: check, then rename
-                raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
-                              "exists") from None
-            os.replace(partial, target)
+            appeared = target.exists()  # a file system without hard links: check, rename
+            if not appeared:
+                os.replace(partial, target)
+        if appeared:
+            raise Refused(f"'{target.name}' appeared meanwhile; rename the upload", 409,
+                          "exists")
 
     def keyframe(self, entry: Entry, name: str) -> Path:
         """A key frame's JPEG of an indexed video, by its file name."""

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from vidqa.errors import printable
-from vidqa.store import atomic_write_text, write_error
+from vidqa.errors import tell
+from vidqa.store import atomic_write_text, fingerprint, write_error
 from vidqa.tracks.base import Segment, Tools, TrackSkipped
 
 if TYPE_CHECKING:
@@ -114,7 +113,7 @@ class SpeechTrack:
         elif kind == "stream":
             described = [kind, what.index, PARSER_VERSION]
         else:  # a sidecar: its own bytes
-            described = [kind, _digest(Path(what)), PARSER_VERSION]
+            described = [kind, fingerprint(what), PARSER_VERSION]
         key = hashlib.blake2b(json.dumps([VERSION, described]).encode(),
                               digest_size=8).hexdigest()
         return result.folder / "speech" / f"{key}.json"
@@ -135,7 +134,7 @@ class SpeechTrack:
                  on_progress: Callable[[float], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> list[Segment]:
         """The segments (see the module's doc); `warn` is told what was lost on the way
-        (sound that stops decoding part way), else the `vidqa` logger is."""
+        (sound that stops decoding part way), else Python's warnings (`errors.tell`)."""
         from vidqa.model.asr import INSTALL, asr_available
 
         source = self._source(result)
@@ -150,7 +149,8 @@ class SpeechTrack:
             if warnings is None:  # cached before damaged sound was looked for: look once now
                 warnings = _damage_of(result, what) if kind == "asr" else []
                 _save(path, cached, warnings)
-            _warn_all(warnings, warn)
+            for text in warnings:
+                tell(text, warn)
             return cached
         warnings = []
         if kind == "asr":
@@ -173,7 +173,8 @@ class SpeechTrack:
             segments = [Segment(c.start_s, c.end_s, c.text, NAME, "speech", {"from": origin})
                         for c in cues]
         _save(path, segments, warnings)
-        _warn_all(warnings, warn)
+        for text in warnings:
+            tell(text, warn)
         return segments
 
     def _recognise(self, result: Media, stream, on_progress, warnings: list[str]
@@ -193,17 +194,6 @@ class SpeechTrack:
                 for u in said]
 
 
-def _warn_all(warnings: list[str], warn: Callable[[str], None] | None) -> None:
-    """Tell the person running this what the track lost (sound that stops decoding): `warn`,
-    else the `vidqa` logger, which prints it on stderr unless logging is set up otherwise (the
-    pipeline hands a track no `warn` yet: its own is for tracks left out)."""
-    for text in warnings:
-        if warn is not None:
-            warn(text)
-        else:
-            logging.getLogger("vidqa").warning("warning: %s", printable(text))
-
-
 def _damage_of(result: Media, stream) -> list[str]:
     """What `AudioReader.damage` says of a stream, decoded (not recognised) once more."""
     from vidqa.media.audio import AudioError, AudioReader
@@ -215,14 +205,6 @@ def _damage_of(result: Media, stream) -> list[str]:
     except AudioError:
         return []  # it was recognised, so it decoded then
     return [reader.damage.message] if reader.damage else []
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=8)
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load(path: Path) -> list[Segment] | None:
