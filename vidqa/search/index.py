@@ -4,6 +4,7 @@
                /meta.sqlite    entries(id = FAISS id, video, kind, start_s, end_s, text)
                                meta(key, value): format, embedder, dim, count, index_type,
                                ef_search, digest (of index.faiss), build (a fresh id)
+                               lexical: the texts in FTS5 (trigrams; `vidqa.search.lexical`)
 
 One directory per video or per collection of videos. Entries are chunk summaries, caption events
 and on-screen text lines (`kind` "summary", "event", "text"), each with its absolute half-open
@@ -19,7 +20,8 @@ the two while a build swaps directories notices a mix and opens again. An index 
 embedder does not open (`open` returns None), so callers rebuild rather than mix vectors.
 
 Search is exact (`IndexFlatIP`) up to `APPROX_ABOVE` entries and HNSW above it; both measured by
-`pipelines/bench_index.py`.
+`pipelines/bench_index.py`. A text query is also matched literally (`vidqa.search.lexical`): an
+entry holding the exact string asked ("12:01:30", "AB-1234", a quoted name) ranks first.
 """
 
 from __future__ import annotations
@@ -46,10 +48,11 @@ import numpy as np
 
 from vidqa.errors import BackendError, VidqaError
 from vidqa.model.hub import cached_locally, hub_cache, hub_reachable
-from vidqa.timecode import Timed
+from vidqa.search import lexical
 from vidqa.store import building, temp_alive, temp_name, write_error
+from vidqa.timecode import Timed
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the lexical table
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.sqlite"
 DEFAULT_EMBEDDER = "minilm"
@@ -677,6 +680,7 @@ class VectorIndex:
                              ((i, e.video, e.kind, float(e.start_s), float(e.end_s), e.text)
                               for i, e in enumerate(entries)))
             conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            lexical.write(conn, ((i, e.text) for i, e in enumerate(entries)))
             conn.commit()
         finally:
             conn.close()
@@ -766,14 +770,44 @@ class VectorIndex:
     # -- searching
 
     def search(self, query: str, k: int = 10, *, kinds: set[str] | None = None) -> list[Hit]:
-        """The `k` entries most similar to `query` (best first), optionally of some kinds only."""
+        """The `k` entries that best match `query` (best first), optionally of some kinds only:
+        by vector, with entries holding its exact strings first (`vidqa.search.lexical`)."""
         if not len(self) or k <= 0:
             return []
-        return self.search_vector(self.embedder.encode([query])[0], k, kinds=kinds)
+        vector = _normalised(self.embedder.encode([query]))[0]
+        literal = lexical.Query.parse(query)
+        if not literal:
+            return self.search_vector(vector, k, kinds=kinds)
+        found = dict(self._nearest(vector, k, kinds))
+        subset = None if kinds is None or set(kinds) >= set(kind_codes()) else sorted(kinds)
+        with self._lock:
+            matched = lexical.literal_ids(self._conn, literal, subset)
+        pool = max(k, lexical.POOL)
+        for ids in matched:  # of each match, the entries nearest the query
+            ids = [i for i in ids if i not in found]
+            cosines = self._cosines(vector, ids)
+            if len(ids) > pool:
+                keep = np.argpartition(-cosines, pool)[:pool]
+                ids, cosines = [ids[j] for j in keep], cosines[keep]
+            found.update(zip(ids, cosines.tolist()))
+        rows = self._rows(list(found))
+        ranked = lexical.rank(literal, {i: (rows[i].text, s) for i, s in found.items()
+                                        if i in rows}, k)
+        return [Hit(rows[i], s) for i, s in ranked]
 
     def search_vector(self, vector: np.ndarray, k: int = 10, *,
                       kinds: set[str] | None = None) -> list[Hit]:
-        """As `search`, for a query already embedded (a unit-length row of `dim` floats)."""
+        """The `k` entries nearest to a query already embedded (a unit-length row of `dim`
+        floats), best first, optionally of some kinds only."""
+        found = self._nearest(vector, k, kinds)
+        if not found:
+            return []
+        rows = self._rows([i for i, _ in found])
+        return [Hit(rows[i], s) for i, s in found if i in rows]
+
+    def _nearest(self, vector: np.ndarray, k: int,
+                 kinds: set[str] | None) -> list[tuple[int, float]]:
+        """(id, cosine) of the `k` nearest entries of `kinds`, nearest first."""
         if not len(self) or k <= 0:
             return []
         search = self._search_plan(kinds)
@@ -786,11 +820,17 @@ class VectorIndex:
             if search.fallback is not None and int((ids[0] >= 0).sum()) < k:
                 # HNSW found too few entries of these kinds: search them exactly
                 scores, ids = search.fallback.search(query, k, params=search.fallback_params)
-        found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        if not found:
-            return []
-        rows = self._rows([i for i, _ in found])
-        return [Hit(rows[i], s) for i, s in found if i in rows]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def _cosines(self, vector: np.ndarray, ids: list[int]) -> np.ndarray:
+        """The cosine of `vector` (unit length) to each of these entries' stored vectors."""
+        if not ids:
+            return np.zeros(0, dtype=np.float32)
+        flat = self.faiss_index
+        if self.index_type == "hnsw":
+            flat = _faiss().downcast_index(flat.storage)
+        rows = _faiss().rev_swig_ptr(flat.get_xb(), len(self) * flat.d)  # a view, no copy
+        return rows.reshape(len(self), flat.d)[ids] @ vector
 
     def _search_plan(self, kinds: set[str] | None) -> _SearchPlan:
         """How to search for `kinds`: FAISS parameters with a selector when only some kinds are

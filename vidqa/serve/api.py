@@ -12,7 +12,8 @@ the cited times, and the response carries them as data too (`vidqa.citations`). 
 lettered options that asks for the letter ("Answer with the option's letter") is answered with
 the letter alone, the model's own reply kept in `vidqa.reply`; `"vidqa": {"answer": "letter"}`
 in the request asks for that too, and `"vidqa": {"scope": "all"}` answers from every chunk
-summary. `POST /v1/find` searches (`{"query": ..., "video": ...}`).
+summary. `POST /v1/find` searches (`{"query": ..., "video": ...}`), or looks up where the
+wall clock burned into the picture shows a time (`{"at": "2024-12-05 12:01:30", ...}`).
 """
 
 from __future__ import annotations
@@ -221,18 +222,30 @@ def _pieces(text: str, size: int = 24) -> list[str]:
 
 async def find(request: Request) -> Response:
     """`{"query": TEXT, "video": ID|PATH | "videos": [...], "k": 5, "refine": true}`: hits
-    with their video, time and text (every indexed video when none is named)."""
+    with their video, time and text (every indexed video when none is named).
+    `{"at": "2024-12-05 12:01:30", "video": ...}` instead of a query: where the wall clock
+    burned into the picture shows that time (`vidqa find --at --json`'s document, with
+    `"object": "clock"` and each video's id and path)."""
     service = service_of(request)
     body = await read_json(request)
-    query = body.get("query")
-    if not isinstance(query, str):
-        raise Refused("'query' must be the text to look for", 400, "invalid_query")
+    query, at = body.get("query"), body.get("at")
     refs = body.get("videos") if body.get("videos") is not None else (
         [body["video"]] if body.get("video") is not None else None)
     if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str)
                                                                     for r in refs)):
         raise Refused("'video' must be a video's path or id ('videos': a list of them)", 400,
                       "invalid_video")
+    if at is not None:
+        if query is not None:
+            raise Refused("give 'query' or 'at', not both: 'at' looks a wall-clock time up, "
+                          "'query' searches what is shown and said", 400, "invalid_query")
+        if not isinstance(at, str):
+            raise Refused("'at' must be a wall-clock time as text, e.g. \"2024-12-05 "
+                          "12:01:30\"", 400, "invalid_at")
+        return JSONResponse({"object": "clock", **await threaded(service.clock, at, refs)})
+    if not isinstance(query, str):
+        raise Refused("'query' must be the text to look for (or 'at': a wall-clock time)", 400,
+                      "invalid_query")
     k = body.get("k", 5)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         raise Refused("'k' must be a whole number from 1 to 100", 400, "invalid_k")

@@ -209,22 +209,49 @@ class Service:
 
     # -- search and answers
 
+    def _runs_of(self, refs: list[str] | None) -> list[VideoRun]:
+        """The runs of the named videos (indexed first when they are not), or of every indexed
+        video when none is named."""
+        if refs:
+            return [self.indexed(self.entry(ref)) for ref in refs]
+        runs = [r for r in (self.run_of(e) for e in self.library.scan()
+                            if e.state == "indexed") if r is not None]
+        if not runs:
+            raise Refused("no video is indexed yet; index one from the page or with "
+                          "`vidqa index`", 409, "not_indexed")
+        return runs
+
     def find(self, query: str, refs: list[str] | None = None, *, k: int = 5,
              refine: bool = True) -> list:
         """Hits for `query` in the named videos (indexed first when they are not), or in every
         indexed video when none is named."""
         if not query.strip():
             raise Refused("the query is empty; give the words to look for", 400, "empty_query")
-        if refs:
-            runs = [self.indexed(self.entry(ref)) for ref in refs]
-        else:
-            runs = [r for r in (self.run_of(e) for e in self.library.scan()
-                                if e.state == "indexed") if r is not None]
-            if not runs:
-                raise Refused("no video is indexed yet; index one from the page or with "
-                              "`vidqa index`", 409, "not_indexed")
+        runs = self._runs_of(refs)
         return self.pipeline().find([r.video for r in runs], query, k=k, refine=refine,
                                     runs=runs)
+
+    def clock(self, at: str, refs: list[str] | None = None) -> dict:
+        """Where the wall clock in the named videos (every indexed one when none is named)
+        shows `at`: the `find --at --json` document, each video named by its id and path."""
+        from vidqa.search.clock import BadTime, NoClock, document, parse_at
+
+        try:
+            parse_at(at)  # a value that does not read is refused before any indexing
+            runs = self._runs_of(refs)
+            lookups = self.pipeline().clock([r.video for r in runs], at, runs=runs)
+        except BadTime as exc:
+            raise Refused(str(exc), 400, "invalid_at") from None
+        except NoClock as exc:
+            raise Refused(str(exc), 422, "no_clock") from None
+        doc = document(at, lookups)
+        for part in doc["videos"]:
+            entry = self.library.entry_of(part["video"])
+            part["video"], part["path"] = (entry.id, entry.path) if entry else (None, None)
+            if entry:
+                for match in part["matches"]:
+                    match["url"] = f"/#v={entry.id}&t={match['time_s']:g}"
+        return doc
 
     def ask(self, ref: str, question: str, *, scope: str = "chunks", top_k: int = 2):
         """(the video's entry, the answer) for `question` about one served video."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -77,10 +78,15 @@ class Track(Protocol):
     unit: ClassVar[str]  # what `on_progress` counts: "frame" (key frames), "chunk" or "s"
     frames: ClassVar[bool]  # reads the key frames (optional; True): False runs it on `Media`,
     # beside the decode, and without one where only it is asked for (`vidqa transcript`)
+    clock_kinds: ClassVar[tuple[str, ...]]  # kinds whose text may show a wall clock burned
+    # into the picture, read as it changes (optional; none): `find --at` maps them
 
     def unavailable(self) -> str | None:
         """None when the track can run here; else why not, with the fix."""
         ...
+
+    # Optional: `prepare()` loads what making segments needs (models), called in a thread
+    # beside a decode that is not cached, so the loading hides behind it.
 
     def segments(self, result: IngestResult, earlier: dict[str, list[Segment]], *,
                  on_progress: Callable[[float], None] | None = None,
@@ -172,6 +178,9 @@ def in_order(segments: list[Segment]) -> list[Segment]:
     return sorted(segments, key=lambda s: (s.start_s, s.end_s, rank.get(s.source, len(rank))))
 
 
+_TOOLS_LOCK = threading.RLock()
+
+
 @dataclass
 class Tools:
     """What the runs of a pipeline share, each made once: the OCR engine (on first use, from
@@ -187,13 +196,15 @@ class Tools:
 
     def ocr_engine(self):
         """The OCR engine the settings ask for (`index.ocr`), or None when OCR is off, or
-        "auto" and the OCR library is not installed."""
-        if not self.engine_set:
-            from vidqa.tracks.ocr import engine_for
+        "auto" and the OCR library is not installed. Made once, whichever thread asks first
+        (a track's `prepare` may, beside the decode)."""
+        with _TOOLS_LOCK:
+            if not self.engine_set:
+                from vidqa.tracks.ocr import engine_for
 
-            index = self.config.index
-            self.engine = engine_for(index.ocr, index.ocr_threads, index.ocr_size)
-            self.engine_set = True
+                index = self.config.index
+                self.engine = engine_for(index.ocr, index.ocr_threads, index.ocr_size)
+                self.engine_set = True
         return self.engine
 
     def ocr_name(self) -> str | None:

@@ -23,7 +23,9 @@ async function api(path, options) {
   if (response.status === 401) { showKeyForm(); }
   if (!response.ok) {
     const message = body && body.error ? body.error.message : `${response.status} ${response.statusText}`;
-    throw new Error(message);
+    const error = new Error(message);
+    error.code = body && body.error ? body.error.code : null;
+    throw error;
   }
   return body;
 }
@@ -214,10 +216,57 @@ window.addEventListener("hashchange", seekFromHash);
 
 // -- search
 
+// A date and time, or a time alone ("2024-12-05 12:01:30", "12/05/2024 1:01 PM", "12:01:30"),
+// is a wall-clock time: the page looks it up on the clock burned into the picture and seeks
+// there. "@" before anything, or "at " before such a time, says so when it would not be.
+const CLOCK = /^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|(?:\d{1,2}\s+)?[a-z]{3,9}\.?\s+(?:\d{1,2},?\s+)?\d{4})?[\sT]*\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?\s?m\.?)?$/i;
+
+function clockTime(query) {
+  if (query.startsWith("@")) return { at: query.slice(1).trim(), forced: true };
+  const rest = query.replace(/^at\s+/i, "");
+  return CLOCK.test(rest) ? { at: rest, forced: rest !== query } : null;
+}
+
+async function lookUpClock(at, forced) {
+  // true when handled; false when no video shows a clock and the words should be searched
+  const body = { at };
+  if ($("only-this").checked && state.current) body.video = state.current.id;
+  $("hits-note").textContent = `Looking up ${at} on the clock...`;
+  $("hits").replaceChildren();
+  let data;
+  try {
+    data = await api("/v1/find", { method: "POST", body: JSON.stringify(body),
+                                    headers: { "Content-Type": "application/json" } });
+  } catch (e) {
+    if (!forced && e.code === "no_clock") return false;
+    $("hits-note").textContent = e.message;
+    return true;
+  }
+  const several = data.videos.length > 1;
+  const matches = data.videos.flatMap((v) => v.matches.map((m) => Object.assign({ video: v.video, path: v.path }, m)));
+  const notes = data.videos.flatMap((v) => v.notes.map((n) => several ? `${v.path}: ${n}` : n));
+  const wall = (data.videos.find((v) => v.wall) || data).wall || at;  // with the clock's date
+  const summary = matches.length ? `The clock shows ${matches[0].wall} at ${matches[0].time}` +
+    (matches.length > 1 ? ` (and ${matches.length - 1} more)` : "") : `The clock never shows ${wall}`;
+  $("hits-note").replaceChildren(summary, ...notes.map((n) => el("span", { class: "clock-note" }, n)));
+  $("hits").replaceChildren(...matches.map((m) => el("li", {},
+    el("a", { href: `#v=${m.video}&t=${m.time_s}`, class: "hit clock", "data-video": m.video,
+              "data-time": m.time_s, onclick: (e) => { e.preventDefault(); seekTo(m.video, m.time_s); } },
+       el("span", { class: "when" }, m.time)),
+    " ", el("span", { class: "muted" }, m.path), " ", el("span", { class: "kind" }, "[clock]"), " ",
+    m.wall, el("span", { class: "muted" }, m.between[1] ? ` between "${m.between[0].text}" and "${m.between[1].text}"`
+                                                         : ` after "${m.between[0].text}"`))));
+  const here = matches.find((m) => state.current && m.video === state.current.id) || matches[0];
+  if (here) seekTo(here.video, here.time_s);
+  return true;
+}
+
 $("search-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const query = $("query").value.trim();
   if (!query) return;
+  const clock = clockTime(query);
+  if (clock && await lookUpClock(clock.at, clock.forced)) return;
   const body = { query, k: 10 };
   if ($("only-this").checked && state.current) body.video = state.current.id;
   $("hits-note").textContent = "Searching...";
