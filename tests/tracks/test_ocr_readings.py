@@ -13,6 +13,7 @@ import pytest
 from vidqa.evaluation.synth import render_camera
 from vidqa.keyframes.ingest import ingest
 from vidqa.tracks.ocr import TextLine, merge_lines, ocr_available, similar, text_track
+from vidqa.tracks.ocr_read import SHOT
 
 CLOCK = [(0.0, "2024-12-05 12:00:00"), (16.0, "2024-12-05 09:30:00")]
 STATIC = "NORTH GATE"
@@ -106,3 +107,16 @@ def test_near_identical_readings_of_static_text_merge():
     assert merge_lines(frames, 8.0) == [
         TextLine(0.0, 6.0, "Slide 7000 - vidqa sample", 0.95, box=box, series=0),
         TextLine(6.0, 8.0, "Slide 7001 - vidqa sample", 0.97, box=box, series=0)]
+
+
+def test_other_numbers_after_a_cut_are_another_line_not_a_series():
+    """A slide's "slide 7000" then, after a cut, "slide 7002" in the same place: two lines,
+    no series (a series is read again at every sampled frame; across shots that is waste)."""
+    box = (10, 10, 200, 30)
+    frames = [(0.0, [("slide 7000 - vidqa sample", 0.95, box, SHOT)]),
+              (30.0, [("slide 7002 - vidqa sample", 0.96, box, SHOT)]),
+              (32.0, [("slide 7003 - vidqa sample", 0.97, box, True)])]  # inside the shot
+    assert merge_lines(frames, 40.0) == [
+        TextLine(0.0, 30.0, "slide 7000 - vidqa sample", 0.95, box=box),
+        TextLine(30.0, 32.0, "slide 7002 - vidqa sample", 0.96, box=box, series=0),
+        TextLine(32.0, 40.0, "slide 7003 - vidqa sample", 0.97, box=box, series=0)]

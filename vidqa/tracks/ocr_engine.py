@@ -145,7 +145,20 @@ class OcrEngine:
 
     def read_boxes(self, bgr: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
         """(text, confidence) of the line inside each box of `bgr`, recognised in one batch
-        without detection."""
+        without detection. Boxes of a picture read before come from the cache."""
+        if not boxes:
+            return []
+        digest = FrameCache.digest(bgr, f"read {boxes}") if self.cache else ""
+        if self.cache is not None:
+            cached = self.cache.get(digest)
+            if cached is not None:
+                return [(text, score) for text, score, _box in cached]
+        read = self._read_boxes(bgr, boxes)
+        if self.cache is not None:
+            self.cache.put(digest, [(t, sc, b) for (t, sc), b in zip(read, boxes)])
+        return read
+
+    def _read_boxes(self, bgr: np.ndarray, boxes: list[Box]) -> list[tuple[str, float]]:
         crops, where = [], []
         height, width = bgr.shape[:2]
         for i, (left, top, right, bottom) in enumerate(boxes):
@@ -180,7 +193,7 @@ class OcrEngine:
             if cached is not None:
                 return cached
         boxes = self._detect(bgr, scale)
-        read = self.read_boxes(bgr, boxes)
+        read = self._read_boxes(bgr, boxes)
         lines = in_reading_order([(t, s, b) for (t, s), b in zip(read, boxes)])
         if self.cache is not None:
             self.cache.put(digest, lines)

@@ -59,6 +59,7 @@ BUSY_LEVEL = 10.0  # mean 3x3 morphological gradient (0-255) of a block with any
 BUSY_SHARE = 0.6  # detail over more of the picture than this: a whole read reads all of it
 
 _DIGITS = re.compile(r"\d")
+SHOT = "shot"  # `merge_lines`: the readings of a key frame that starts a shot
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ def merge_lines(frames: list[tuple[float, list]], end_s: float, *,
                 min_score: float = MIN_SCORE) -> list[TextLine]:
     """Turn per-key-frame readings [(pts_s, [(text, score[, box[, changed]]), ...]), ...] into
     TextLines (see the module's docstring). `changed`: whether the reading's box changed
-    pixels since the key frame before (True when not given). Lines still on screen end at
+    pixels since the key frame before (True when not given), or SHOT on the first key frame of
+    a shot (a line whose numbers differ after a cut is another line, never a series: a series
+    is read again at every sampled frame, within its shot). Lines still on screen end at
     `end_s`. Sorted by start time, then reading order."""
     open_tracks: list[_Track] = []
     done: list[tuple[int, TextLine]] = []
@@ -179,6 +182,10 @@ def merge_lines(frames: list[tuple[float, list]], end_s: float, *,
             text, score, box, changed = current[matched_tracks[ti]]
             before, now = digits(track.last), digits(text)
             in_place = box is None or track.box is None or overlaps(box, track.box)
+            if changed == SHOT and before != now:  # other numbers after a cut: another line
+                closed.append(track)
+                matched_lines.discard(matched_tracks[ti])
+                continue
             if changed and in_place and before and now and before != now:
                 if track.series is None:
                     track.series, series_count = series_count, series_count + 1
@@ -190,11 +197,12 @@ def merge_lines(frames: list[tuple[float, list]], end_s: float, *,
             if score > track.score:
                 track.text, track.score = text, score
             still_open.append(track)
-        for li, (text, score, box, _changed) in enumerate(current):
+        for li, (text, score, box, changed) in enumerate(current):
             if li not in matched_lines:
                 # Other numbers in the same place (a clock set to another time): the series
                 # goes on. The closed reading may have ended a series or start one now.
-                same_place = next((t for t in closed if digits(t.last) and digits(text)
+                same_place = next((t for t in closed if changed != SHOT
+                                   and digits(t.last) and digits(text)
                                    and box is not None and t.box is not None
                                    and _iou(box, t.box) >= SAME_PLACE), None)
                 series = None
@@ -403,8 +411,8 @@ def _in_order(result: IngestResult, engine: OcrEngine, plan: list[str], futures:
                 if fresh is None:
                     kind, fresh = "whole", _read_whole(engine, image, grey, has_text=True)
         tally[kind] = tally.get(kind, 0) + 1
-        frames.append((keyframe.pts_s, [(t, sc, b, kind != "same" and
-                                         box_changed(before, grey, b))
+        frames.append((keyframe.pts_s, [(t, sc, b, SHOT if plan[i] == "whole" else
+                                         kind != "same" and box_changed(before, grey, b))
                                         for t, sc, b in fresh]))
         changing += [b for t, _sc, b in fresh if digits(t) and any(
             _iou(b, e) >= SAME_PLACE and digits(et) and digits(et) != digits(t)
