@@ -113,19 +113,21 @@ class VideoRun:
                          if tracks is None or name in tracks for s in segs
                          if kinds is None or s.kind in kinds])
 
-    def log(self, tracks: Sequence[str] | None = None) -> list[Segment]:
-        """What the event log shows: each track's `log_kinds` (caption events, text lines, ...)."""
-        shown = {name: get_track(name).log_kinds for name in self.tracks
+    def _declared(self, attribute: str, tracks: Sequence[str] | None = None) -> list[Segment]:
+        """The segments of the kinds each track names in `attribute`, in time order."""
+        shown = {name: getattr(get_track(name), attribute, ()) for name in self.tracks
                  if tracks is None or name in tracks}
         return in_order([s for name, kinds in shown.items() for s in self.tracks[name]
                          if s.kind in kinds])
 
+    def log(self, tracks: Sequence[str] | None = None) -> list[Segment]:
+        """What the event log shows: each track's `log_kinds` (caption events, text lines, ...)."""
+        return self._declared("log_kinds", tracks)
+
     def clock_segments(self) -> list[Segment]:
         """What may show a wall clock burned into the picture: each track's `clock_kinds`
         (on-screen text lines, one segment per reading as the clock changes), in time order."""
-        shown = {name: getattr(get_track(name), "clock_kinds", ()) for name in self.tracks}
-        return in_order([s for name, kinds in shown.items() for s in self.tracks[name]
-                         if s.kind in kinds])
+        return self._declared("clock_kinds")
 
     def event_log(self, tracks: Sequence[str] | None = None) -> EventLog:
         """The event log of the named tracks (all that ran), for the writers."""
@@ -204,8 +206,10 @@ class Pipeline:
         info = probe(video)
         return Media(info, (self.cache_root or cache_dir()) / "videos" / fingerprint(info.path))
 
-    def ingest(self, video: str | VideoInfo) -> IngestResult:
-        """Probe, decode, select key frames and chunk (cached)."""
+    def ingest(self, video: str | VideoInfo, *,
+               on_build: Callable[[], None] | None = None) -> IngestResult:
+        """Probe, decode, select key frames and chunk (cached). `on_build()` is called before a
+        decode that the cache does not answer."""
         from vidqa.keyframes.ingest import ingest
         from vidqa.media.probe import VideoInfo, probe
 
@@ -219,7 +223,7 @@ class Pipeline:
                     seen[0] = pts_s
 
             return ingest(info, self.config, allow_errors=self.allow_errors,
-                          on_progress=on_frame, cache_root=self.cache_root)
+                          on_progress=on_frame, cache_root=self.cache_root, on_build=on_build)
 
     def track_names(self) -> list[str]:
         """The tracks this pipeline runs, in registry order: those asked for (all by default)
@@ -298,10 +302,10 @@ class Pipeline:
         beside = [n for n in names if not getattr(get_track(n), "frames", True)]
         background = _Background(lambda: {name: timed(name, media) for name in beside}) \
             if beside else None
-        self._prepare([n for n in names if n not in beside], media)
         try:
             started = time.perf_counter()
-            result = self.ingest(media.video)
+            result = self.ingest(media.video, on_build=lambda: self._prepare(
+                [n for n in names if n not in beside]))
             seconds["ingest"] = round(time.perf_counter() - started, 2)
             if background is not None:
                 background.raise_if_failed()  # a bad --audio-stream: now, not after OCR
@@ -318,19 +322,15 @@ class Pipeline:
         warnings = [left_out(name, why) for name, (_segs, why) in made.items() if why]
         return VideoRun(result, tracks, seconds, warnings + notes)
 
-    def _prepare(self, names: list[str], media: Media) -> None:
+    def _prepare(self, names: list[str]) -> None:
         """Tracks that read key frames load what they need (`prepare`: the OCR models) in a
-        thread beside a decode that is not cached (a new work dir: they will have work), so
-        the loading hides behind the decode. Nothing is loaded for a run the caches answer."""
-        from vidqa.keyframes.ingest import ingest
-
+        thread beside the decode, which was not cached (a new work dir: they will have work),
+        so the loading hides behind it."""
         ready = [track.prepare for name in names
                  if hasattr(track := get_track(name)(self.config, self.tools), "prepare")
                  and track.unavailable() is None]
-        if not ready or ingest(media.video, self.config, cached_only=True,
-                               cache_root=self.cache_root) is not None:
-            return
-        _Background(lambda: [prepare() for prepare in ready])
+        if ready:
+            _Background(lambda: [prepare() for prepare in ready])
 
     def index_all(self, videos: Sequence[str], *, ray: str | None = None,
                   api_key: str | None = None, with_model: bool | None = None,

@@ -91,12 +91,14 @@ def _stats(frames_sampled: int, keyframes: int, size: tuple[int, int], end_s: fl
 
 def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *,
            allow_errors: bool = False, on_progress: Callable[[float], None] | None = None,
-           cache_root: Path | None = None, cached_only: bool = False) -> IngestResult | None:
+           cache_root: Path | None = None, cached_only: bool = False,
+           on_build: Callable[[], None] | None = None) -> IngestResult | None:
     """Ingest one video (a path, or what `probe` returned) or return its cached result.
 
-    `on_progress(pts_s)` follows the decode. Raises VideoOpenError or DecodeError for bad input;
-    nothing is stored for a video that fails. `cached_only`: None instead of decoding when
-    nothing is cached for these settings.
+    `on_progress(pts_s)` follows the decode; `on_build()` is called before a decode (nothing
+    cached for these settings). Raises VideoOpenError or DecodeError for bad input; nothing is
+    stored for a video that fails. `cached_only`: None instead of decoding when nothing is
+    cached for these settings.
     """
     config = config or Config()
     info = video if isinstance(video, VideoInfo) else probe(video)
@@ -110,6 +112,8 @@ def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *
     if manifest is None and cached_only:
         return None
     if manifest is None:
+        if on_build is not None:
+            on_build()
         if workdir.path.exists():
             workdir.discard()
         manifest = _build(info, config, workdir, allow_errors=allow_errors,

@@ -46,10 +46,10 @@ def _grey(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
 
 
-def _frames(result: IngestResult, window: tuple[float, float], fps: float, threads: int = 0):
+def _frames(result: IngestResult, window: tuple[float, float], fps: float):
     from vidqa.media.decode import FrameReader
 
-    decode = replace(result.config.decode, fps=fps, **({"threads": threads} if threads else {}))
+    decode = replace(result.config.decode, fps=fps)
     reader = FrameReader(result.video, decode, window=window, allow_errors=True)
     try:
         return list(reader)
@@ -120,7 +120,6 @@ def read_series(result: IngestResult, lines: list[TextLine], engine: OcrEngine) 
     if not series:
         return lines
     out = [line for line in lines if line.series is None]
-    fps = result.config.decode.fps
     for number, readings in sorted(series.items()):
         readings.sort(key=lambda x: x.start_s)
         box = _union([r.box for r in readings if r.box is not None])
@@ -131,7 +130,7 @@ def read_series(result: IngestResult, lines: list[TextLine], engine: OcrEngine) 
         parts = _parts(start, end, max(1, getattr(engine, "threads", 1)))
         with ThreadPoolExecutor(len(parts), thread_name_prefix="vidqa-ocr-series") as pool:
             seen = [r for part in pool.map(
-                lambda window, box=box: _read_box_over(result, window, box, engine, fps), parts)
+                lambda window, box=box: _read_box_over(result, window, box, engine), parts)
                 for r in part]
         dense = _readings(seen, readings, end, number)
         out += dense if dense else readings
@@ -153,10 +152,10 @@ def _parts(start: float, end: float, count: int) -> list[tuple[float, float]]:
             for i in range(count)]
 
 
-def _read_box_over(result: IngestResult, window: tuple[float, float], box, engine: OcrEngine,
-                   fps: float) -> list[tuple[float, str, float]]:
-    """(pts_s, text, score) at each frame of `window` (the sampling grid) whose `box` changed
-    since the frame before (the first always)."""
+def _read_box_over(result: IngestResult, window: tuple[float, float], box,
+                   engine: OcrEngine) -> list[tuple[float, str, float]]:
+    """(pts_s, text, score) at each frame of `window` (the ingest's sampling grid) whose ink in
+    `box` changed since the frame last read (the first always)."""
     from vidqa.media.decode import FrameReader
 
     decode = replace(result.config.decode, threads=1)
