@@ -34,9 +34,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from helpers.scripted import OCR_READER
-    from vidqa.config import Config, parse_depths, parse_lengths
+    from vidqa.config import Config
+    from vidqa.evaluation.grid import parse_depths, parse_lengths
     from vidqa.evaluation.needle import Sweep, needle_eval
     from vidqa.model.backends import REGISTRY, get_backend
+
+    from vidqa.pipeline import Pipeline
 
     REGISTRY["ocr-reader"] = OCR_READER
     backend = get_backend("ocr-reader", "ocr-reader")
@@ -47,7 +50,7 @@ def main() -> None:
                       needles="builtin-text", selectors=("scenes", "uniform"), mode="ask",
                       scope=scope).validated()
         started = time.perf_counter()
-        report = needle_eval(sweep, args.out / scope, config=config, backend=backend, ocr=True)
+        report = needle_eval(sweep, args.out / scope, Pipeline(config, backend=backend))
         wall = time.perf_counter() - started
         for selector in sweep.selectors:
             cells = [r for r in report.records if r["selector"] == selector]

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidqa.search import index as vindex  # noqa: E402
-from vidqa.search.index import Entry, VectorIndex, get_embedder, make_faiss_index  # noqa: E402
+from vidqa.search.embedders import get_embedder  # noqa: E402
+from vidqa.search.index import Entry, VectorIndex, make_faiss_index  # noqa: E402
 
 DIM = 384
 EF_SWEEP = (64, 128, 256, 512, 1024)

@@ -32,7 +32,8 @@ import numpy as np
 from bench_index import log, paraphrase, synthetic_entries  # puts the checkout on sys.path
 
 from vidqa.search import lexical
-from vidqa.search.index import META_FILE, Entry, VectorIndex, faiss_threads, get_embedder
+from vidqa.search.embedders import get_embedder
+from vidqa.search.index import META_FILE, Entry, VectorIndex, faiss_threads
 
 CLOCK_S = 1200
 

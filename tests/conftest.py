@@ -1,5 +1,6 @@
 """Shared fixtures and hooks: an isolated VIDQA_HOME, no GPU unless a test is marked `gpu`,
-the scripted model in the backend registry, the real media folder, generated videos.
+the scripted model in the backend registry, the real media folder, generated videos, and what
+is made once per session and shared by content (haystacks, the cached models, Whisper).
 
 Helper functions live in the `helpers` package (tests/helpers), never here.
 """
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from helpers import MEDIA
+from helpers.extras import need
 from helpers.hardware import hide_gpus
 from helpers.media import make_video
+from helpers.models import make_models
 from helpers.scripted import SCRIPTED, Script
 from vidqa.model.backends import REGISTRY
 from vidqa.evaluation.synth import Event, Plan, Shot, render
@@ -124,6 +127,26 @@ def clock_video(gen):
 
 
 @pytest.fixture(scope="session")
+def haystack_home(tmp_path_factory) -> Path:
+    """A VIDQA_HOME of its own whose cache/haystacks holds the session's generated haystacks
+    (keyed by content: the seed, the length, the size and the encoder settings)."""
+    home = tmp_path_factory.mktemp("haystack-home")
+    (home / "cache" / "haystacks").mkdir(parents=True)
+    return home
+
+
+@pytest.fixture
+def shared_haystacks(vidqa_home, haystack_home) -> Path:
+    """This test's haystacks are the session's: its cache/haystacks is a link to
+    `haystack_home`'s, so a haystack another test made is not encoded again (every other
+    thing in the test's cache stays its own)."""
+    (vidqa_home / "cache").mkdir(parents=True, exist_ok=True)
+    shared = haystack_home / "cache" / "haystacks"
+    (vidqa_home / "cache" / "haystacks").symlink_to(shared, target_is_directory=True)
+    return shared
+
+
+@pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     """`short3`: 3 s at 160x120; `base`: 8 s at 640x360 (a different size and length, so a
     file read in place of another is caught); `slide`: 6 s with a caption to read."""
@@ -149,16 +172,29 @@ def spoken_video(gen):
 
 
 @pytest.fixture(scope="session")
-def whisper(tmp_path_factory):
+def models_home(tmp_path_factory) -> Path:
+    """The VIDQA_HOME whose cache holds the session's models (see `models`, `whisper`)."""
+    return tmp_path_factory.mktemp("models-home")
+
+
+@pytest.fixture(scope="session")
+def models(models_home) -> Path:
+    """MiniLM's ONNX export and the offline Whisper model, made once for the session: pass
+    the folder to `helpers.models.link_models(models, home)` to give a home of a process the
+    test starts the models a second run finds (see helpers.models)."""
+    return make_models(models_home)
+
+
+@pytest.fixture(scope="session")
+def whisper(models_home):
     """The offline Whisper base model (the `speech` extra), assembled, checked and loaded once
     for the session: pass it as `Tools(config, asr=whisper)`."""
-    pytest.importorskip("faster_whisper", reason="needs the speech extra: "
-                                                 "pip install 'vidqa[speech]'")
+    need("faster_whisper")
     from vidqa.model.asr import WhisperASR, offline_installed
 
     if not offline_installed("base"):
         pytest.skip("needs the offline Whisper base wheels: pip install 'vidqa[speech]'")
-    home, before = tmp_path_factory.mktemp("whisper-home"), os.environ.get("VIDQA_HOME")
+    home, before = models_home, os.environ.get("VIDQA_HOME")
     os.environ["VIDQA_HOME"] = str(home)
     try:
         asr = WhisperASR("base", device="cpu")  # as on a machine without a GPU

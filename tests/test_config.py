@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vidqa.config import Config, cache_dir, config_file, load_config, render_default_yaml
+from vidqa.config import Config, load_config, render_default_yaml
+from vidqa.paths import cache_dir, config_file
 from vidqa.errors import ConfigError
 
 from helpers import ROOT

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from helpers.extras import modules
 from vidqa.timecode import TimeRange, Timed, format_hms, format_srt, parse_time
 
 
@@ -35,23 +38,43 @@ def test_time_ranges_are_half_open():
             TimeRange(start, end)
 
 
+def _time_spans() -> list[type]:
+    """Every dataclass of vidqa whose fields hold a time span (`start_s` and `end_s`)."""
+    import vidqa
+
+    found = {}
+    for module in modules(vidqa, skip=("vidqa.__main__",)):  # __main__ runs the CLI
+        for obj in vars(module).values():
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) \
+                    and obj.__module__ == module.__name__:
+                names = {f.name for f in dataclasses.fields(obj)}
+                if {"start_s", "end_s"} <= names or issubclass(obj, Timed):
+                    found[_name(obj)] = obj
+    return [found[name] for name in sorted(found)]
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def test_every_class_with_a_time_span_is_timed():
     """Scenes, chunks, caption events, chunk captions, citations, index entries, hits, text
-    lines, segments, needles in haystacks, events of generated footage: one range type."""
-    from vidqa.evaluation.haystack import Cell
-    from vidqa.evaluation.synth import Event
+    lines and their clock readings, segments, subtitle cues, recognised speech, timeline items,
+    needles in haystacks, events and lines of generated footage: one range type. Found by
+    walking every module, so a new class with a span is checked without being listed here."""
+    spans = _time_spans()
+    names = {cls.__name__ for cls in spans}
+    assert {"Scene", "Chunk", "CaptionEvent", "Segment", "Found", "TextLine"} <= names, names
+    untimed = [_name(cls) for cls in spans if not issubclass(cls, Timed)]
+    assert not untimed, f"spans that are not Timed: {untimed}"
+    unnamed = [_name(cls) for cls in spans  # a Timed class names its span as Timed reads it
+               if not {"start_s", "end_s"} <= {f.name for f in dataclasses.fields(cls)}]
+    assert not unnamed, f"Timed without start_s and end_s fields: {unnamed}"
+
     from vidqa.keyframes.chunking import Chunk
     from vidqa.keyframes.selection import Scene
-    from vidqa.model.answers import Citation
-    from vidqa.model.captions import CaptionEvent, ChunkCaption
     from vidqa.search.find import Found
-    from vidqa.search.index import Entry
-    from vidqa.tracks.base import Segment
-    from vidqa.tracks.ocr import TextLine
 
-    for cls in (Scene, Chunk, CaptionEvent, ChunkCaption, Citation, Entry, Found, TextLine,
-                Event, Cell, Segment):
-        assert issubclass(cls, Timed), cls
     hit = Found("v.mp4", "text", 10.0, 12.0, "EXIT", 0.9)
     chunk = Chunk(0, 8.0, 10.0)
     assert hit.range == TimeRange(10.0, 12.0) and not chunk.overlaps(hit)

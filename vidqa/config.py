@@ -10,7 +10,7 @@ config file, $VIDQA_MODEL / $VIDQA_BACKEND, command-line flags. A `Config` remem
 settings were set (by file, environment or flag) in `explicit`, so a preset fills in only what
 nobody set: `-m 8b --max-pixels 230400` keeps 230400 even though it is the default.
 
-All state lives under platformdirs locations, or under `$VIDQA_HOME` when it is set.
+Where state lives (the cache, this config file, `cores()`) is `vidqa.paths`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import yaml
 
 from vidqa.errors import ConfigError
-
-APP_NAME = "vidqa"
+from vidqa.evaluation.grid import parse_depths, parse_lengths
+from vidqa.paths import config_file
+from vidqa.scopes import SCOPES
 
 
 def _opt(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
@@ -47,45 +47,6 @@ def _opt(default: Any, help: str, *, lo: float | None = None, hi: float | None =
                                             "added": added, "item": item, "read": read,
                                             "show": show, "min_items": min_items,
                                             "split": split, "valid": valid})
-
-
-def parse_depths(value) -> tuple[float, ...]:
-    """Needle depths as fractions 0..1 from a count (11: 0%, 10%, ... 100%) or percentages
-    ("0,50,100", "50%" or [0, 50, 100])."""
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",")]
-        value = int(items[0]) if len(items) == 1 and items[0].isdigit() else items
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 1 <= value <= 101:
-            raise ConfigError(f"a depth count must be between 1 and 101, got {value}")
-        return (0.0,) if value == 1 else tuple(round(i / (value - 1), 6) for i in range(value))
-    try:
-        if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) for v in value):
-            raise TypeError
-        depths = tuple(round(float(str(v).strip().rstrip("%")) / 100.0, 6) for v in value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"depths {value!r} are not numbers; give percentages like 0,50,100 "
-                          "or a count like 11") from None
-    if not all(math.isfinite(d) for d in depths):
-        raise ConfigError(f"depths {value!r} must be percentages from 0 to 100")
-    return depths
-
-
-def parse_lengths(value) -> tuple[float, ...]:
-    """Minutes: "5,10,30", [5, 10] or a single number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = [value]
-    try:
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or any(isinstance(v, bool) for v in items):
-            raise TypeError
-        lengths = tuple(float(v) for v in items)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"lengths {value!r} are not numbers of minutes; e.g. 5,10,30,60"
-                          ) from None
-    if not all(math.isfinite(m) for m in lengths):
-        raise ConfigError(f"lengths {value!r} must be finite numbers of minutes")
-    return lengths
 
 
 def _items(value, split: bool) -> tuple:
@@ -195,17 +156,28 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class IndexConfig:
-    """The on-screen text track and the search index."""
+class OcrConfig:
+    """The on-screen text track: OCR on the key frames."""
 
-    ocr: str = _opt("auto", "read on-screen text on key frames (auto: when the OCR package is "
-                    "installed)", choices=("auto", "on", "off"))
-    ocr_threads: int = _opt(0, "key frames OCR reads at once, one thread each (0: every core "
-                            "this process may use)", lo=0, hi=64)
-    ocr_size: int = _opt(736, "short side, in pixels, a full text detection sees a key frame at "
-                         "(736: RapidOCR's default, small subtitles read; 264: about a sixth of "
-                         "the cost, large captions only); a cheap look sees it at its own size",
-                         lo=128, hi=2048, added=True)
+    mode: str = _opt("auto", "read on-screen text on key frames (auto: when the OCR package is "
+                     "installed)", choices=("auto", "on", "off"))
+    threads: int = _opt(0, "key frames OCR reads at once, one thread each (0: every core this "
+                        "process may use)", lo=0, hi=64)
+    detect_size: int = _opt(736, "short side, in pixels, a full text detection sees a key frame "
+                            "at (736: RapidOCR's default, small subtitles read; 264: about a "
+                            "sixth of the cost, large captions only); a cheap look sees it at "
+                            "its own size", lo=128, hi=2048, added=True)
+
+
+# Settings that moved to another stage: a file naming them the old way is told where they are.
+MOVED = {("index", "ocr"): ("ocr", "mode"), ("index", "ocr_threads"): ("ocr", "threads"),
+         ("index", "ocr_size"): ("ocr", "detect_size")}
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """The search index."""
+
     embedder: str = _opt("minilm", "sentence embeddings: minilm (offline, shipped in a package) "
                          "or any sentence-transformers model id in the Hugging Face cache")
     refine_top: int = _opt(3, "top caption and event hits whose time `find --refine-model` "
@@ -275,8 +247,7 @@ class NeedleConfig:
     mode: str = _opt("find", "find: retrieval recall and time error; ask: the model's answer "
                      "accuracy", choices=("find", "ask"))
     scope: str = _opt("chunks", "ask mode: what the model sees (as `vidqa ask --scope`): "
-                      "chunks, all, full or agent", choices=("chunks", "all", "full", "agent"),
-                      added=True)
+                      f"{', '.join(SCOPES)}", choices=tuple(SCOPES), added=True)
     top_k: int = _opt(5, "hits that count for recall@k", lo=1, hi=100)
     tolerance_s: float = _opt(1.0, "seconds a hit may lie outside the needle's range and still "
                               "count", lo=0.0, hi=60.0)
@@ -330,8 +301,9 @@ class RayConfig:
 
 
 STAGES: dict[str, type] = {"decode": DecodeConfig, "select": SelectConfig, "chunk": ChunkConfig,
-                           "model": ModelConfig, "index": IndexConfig, "speech": SpeechConfig,
-                           "needle": NeedleConfig, "serve": ServeConfig, "ray": RayConfig}
+                           "model": ModelConfig, "ocr": OcrConfig, "index": IndexConfig,
+                           "speech": SpeechConfig, "needle": NeedleConfig, "serve": ServeConfig,
+                           "ray": RayConfig}
 
 
 @dataclass(frozen=True)
@@ -340,6 +312,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     needle: NeedleConfig = field(default_factory=NeedleConfig)
@@ -471,6 +444,10 @@ def _validated(cls: type, values: dict[str, Any], *, source: str, base: Any = No
     out: dict[str, Any] = {}
     for name, value in values.items():
         spec = known.get(name)
+        moved = [f"{new[0]}.{new[1]}" for old, new in MOVED.items()
+                 if old[1] == name and STAGES.get(old[0]) is cls]
+        if spec is None and moved:
+            raise ConfigError(f"setting '{name}'{where} has moved: write it as {moved[0]}")
         if spec is None:
             raise ConfigError(f"unknown setting '{name}'{where}; valid: {', '.join(known)}")
         if value is None:
@@ -613,35 +590,3 @@ def setting_help(stage: str, name: str) -> str:
     default = spec.default
     shown = ",".join(map(str, default)) or "none" if isinstance(default, tuple) else default
     return f"{spec.metadata['help']} [default: {shown}]"
-
-
-def home_dir() -> Path | None:
-    home = os.environ.get("VIDQA_HOME")
-    return Path(home).expanduser() if home else None
-
-
-def cores() -> int:
-    """CPU cores this process may use: $VIDQA_CORES when set (a Ray task sets it to the cores it
-    was given), else the cores the scheduler lets it run on (a container's or taskset's limit),
-    else every core. Thread counts left automatic (0) follow it."""
-    value = os.environ.get("VIDQA_CORES", "").strip()
-    if value:
-        try:
-            return max(1, int(float(value)))
-        except ValueError:
-            pass
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def cache_dir() -> Path:
-    """Where per-video work directories live."""
-    home = home_dir()
-    return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
-
-
-def config_file() -> Path:
-    home = home_dir()
-    return home / "config.yaml" if home else Path(platformdirs.user_config_dir(APP_NAME)) / "config.yaml"

@@ -6,7 +6,8 @@ import unicodedata
 
 
 class VidqaError(Exception):
-    """Base class: a failure a person can act on; the CLI prints it as one line and exits 1."""
+    """Base class: a failure a person can act on; the CLI prints it as one line and exits with
+    its `exit_code` (1: a runtime error)."""
 
     exit_code = 1
 
@@ -21,6 +22,13 @@ class DecodeError(VidqaError):
 
 class ConfigError(VidqaError):
     """A setting is out of range or a config file cannot be read."""
+
+
+class UsageError(ConfigError):
+    """A value given on the command line that vidqa cannot use (`--fps 0`): exit status 2, as
+    for click's own checks of an option. A bad settings file stays a ConfigError (status 1)."""
+
+    exit_code = 2
 
 
 class CacheError(VidqaError):

@@ -1,8 +1,11 @@
 """One run per video: ingest -> tracks -> index; find, ask and events over the result.
 
-Every entry point goes through here: the CLI, the evaluator, the notebook and the public API
-(`vidqa.index_video`, `vidqa.find`, `vidqa.ask`, `vidqa.events`). A `Pipeline` holds the settings
-and what runs share (the model, the OCR engine, the embedder); `Pipeline.run(video)` gives a
+Every entry point goes through here: the CLI, the evaluator, the server, the notebook, the
+cluster's tasks and the public API (`vidqa.api`). A `Pipeline` holds the settings and what runs
+share (`Tools`: the model, the OCR engine, the embedder). `Pipeline.plan(video)` says a
+video's stages and what each reads (`vidqa.plan`); an executor runs it: `Pipeline.run(video)` on
+this machine (`vidqa.execute`), `index_all(..., executor=RayExecutor(...))` on a cluster
+(`vidqa.cluster`), both through `Pipeline.make` for each track. A run is a
 `VideoRun`: the ingest result (key frames and chunks, cached per content and decode/select
 settings), the segments of each track (each cached by its own key), and the entries of its
 search index. Each stage's cache key is computed in one place (ingest, the track, the index), so
@@ -20,62 +23,33 @@ given, so resolve it the same way to share the caches of a preset model.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vidqa.config import Config
 from vidqa.errors import VidqaError, tell
-from vidqa.tracks.base import REGISTRY, Media, Segment, Tools, TrackSkipped, get_track, in_order
+from vidqa.plan import Plan, VideoRun, left_out, make_plan
+from vidqa.tools import Tools
+from vidqa.tracks.base import REGISTRY, Media, Segment, TrackSkipped, get_track
 
 if TYPE_CHECKING:
     from vidqa.keyframes.ingest import IngestResult
     from vidqa.media.probe import VideoInfo
     from vidqa.model.answers import Answer
-    from vidqa.model.captions import VideoCaptions
     from vidqa.search.clock import ClockLookup
     from vidqa.search.find import Found
     from vidqa.tracks.writers import EventLog
 
 
-def left_out(name: str, why: str) -> str:
-    return f"{why}; the {name} track is left out"
+class Executor(Protocol):
+    """Runs the plans of many videos: `vidqa.execute.LocalExecutor` (this machine, one video
+    after another) or `vidqa.cluster.driver.RayExecutor` (every stage a Ray task)."""
 
-
-class _Stopped(Exception):
-    """Ends a background track when the run it belongs to failed."""
-
-
-class _Background:
-    """`work()` in a daemon thread: `result()` waits for it and returns what it returned, or
-    raises what it raised. A daemon thread, so a run that fails or is interrupted never waits
-    for it (it stops at its next progress report, or with the process)."""
-
-    def __init__(self, work: Callable[[], Any]):
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
-                                        name="vidqa-track")
-        self._thread.start()
-
-    def _run(self, work) -> None:
-        try:
-            self._value = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
-            self._error = exc
-
-    def raise_if_failed(self) -> None:
-        if not self._thread.is_alive() and self._error is not None:
-            raise self._error
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+    def run_all(self, pipeline: Pipeline, videos: Sequence[str],
+                on_done: Callable[[VideoRun], None] | None = None
+                ) -> tuple[list[VideoRun], list[str]]: ...
 
 
 class Progress(Protocol):
@@ -89,83 +63,6 @@ class Progress(Protocol):
 @contextmanager
 def no_progress(desc: str, total: float | None, unit: str) -> Iterator[Callable[[float], None]]:
     yield lambda amount=1: None
-
-
-@dataclass
-class VideoRun:
-    """One video through the pipeline."""
-
-    ingest: IngestResult
-    tracks: dict[str, list[Segment]]  # track name -> its segments, in time order
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
-    warnings: list[str] = field(default_factory=list)  # tracks left out, and why
-    missing: list[str] = field(default_factory=list)  # model tracks not made yet (`load`)
-    _entries: list | None = field(default=None, init=False, repr=False, compare=False)
-
-    @property
-    def video(self) -> str:
-        return self.ingest.video.path
-
-    def segments(self, tracks: Sequence[str] | None = None,
-                 kinds: Sequence[str] | None = None) -> list[Segment]:
-        """Segments of the named tracks (all), of the given kinds (all), in time order."""
-        return in_order([s for name, segs in self.tracks.items()
-                         if tracks is None or name in tracks for s in segs
-                         if kinds is None or s.kind in kinds])
-
-    def _declared(self, attribute: str, tracks: Sequence[str] | None = None) -> list[Segment]:
-        """The segments of the kinds each track names in `attribute`, in time order."""
-        shown = {name: getattr(get_track(name), attribute, ()) for name in self.tracks
-                 if tracks is None or name in tracks}
-        return in_order([s for name, kinds in shown.items() for s in self.tracks[name]
-                         if s.kind in kinds])
-
-    def log(self, tracks: Sequence[str] | None = None) -> list[Segment]:
-        """What the event log shows: each track's `log_kinds` (caption events, text lines, ...)."""
-        return self._declared("log_kinds", tracks)
-
-    def clock_segments(self) -> list[Segment]:
-        """What may show a wall clock burned into the picture: each track's `clock_kinds`
-        (on-screen text lines, one segment per reading as the clock changes), in time order."""
-        return self._declared("clock_kinds")
-
-    def event_log(self, tracks: Sequence[str] | None = None) -> EventLog:
-        """The event log of the named tracks (all that ran), for the writers."""
-        from vidqa.tracks.writers import EventLog
-
-        names = tuple(n for n in self.tracks if tracks is None or n in tracks)
-        return EventLog(self.video, self.ingest.stats.end_s, self.log(names),
-                        self.captions if "captions" in names else None, names)
-
-    @property
-    def captions(self) -> VideoCaptions | None:
-        """The chunk captions (summaries and events), when the captions track ran."""
-        from vidqa.tracks.captions import captions_from
-
-        return captions_from(self.tracks.get("captions", []), self.video,
-                             self.ingest.stats.end_s)
-
-    def entries(self) -> list:
-        """What this video puts in the search index: every segment with text (made once:
-        search, the index and the evaluator all ask)."""
-        if self._entries is None:
-            from vidqa.search.index import Entry
-
-            self._entries = [Entry(self.video, s.kind, float(s.start_s), float(s.end_s),
-                                   s.text.strip())
-                             for name in self.tracks for s in self.tracks[name] if s.text.strip()]
-        return self._entries
-
-    def to_dict(self) -> dict:
-        """The `vidqa index --json` document of this video."""
-        captions = self.captions
-        doc = captions.to_dict() if captions else {"video": self.video, "chunks": [],
-                                                   "events": []}
-        doc["text_lines"] = [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text}
-                             for s in self.tracks.get("ocr", [])]
-        doc["speech"] = [s.to_dict() for s in self.tracks.get("speech", [])]
-        doc["tracks"] = {name: len(segs) for name, segs in self.tracks.items()}
-        return doc
 
 
 class Pipeline:
@@ -199,7 +96,7 @@ class Pipeline:
 
     def media(self, video: str) -> Media:
         """The probed file and its cache folder: what tracks that read no frames work on."""
-        from vidqa.config import cache_dir
+        from vidqa.paths import cache_dir
         from vidqa.media.probe import probe
         from vidqa.store import fingerprint
 
@@ -246,13 +143,16 @@ class Pipeline:
         What a track made but lost on the way (sound that stops decoding part way) goes to
         `warn` and `notes`. `stop`, once set, ends the work at its next progress report (the
         run failed elsewhere)."""
+        from vidqa.execute import Stopped
+
         if stop is not None and stop.is_set():
-            raise _Stopped
+            raise Stopped
         track = get_track(name)(self.config, self.tools)
+        earlier = {n: segs for n, segs in (earlier or {}).items() if n in track.uses}
         video = source.video.path
         why = track.unavailable()
         if why is not None:
-            cached = track.cached(source, earlier or {})
+            cached = track.cached(source, earlier)
             if cached is None and self.requested is not None and name in self.requested:
                 raise VidqaError(f"cannot make the {name} track of '{video}': {why}")
             return cached, None
@@ -264,7 +164,7 @@ class Pipeline:
         with self.progress(f"{Path(video).name} {name}", total, unit) as advance:
             def on_progress(amount: float = 1) -> None:
                 if stop is not None and stop.is_set():
-                    raise _Stopped
+                    raise Stopped
                 advance(amount)
 
             def note(text: str) -> None:
@@ -273,97 +173,51 @@ class Pipeline:
                 tell(text, self.warn)
 
             try:
-                return track.segments(source, earlier or {}, on_progress=on_progress,
+                return track.segments(source, earlier, on_progress=on_progress,
                                       warn=note), None
             except TrackSkipped as exc:
                 if self.warn is not None and tell_skipped:
                     self.warn(left_out(name, str(exc)))
                 return None, str(exc)
 
+    def plan(self, video: str) -> Plan:
+        """The stages of `video`'s run (see `vidqa.plan`): the ingest, this pipeline's tracks
+        (`track_names`), each reading what it declares, and the search index."""
+        return make_plan(video, self.track_names())
+
     def run(self, video: str) -> VideoRun:
-        """Ingest `video` and make each track's segments (from their caches when there).
-        Tracks that read no frames (speech) run in a thread beside the decode and the tracks
-        that read frames (ocr, captions): ffmpeg, OCR and the recogniser work at once. When
-        the run fails (a broken video, Ctrl-C) the thread stops at its next progress report
-        and is never waited for."""
-        names = self.track_names()
-        seconds: dict[str, float] = {}
-        media = self.media(video)
-        stop = threading.Event()
-        notes: list[str] = []  # what tracks lost on the way (told to `warn` as they go)
+        """Ingest `video` and make each track's segments (from their caches when there), on
+        this machine (`vidqa.execute.run_plan`); its search index is built when first
+        searched (`index`)."""
+        from vidqa.execute import run_plan
 
-        def timed(name: str, source, earlier=None):
-            started = time.perf_counter()
-            try:
-                return self.make(name, source, earlier, stop=stop, notes=notes)
-            finally:
-                seconds[name] = round(time.perf_counter() - started, 2)
+        return run_plan(self, self.plan(video))
 
-        beside = [n for n in names if not getattr(get_track(n), "frames", True)]
-        background = _Background(lambda: {name: timed(name, media) for name in beside}) \
-            if beside else None
-        try:
-            started = time.perf_counter()
-            result = self.ingest(media.video, on_build=lambda: self._prepare(
-                [n for n in names if n not in beside]))
-            seconds["ingest"] = round(time.perf_counter() - started, 2)
-            if background is not None:
-                background.raise_if_failed()  # a bad --audio-stream: now, not after OCR
-            made: dict[str, tuple[list[Segment] | None, str | None]] = {}
-            tracks: dict[str, list[Segment]] = {}
-            for name in names:
-                made[name] = background.result()[name] if name in beside else \
-                    timed(name, result, tracks)
-                if made[name][0] is not None:
-                    tracks[name] = made[name][0]
-        except BaseException:
-            stop.set()
-            raise
-        warnings = [left_out(name, why) for name, (_segs, why) in made.items() if why]
-        return VideoRun(result, tracks, seconds, warnings + notes)
+    def prepare(self, names: Sequence[str]) -> None:
+        """The named tracks load what they need (`prepare`: the OCR models) in a thread, called
+        beside a decode that was not cached (a new work dir: they will have work), so the
+        loading hides behind it."""
+        from vidqa.execute import Background
 
-    def _prepare(self, names: list[str]) -> None:
-        """Tracks that read key frames load what they need (`prepare`: the OCR models) in a
-        thread beside the decode, which was not cached (a new work dir: they will have work),
-        so the loading hides behind it."""
         ready = [track.prepare for name in names
                  if hasattr(track := get_track(name)(self.config, self.tools), "prepare")
                  and track.unavailable() is None]
         if ready:
-            _Background(lambda: [prepare() for prepare in ready])
+            Background(lambda: [prepare() for prepare in ready])
 
-    def index_all(self, videos: Sequence[str], *, ray: str | None = None,
-                  api_key: str | None = None, with_model: bool | None = None,
+    def index_all(self, videos: Sequence[str], *, executor: Executor | None = None,
                   on_done: Callable[[VideoRun], None] | None = None
                   ) -> tuple[list[VideoRun], list[str]]:
         """(runs, one failure line per video that failed) of every video of `videos` (a
-        folder: the videos in it) run and indexed, then the collection's index built once. A
-        video that fails is reported, the others go on. Locally one video after another, or,
-        with `ray` (an address, or "local" for an instance on this machine), every stage of
-        every video as a Ray task (`vidqa.cluster`; `api_key`: the model servers' key the
-        tasks need, `with_model`: whether they make captions, default: when this pipeline has
-        a model). `on_done` is called with each run as it finishes."""
+        folder: the videos in it) run and indexed by `executor` (default: this machine, one
+        video after another; `vidqa.cluster.driver.RayExecutor` on a Ray cluster), then the
+        collection's index built once. A video that fails is reported, the others go on.
+        `on_done` is called with each run as it finishes."""
+        from vidqa.execute import LocalExecutor
         from vidqa.media.collection import expand_videos
 
         paths = expand_videos(list(videos))
-        if ray is not None:
-            from vidqa.cluster.driver import run_on_ray
-
-            runs, failures = run_on_ray(self, paths, ray, api_key=api_key, on_done=on_done,
-                                        with_model=self.backend is not None
-                                        if with_model is None else with_model)
-        else:
-            runs, failures = [], []
-            for video in paths:
-                try:
-                    done = self.run(video)
-                    self.index(done)
-                except VidqaError as exc:
-                    failures.append(str(exc))
-                    continue
-                runs.append(done)
-                if on_done is not None:
-                    on_done(done)
+        runs, failures = (executor or LocalExecutor()).run_all(self, paths, on_done)
         self.index_collection(runs)
         return runs, failures
 
@@ -392,11 +246,11 @@ class Pipeline:
         missing: list[str] = []
         for name in self.track_names():
             track = get_track(name)(self.config, self.tools)
-            frames = getattr(track, "frames", True)
-            segments = track.cached(result if frames else media, tracks)
+            segments = track.cached(result if track.frames else media,
+                                    {n: tracks[n] for n in track.uses if n in tracks})
             if segments is None:
                 if track.unavailable() is None:
-                    if getattr(track, "needs", "") != "model":
+                    if track.needs != "model":
                         return None
                     missing.append(name)
                 continue
@@ -405,15 +259,18 @@ class Pipeline:
 
     def transcript(self, video: str) -> tuple[EventLog, str | None]:
         """(what is said in `video` as a log for the writers, why it was left out or None):
-        the speech track alone, without decoding the frames; empty for a file with no audio and
-        no subtitles. Why it was left out is returned, not told to `warn` (the caller says it);
-        what it lost on the way is told."""
+        the track whose kinds are what is said (`said_kinds`: speech) alone, without decoding
+        the frames; empty for a file with no audio and no subtitles. Why it was left out is
+        returned, not told to `warn` (the caller says it); what it lost on the way is told."""
+        from vidqa.tracks.base import kinds_of
         from vidqa.tracks.writers import EventLog
 
         media = self.media(video)
-        segments, warning = self.make("speech", media, tell_skipped=False)
-        return EventLog(media.video.path, media.video.duration_s or 0.0, segments or [], None,
-                        ("speech",)), warning
+        (name, kinds), = kinds_of("said_kinds").items()
+        segments, warning = self.make(name, media, tell_skipped=False)
+        said = [s for s in segments or [] if s.kind in kinds]
+        return EventLog(media.video.path, media.video.duration_s or 0.0, said, None,
+                        (name,)), warning
 
     # -- search
 
@@ -474,14 +331,13 @@ class Pipeline:
         runs = runs if runs is not None else self._targets(targets)
         found = self.search(runs, query, k=k)
         if refine:
-            def by_segment(track: str, extra: str) -> dict:
-                return {(r.video, s.start_s, s.end_s, s.text.strip()): s.extras.get(extra)
-                        for r in runs for s in r.tracks.get(track, [])
-                        if s.extras.get(extra) is not None}
+            def by_segment(extra: str) -> dict:
+                return {(r.video, s.start_s, s.end_s, s.text.strip()): s.extras[extra]
+                        for r in runs for s in r.segments() if s.extras.get(extra) is not None}
 
             found = pin(found, {r.video: r.ingest for r in runs}, self.config,
                         top=self.config.index.refine_top, backend=refine_backend, query=query,
-                        words=by_segment("speech", "words"), pinned=by_segment("ocr", "seen_s"))
+                        words=by_segment("words"), pinned=by_segment("seen_s"))
         return found
 
     def clock(self, targets: Sequence[str] | str, at: str, *,
@@ -513,151 +369,26 @@ class Pipeline:
         return shown
 
     def ask(self, targets: Sequence[str] | str, question: str, *, scope: str = "chunks",
-            top_k: int = 2, runs: list[VideoRun] | None = None,
-            max_steps: int = 8) -> tuple[str, Answer]:
-        """(the video that answers, the answer). `scope`: "chunks" shows the model the key
-        frames of the chunks retrieval ranks first (and every chunk summary); "all" answers
-        from every chunk summary by map-reduce; "full" shows every key frame of the video in
-        one request, with what is said and shown at their times (thinned to the model's
-        context, or answered by "chunks" when even that does not fit: the answer says which);
-        "agent" lets the model search, read and inspect through tools for at most `max_steps`
-        calls. Of a collection, the video of the best hit answers. `runs`: videos already run
-        (else `targets` are)."""
-        from vidqa.model.answers import ask, ask_all, ask_full, context_tokens
+            top_k: int = 2, runs: list[VideoRun] | None = None, max_steps: int = 8,
+            hits: list[Found] | None = None) -> tuple[str, Answer]:
+        """(the video that answers, the answer) by `scope`, a name in `vidqa.scopes.SCOPES`
+        ("chunks", "all", "full", "agent"; `top_k` chunks are shown, at most `max_steps` tool
+        calls made). Of a collection, the video of the best hit answers. `hits`: the index's
+        hits for the question when already searched (`eval needle` pins them first), else
+        they are searched here. `runs`: videos already run (else `targets` are)."""
+        from vidqa.scopes import SCOPES
 
+        if scope not in SCOPES:
+            raise VidqaError(f"unknown answer scope {scope!r}; choose one of: "
+                             f"{', '.join(SCOPES)}")
         if self.backend is None:
             raise VidqaError("answers need a model: pass -m/--model (and -b openai for a "
                              "server)")
         runs = runs if runs is not None else self._targets(targets)
-        hits = self.search(runs, question, k=10) if any(r.entries() for r in runs) else []
+        if hits is None:
+            hits = self.search(runs, question, k=10) if any(r.entries() for r in runs) else []
         video = hits[0].video if hits else runs[0].video
         run = next(r for r in runs if r.video == video)
-        m = self.config.model
-        speech = run.segments(["speech"], ["speech"])
         own = [h for h in hits if h.video == video]
-
-        def by_chunks() -> Answer:
-            captions = self._captions(run)
-            return ask(run.ingest, captions, self.backend, question, top_k=top_k,
-                       max_new_tokens=m.max_new_tokens, temperature=m.temperature, hits=own,
-                       speech=speech)
-
-        if scope == "full":
-            return video, ask_full(run.ingest, self.backend, question, speech=speech,
-                                   shown=run.segments(["ocr"], ["text"]),
-                                   context=context_tokens(self.backend),
-                                   max_new_tokens=m.max_new_tokens,
-                                   temperature=m.temperature,
-                                   fallback=by_chunks if run.captions else None)
-        if scope == "agent":
-            import tempfile
-
-            from vidqa.model.agent import ask_agent
-
-            with tempfile.TemporaryDirectory(prefix="vidqa-agent-") as scratch:
-                return video, ask_agent(self._agent_tools(run, Path(scratch)), self.backend,
-                                        question, max_steps=max_steps,
-                                        max_new_tokens=m.max_new_tokens,
-                                        temperature=m.temperature)
-        if scope == "all":
-            return video, ask_all(self._captions(run), self.backend, question, speech=speech,
-                                  max_new_tokens=m.max_new_tokens, temperature=m.temperature)
-        return video, by_chunks()
-
-    @staticmethod
-    def _captions(run: VideoRun):
-        captions = run.captions
-        if captions is None:
-            raise VidqaError(f"'{run.video}' has no captions to answer from; run `vidqa index` "
-                             "with a model (the captions track), or ask with --scope full")
-        return captions
-
-    def _agent_tools(self, run: VideoRun, scratch: Path):
-        """The agent's tools over one video: the index, the captions, the speech track, and
-        frames decoded at a higher rate."""
-        from vidqa.model.agent import INSPECT_MAX_FRAMES, AgentTools
-
-        def lines(segments) -> list[str]:
-            return [f"[{s.start_s:.1f}-{s.end_s:.1f} s] {s.text.strip()}" for s in segments]
-
-        def search(query: str) -> list[str]:
-            if not run.entries():
-                return []
-            return [f"[{h.start_s:.1f}-{h.end_s:.1f} s] ({h.kind}) {h.text}"
-                    for h in self.search([run], query, k=8)]
-
-        def within(start_s: float, end_s: float, track: str, kinds: tuple[str, ...]) -> list:
-            return [s for s in run.segments([track], kinds)
-                    if s.end_s > start_s and s.start_s < end_s]
-
-        def inspect(start_s: float, end_s: float) -> list[tuple[float, str]]:
-            import dataclasses
-
-            import cv2
-
-            from vidqa.media.decode import FrameReader
-
-            fps = min(4.0, INSPECT_MAX_FRAMES / max(end_s - start_s, 0.25))
-            decode = dataclasses.replace(self.config.decode, fps=max(fps, 0.05))
-            out = []
-            for frame in FrameReader(run.ingest.video, decode, window=(start_s, end_s),
-                                     allow_errors=True):
-                path = scratch / f"inspect_{frame.pts_s:.3f}.jpg"
-                path.write_bytes(cv2.imencode(".jpg", frame.bgr,
-                                              [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
-                out.append((frame.pts_s, str(path)))
-            return out[:INSPECT_MAX_FRAMES]
-
-        return AgentTools(
-            duration_s=run.ingest.stats.end_s, search=search,
-            summaries=lambda a, b: lines(within(a, b, "captions", ("summary", "event"))),
-            transcript=lambda a, b: lines(within(a, b, "speech", ("speech",))),
-            inspect=inspect)
-
-
-# --- the public API: one call each, through a Pipeline ------------------------------------------
-
-def _pipeline(config: Config | None, backend, **options) -> Pipeline:
-    return Pipeline(config, backend=backend, **options)
-
-
-def index_video(video: str, config: Config | None = None, backend=None, **options) -> VideoRun:
-    """Ingest `video`, make its tracks and build its search index (each step cached)."""
-    pipeline = _pipeline(config, backend, **options)
-    run = pipeline.run(video)
-    pipeline.index(run)
-    return run
-
-
-def index_folder(videos: Sequence[str] | str, config: Config | None = None, backend=None, *,
-                 ray: str | None = None, api_key: str | None = None, **options
-                 ) -> tuple[list[VideoRun], list[str]]:
-    """(runs, failure lines) of every video of `videos` (files, or folders holding them)
-    indexed, and their collection's index; `ray`: on a Ray cluster at that address ("local":
-    a Ray instance on this machine), see `vidqa.cluster`."""
-    videos = [videos] if isinstance(videos, str) else videos
-    return _pipeline(config, backend, **options).index_all(videos, ray=ray, api_key=api_key)
-
-
-def find(video: str, query: str, config: Config | None = None, *, k: int = 5, backend=None,
-         **options) -> list[Found]:
-    """Where `query` happens in `video` (or in every video of a folder)."""
-    return _pipeline(config, backend, **options).find(video, query, k=k)
-
-
-def ask(video: str, question: str, backend, config: Config | None = None, *,
-        scope: str = "chunks", **options) -> Answer:
-    """The model's answer to `question` about `video`, citing time ranges."""
-    return _pipeline(config, backend, **options).ask(video, question, scope=scope)[1]
-
-
-def events(video: str, config: Config | None = None, *, backend=None,
-           tracks: Sequence[str] | None = None, **options) -> list[Segment]:
-    """The event log of `video`: every track's log segments in time order."""
-    return _pipeline(config, backend, tracks=tracks, **options).run(video).log()
-
-
-def transcript(video: str, config: Config | None = None, **options) -> list[Segment]:
-    """What is said in `video` (its subtitles, or speech recognition), without decoding the
-    frames; each segment's `extras["words"]` holds word times when recognised."""
-    return _pipeline(config, None, tracks=("speech",), **options).transcript(video)[0].segments
+        return video, SCOPES[scope].answer(self, run, question, own, top_k=top_k,
+                                           max_steps=max_steps)

@@ -1,18 +1,29 @@
-"""Per-video work directories, keyed by the file's content and the settings that matter.
+"""Writes that appear whole or not at all, and the per-video work directories they make.
+
+One mechanism for every write vidqa keeps: a file or folder is built under a temporary name
+beside its final one and put into place in one rename, so a run killed at any point (SIGKILL
+included) leaves the old file or folder, or the new one whole, and a `.tmp-*` temporary that no
+reader takes for finished; the next writer in that folder removes dead builders' temporaries
+(`clean_stale`).
+
+- `atomic_open` / `atomic_write_text`: a file written through a handle;
+- `building_file`: a file another writer makes at a path (ffmpeg's output, an upload);
+- `building`: a folder; `swap_into_place` replaces one already there (an index) in one step.
+
+The work directories, keyed by the file's content and the settings that matter:
 
     <cache>/videos/<fingerprint>/<settings key>/manifest.json
                                                /keyframes/000012_6.004.jpg
 
-A directory is built under a temporary name beside its final one and renamed into place only
-once its manifest is written, so a run killed at any point (SIGKILL included) leaves either a
-complete directory or a `.tmp-*` one that no reader takes for complete; the next run removes
-stale temporaries (`clean_stale`) and builds again.
+are folders built this way, renamed into place once their manifest is written.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -27,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from vidqa.config import cache_dir
+from vidqa.paths import cache_dir
 from vidqa.errors import CacheError
 
 MANIFEST = "manifest.json"
@@ -35,11 +46,14 @@ FORMAT_VERSION = 1
 _BLOCK = 1 << 20
 
 
-# Every temporary vidqa makes (files and folders alike) is named
+# Every temporary vidqa makes beside what it becomes (files and folders alike, made by
+# `building`, `building_file` and `atomic_open`, or named by `temp_name`) is named
 #     .tmp-<tag>-<pid>@<host>-<random>[<suffix>]
-# beside what it becomes, short whatever the final name is (a 250-byte name must not overflow
-# the 255-byte limit), and carries its builder's pid and host, so one cleaner (`clean_stale`)
-# can tell a dead builder's leftovers from a live writer's work.
+# short whatever the final name is (a 250-byte name must not overflow the 255-byte limit), and
+# carries its builder's pid and host, so one cleaner (`clean_stale`) can tell a dead builder's
+# leftovers from a live writer's work. Files inside a temporary folder need no such name (they go
+# with it), nor does scratch space in the system's temporary folder (`tempfile`: it becomes
+# nothing).
 TEMP_PREFIX = ".tmp-"
 STALE_ELSEWHERE_S = 24 * 3600  # a temporary of another host (a shared cache) is stale after this
 _LEGACY_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")  # the atomic writer's earlier names
@@ -113,11 +127,31 @@ def _remove(path: Path) -> None:
             pass
 
 
-def temp_path(final: Path, suffix: str = "") -> Path:
-    """A temporary file beside `final` to build it in (then `os.replace` it into place); stale
-    temporaries of dead builders in that folder are removed first."""
+def temp_path(final: Path, suffix: str = "", *, tag: str = "f") -> Path:
+    """A temporary file's path beside `final` to build it in (then `os.replace` it into place);
+    stale temporaries of dead builders in that folder are removed first. Removing it when the
+    work fails is the caller's (`building_file` does both)."""
     clean_stale(final.parent)
-    return final.with_name(temp_name("f", suffix))
+    return final.with_name(temp_name(tag, suffix))
+
+
+@contextmanager
+def building_file(final: Path, *, suffix: str = "", tag: str = "f",
+                  place: Callable[[Path, Path], object] = os.replace) -> Iterator[Path]:
+    """The one way vidqa makes a file that something else writes at a path (ffmpeg's output, an
+    upload's body): a fresh temporary path beside `final` (stale temporaries of dead builders
+    there are removed first; `suffix` may set the extension ffmpeg picks its format from). When
+    the block ends without an error, `place(tmp, final)` puts it into place (default: renamed
+    over `final`; an upload is linked, never over a file that appeared meanwhile). The
+    temporary never stays: it is removed on an error and after `place`, and a kill leaves it to
+    the next `clean_stale`. An OSError passes through as it is (the caller words it,
+    `write_error` or its own)."""
+    tmp = temp_path(final, suffix, tag=tag)
+    try:
+        yield tmp
+        place(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _place_new(tmp: Path, final: Path) -> Path | None:
@@ -160,6 +194,88 @@ def building(final: Path, what: str, *, tag: str = "build", suffix: str = "",
     finally:
         if leftover is not None:
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def live_builds(final: Path, tag: str, suffix: str = "") -> list[Path]:
+    """The temporaries that live builders make beside `final` with `building(final, tag=tag,
+    suffix=suffix)` (a reader that finds no `final` waits while one may be renaming it in)."""
+    pattern = f"{TEMP_PREFIX}{tag}-*{glob.escape(suffix)}"
+    return [tmp for tmp in final.parent.glob(pattern) if temp_alive(tmp)]
+
+
+# --- a folder swapped into place -----------------------------------------------------------------
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2():
+    """libc's renameat2 (glibc 2.28+), or None."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError, TypeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step (Linux renameat2); False where that is unsupported."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def swap_into_place(tmp: Path, final: Path) -> Path | None:
+    """A `place` for `building` that replaces a folder already at `final`: swapped in one atomic
+    step (Linux `renameat2(RENAME_EXCHANGE)`); elsewhere the old one is renamed aside first and
+    the new one in, and a reader that finds nothing in between sees the builder's temporary
+    (`live_builds`) and waits. Returns what to remove (the old folder), if anything."""
+    while True:
+        try:
+            os.rename(tmp, final)  # nothing there yet (or an empty folder)
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        try:
+            if exchange(tmp, final):
+                return tmp  # now holds the old folder
+        except FileNotFoundError:
+            continue  # removed meanwhile: rename again
+        aside = final.parent / temp_name("trash")
+        try:
+            os.rename(final, aside)
+        except FileNotFoundError:
+            continue
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:  # another build got there first: theirs stays
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+        return aside
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename into it) durable; nothing where that is unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_error(exc: OSError | sqlite3.Error, path: str | os.PathLike, what: str = "", *,
@@ -209,20 +325,15 @@ def atomic_open(path: Path, *, newline: str | None = None,
     block ends without an error (a temporary file beside it, fsync, rename): readers see the
     old or the new file, whole. An OSError of the write becomes a CacheError naming `path` and
     the fix."""
-    tmp = temp_path(path)
     try:
-        try:
-            handle = open(tmp, "wb") if binary else \
-                open(tmp, "w", encoding="utf-8", newline=newline)
-            with handle:
-                yield handle
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:  # closing flushes too: a full disk may show only there
-            raise write_error(exc, path) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        with building_file(path) as tmp, open(
+                tmp, "wb" if binary else "w", encoding=None if binary else "utf-8",
+                newline=None if binary else newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # closing flushes too: a full disk may show only there
+        raise write_error(exc, path) from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -65,7 +65,7 @@ def test_settings_from_flags_and_config_file(cuts_video, tmp_path):
     data = json.loads(run("--config", str(config), "ingest", "--json", str(path)).stdout)
     assert data[0]["stats"]["frame_width"] * data[0]["stats"]["frame_height"] <= 50000
     bad = run("ingest", "--fps", "90", str(path))
-    assert bad.exit_code == 1 and bad.stderr.startswith("Error: setting 'fps' must be between")
+    assert bad.exit_code == 2 and bad.stderr.startswith("Error: setting 'fps' must be between")
 
 
 def test_sample_and_paths(tmp_path, vidqa_home):

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from helpers.clock import CLOCK_TRACK
+from helpers.extras import need
 from helpers.media import make_video
 from vidqa.cli.commands import cli
 from vidqa.tracks.base import REGISTRY
@@ -133,7 +134,7 @@ def camera_video(gen):
 @pytest.mark.slow
 def test_at_on_camera_footage_lands_within_a_second_and_reports_the_restart(camera_video):
     """Needs the on-screen text track to read a changing clock as a series of readings."""
-    pytest.importorskip("rapidocr", reason="needs the OCR extra: pip install 'vidqa[ocr]'")
+    need("rapidocr")
     from datetime import datetime
 
     path, truth = camera_video

@@ -9,7 +9,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from helpers.extras import need
 from helpers.media import make_video
+from helpers.models import link_models
 from vidqa.cli import cli
 
 FAST = ["--no-captions", "--speech", "off", "--ocr", "on", "--ocr-size", "264"]
@@ -30,17 +32,19 @@ def test_without_ray_installed_the_flag_says_which_extra(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_ray_alone_runs_a_local_instance_and_a_folder_after_it_is_a_video(tmp_path,
-                                                                          monkeypatch):
-    pytest.importorskip("ray", reason="needs the ray extra: pip install 'vidqa[ray]'")
+                                                                          monkeypatch,
+                                                                          vidqa_home, models):
+    need("ray")
     folder = tmp_path / "clips"
     folder.mkdir()
     for i in range(3):
         make_video(folder / f"c{i}.mp4", seconds=3 + i, size="320x240",
                    source="color=c=0x204060", text=f"CLIP {i}")
     monkeypatch.chdir(tmp_path)
+    link_models(models, vidqa_home)  # what Ray's worker processes load (helpers.models)
     local = run("index", "--json", *FAST, "clips")
     assert local.exit_code == 0, local.output
-    monkeypatch.setenv("VIDQA_HOME", str(tmp_path / "ray-home"))
+    monkeypatch.setenv("VIDQA_HOME", str(link_models(models, tmp_path / "ray-home")))
     on_ray = run("index", "--json", *FAST, "--ray", "clips")  # clips: the folder, not an address
     assert on_ray.exit_code == 0, on_ray.output
     assert json.loads(on_ray.stdout) == json.loads(local.stdout)
@@ -50,10 +54,11 @@ def test_ray_alone_runs_a_local_instance_and_a_folder_after_it_is_a_video(tmp_pa
 
 @pytest.mark.slow
 def test_one_server_under_ray_is_shared_by_the_tasks_and_keeps_its_cache(tmp_path, monkeypatch,
-                                                                          no_openai_env):
+                                                                          no_openai_env,
+                                                                          vidqa_home, models):
     """Under --ray even one server's places are shared by every task (a pool of one, with the
     server's own cache identity): the counts come back, and a local run reads the captions."""
-    pytest.importorskip("ray", reason="needs the ray extra: pip install 'vidqa[ray]'")
+    need("ray")
     from helpers.openai_server import API_KEY, OpenAIServer
 
     folder = tmp_path / "clips"
@@ -62,6 +67,7 @@ def test_one_server_under_ray_is_shared_by_the_tasks_and_keeps_its_cache(tmp_pat
         make_video(folder / f"c{i}.mp4", seconds=4, size="320x240", text=f"CLIP {i}")
     model = ["-b", "openai", "-m", "tiny-vl", "--api-key", API_KEY, "--speech", "off",
              "--ocr", "off", "--policy", "uniform", "--max-span", "2"]
+    link_models(models, vidqa_home)  # what Ray's worker processes load (helpers.models)
     server = OpenAIServer()
     with server as url:
         on_ray = run("index", *model, "--base-url", url, folder, "--ray")
@@ -74,7 +80,7 @@ def test_one_server_under_ray_is_shared_by_the_tasks_and_keeps_its_cache(tmp_pat
 
 
 def test_a_cluster_that_is_not_there_is_one_line_at_once(tmp_path):
-    pytest.importorskip("ray", reason="needs the ray extra: pip install 'vidqa[ray]'")
+    need("ray")
     video = make_video(tmp_path / "a.mp4", seconds=2, size="160x120")
     out = run("index", *FAST, video, "--ray", "127.0.0.1:1")
     assert out.exit_code == 1

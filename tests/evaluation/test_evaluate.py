@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 
 import av
 import cv2
@@ -13,58 +14,74 @@ from click.testing import CliRunner
 
 from vidqa.model.backends import REGISTRY, get_backend
 from vidqa.cli.commands import cli
+from vidqa.config import Config
 from vidqa.errors import ConfigError
 from vidqa.evaluation.needle import Sweep, load_sweep, needle_eval, parse_depths, read_results
 from vidqa.media.ffmpeg import ffmpeg_exe
 from vidqa.evaluation.haystack import FPS, build_haystack, splice
 from vidqa.evaluation.heatmap import cell_center, score_color
 from vidqa.evaluation.needles import Needle, builtin_needles, is_correct, load_needles
+from vidqa.pipeline import Pipeline
+from vidqa.tools import Tools
 
 from helpers import ROOT
 from helpers.scripted import OCR_READER
 
 GRID = ["--lengths", "1,1.5", "--depths", "0,50,100", "--needles", "builtin-text",
         "--selectors", "scenes"]
+# The generated haystack (seed 0) the sweeps of 1 minute take their first minute of: the grid's,
+# made once (see `shared_haystacks`) instead of a 1-minute one beside it.
+SHARED_MIN = 1.5
 
 
-def _gray_frames(path) -> list[np.ndarray]:
+@pytest.fixture(scope="module")
+def haystack(haystack_home):
+    """Half a minute of generated haystack (seed 5), encoded once for the tests that splice
+    into it (each writes its cells in its own tmp_path)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIDQA_HOME", str(haystack_home))
+        return build_haystack(minutes=0.5, seed=5)
+
+
+def _gray_frames(path) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, gray picture) of every frame, decoded one at a time."""
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="gray").astype(np.int16) for f in container.decode(video=0)]
+        for f in container.decode(video=0):
+            yield float(f.pts * f.time_base), f.to_ndarray(format="gray").astype(np.int16)
 
 
-def _pieces_frames(haystack, length_s) -> list[np.ndarray]:
-    return [frame for piece in haystack.pieces_for(length_s) for frame in _gray_frames(piece)]
+SPLICE_S = 16  # 8 pieces: joins before the needles' stretch (from 8 s) and after it
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, first_frame", [("image", 255), ("image", 285), ("clip", 241),
                                                ("clip", 270), ("text", 299)])
-def test_splice_changes_exactly_the_needle_frames(kind, first_frame):
+def test_splice_changes_exactly_the_needle_frames(kind, first_frame, haystack, tmp_path):
     """Needles starting at several frames inside a 2-second piece (60 frames) replace exactly
     their frames; the video keeps every frame at its time."""
-    haystack = build_haystack(minutes=0.5, seed=5)
     needle = next(n for n in builtin_needles() if n.kind == kind)
-    cell = splice(haystack, 30, needle, first_frame / FPS,
-                  haystack.directory.parent / f"{kind}.mp4")
-    with av.open(str(cell.video)) as container:
-        times = [float(f.pts * f.time_base) for f in container.decode(video=0)]
-    assert len(times) == 30 * FPS  # nothing dropped or doubled at the joins
+    cell = splice(haystack, SPLICE_S, needle, first_frame / FPS, tmp_path / f"{kind}.mp4")
+    reference = (frame for piece in haystack.pieces_for(SPLICE_S)
+                 for _, frame in _gray_frames(piece))
+    times, changed = [], []
+    for i, (time_s, frame) in enumerate(_gray_frames(cell.video)):
+        times.append(time_s)
+        before = next(reference, None)
+        if before is None or np.abs(frame - before).mean() > 1.0:
+            changed.append(i)
+    assert len(times) == SPLICE_S * FPS  # nothing dropped or doubled at the joins
     assert np.allclose(np.diff(times), 1 / FPS, atol=1e-3)
-    changed = [i for i, (a, b) in enumerate(zip(_gray_frames(cell.video),
-                                                _pieces_frames(haystack, 30)))
-               if np.abs(a - b).mean() > 1.0]
     last = first_frame + round(needle.duration_s * FPS) - 1
     assert (changed[0], changed[-1], len(changed)) == (first_frame, last, last - first_frame + 1)
     assert (round(cell.start_s * FPS), round(cell.end_s * FPS)) == (first_frame, last + 1)
 
 
-def test_text_needles_are_drawn_verbatim():
+def test_text_needles_are_drawn_verbatim(haystack, tmp_path):
     """Quotes, percent signs and backslashes reach the picture as written."""
     from vidqa.tracks.ocr import OcrEngine
 
-    haystack = build_haystack(minutes=0.5, seed=5)
     needle = Needle("odd", "text", "q", "a", "q", text="It's 50% off, 100%{pts}")
-    cell = splice(haystack, 30, needle, 10.0, haystack.directory.parent / "odd.mp4")
+    cell = splice(haystack, 30, needle, 10.0, tmp_path / "odd.mp4")
     with av.open(str(cell.video)) as container:
         frame = next(f for f in container.decode(video=0) if f.time >= 11.0)
     read = " ".join(t for t, _ in OcrEngine().read(frame.to_ndarray(format="bgr24")))
@@ -170,7 +187,7 @@ def test_find_mode_without_ocr_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_needle_grid_end_to_end(tmp_path):
+def test_needle_grid_end_to_end(tmp_path, shared_haystacks):
     """Two haystacks (1 and 1.5 min) x three depths, text needles, offline: every needle is the
     top hit, the heatmap shows the grid, a re-run skips every cell, --fail-under gates."""
     out = tmp_path / "eval"
@@ -209,7 +226,9 @@ def test_needle_grid_end_to_end(tmp_path):
     brief = tmp_path / "brief.yaml"
     brief.write_text("- text: FLASH CODE 1234\n  question: Which code flashed?\n"
                      "  answer: '1234'\n  query: the flash code\n  duration_s: 0.1\n")
-    failed = runner.invoke(cli, ["eval", "needle", "--lengths", "1", "--depths", "33%",
+    (tmp_path / "sweep.yaml").write_text(f"haystack_min: {SHARED_MIN}\n")
+    failed = runner.invoke(cli, ["eval", "needle", "--sweep", str(tmp_path / "sweep.yaml"),
+                                 "--lengths", "1", "--depths", "33%",
                                  "--needles", str(brief), "--selectors", "scenes", "-o",
                                  str(tmp_path / "brief"), "--fail-under", "0.5"])
     assert failed.exit_code == 3, failed.output
@@ -230,38 +249,38 @@ def _cell_point(sweep: Sweep, row: int, column: int) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_ask_mode_scores_the_models_answer(tmp_path, monkeypatch):
+def test_ask_mode_scores_the_models_answer(tmp_path, monkeypatch, shared_haystacks):
     monkeypatch.setitem(REGISTRY, "ocr-reader", OCR_READER)
     backend = get_backend("ocr-reader", "ocr-reader-model")
     sweep = Sweep(lengths_min=(1.0,), depths=(0.5,), needles="builtin-text",
-                  selectors=("scenes",), mode="ask")
-    report = needle_eval(sweep, tmp_path / "ask", backend=backend)
+                  selectors=("scenes",), mode="ask", haystack_min=SHARED_MIN)
+    report = needle_eval(sweep, tmp_path / "ask", Pipeline(backend=backend))
     (record,) = report.records
     assert record["model"] == "ocr-reader-model" and record["mode"] == "ask"
     assert "PELICAN" in record["answer"] and record["correct"] is True
     assert report.score("scenes") == 1.0
 
 
-def test_generated_haystack_is_a_valid_video():
-    haystack = build_haystack(minutes=0.5, seed=5)
+def test_generated_haystack_is_a_valid_video(haystack, tmp_path):
     proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "concat", "-safe", "0", "-i",
-                           _list(haystack), "-f", "null", "-"], capture_output=True, text=True)
+                           _list(haystack, tmp_path), "-f", "null", "-"], capture_output=True,
+                          text=True)
     assert proc.returncode == 0 and not proc.stderr.strip()
 
 
-def _list(haystack) -> str:
-    path = haystack.directory.parent / "all.txt"
+def _list(haystack, folder) -> str:
+    path = folder / "all.txt"
     path.write_text("".join(f"file '{p}'\n" for p in haystack.pieces))
     return str(path)
 
 
 @pytest.mark.slow
-def test_find_mode_with_a_model_indexes_its_captions(tmp_path, scripted):
+def test_find_mode_with_a_model_indexes_its_captions(tmp_path, scripted, shared_haystacks):
     """Named a model, find mode captions the chunks and searches the captions as well."""
     backend = get_backend("scripted", "scripted-model")
     sweep = Sweep(lengths_min=(1.0,), depths=(0.5,), needles="builtin-text",
-                  selectors=("scenes",), mode="find")
-    (record,) = needle_eval(sweep, tmp_path / "find", backend=backend).records
+                  selectors=("scenes",), mode="find", haystack_min=SHARED_MIN)
+    (record,) = needle_eval(sweep, tmp_path / "find", Pipeline(backend=backend)).records
     assert record["model"] == "scripted-model" and backend.calls  # every chunk captioned
     assert record["recall_at_1"]
     assert "summary" in {hit["kind"] for hit in record["hits"]}
@@ -276,29 +295,22 @@ def test_unwritable_output_folder_is_one_line(tmp_path):
     assert "-o a folder" in result.output
 
 
-def test_spoken_needles_are_heard_and_found(tmp_path, whisper, monkeypatch):
+def test_spoken_needles_are_heard_and_found(tmp_path, whisper, shared_haystacks):
     """A sentence spoken over the haystack's (noise) sound track at three depths: find's top
     hit is the speech, pinned inside the needle; a user needle comes from any sound file."""
-    from vidqa.evaluation import needle as evaluation
     from vidqa.evaluation.spoken import lines
 
-    made = []
-    real_tools = evaluation.Tools
-
-    def tools_with_whisper(config, **kwargs):  # the session's model, loaded once
-        made.append(real_tools(config, asr=whisper, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(evaluation, "Tools", tools_with_whisper)
+    config = Config()
+    tools = Tools(config, asr=whisper)  # the session's model, loaded once
     sweep = Sweep(lengths_min=(0.5,), depths=(0.0, 0.5, 1.0), needles="builtin-spoken",
-                  selectors=("scenes",))
-    report = needle_eval(sweep, tmp_path / "spoken")
-    assert len(report.records) == 3 and made and made[0].asr is whisper
+                  selectors=("scenes",), seed=5)  # the haystack `haystack` made: shared
+    report = needle_eval(sweep, tmp_path / "spoken", Pipeline(config, tools=tools))
+    assert len(report.records) == 3 and tools.asr is whisper
     for record in report.records:
         top = record["hits"][0]
         assert record["recall_at_1"] and top["kind"] == "speech", record["hits"][:2]
         assert top["refined_by"] == "words" and record["time_error_s"] <= 1.5
-        assert record["speech_segments"] >= 1
+        assert record["segments"]["speech"] >= 1
 
     sound = lines()["needle-cake"].path
     (tmp_path / "cake.opus").write_bytes(sound.read_bytes())

@@ -5,7 +5,6 @@ pattern is known, accuracy as computed by hand, resume, budgets on every line.""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from helpers.extras import need
 from helpers.openai_server import OpenAIServer
 from helpers.scripted import ANSWERING, AnsweringBackend
 from vidqa.cli import cli
@@ -25,6 +25,20 @@ from vidqa.model.backends import REGISTRY, get_backend
 from vidqa.pipeline import Pipeline
 
 OPTIONS = ["a red car", "a fire alarm test", "a budget table", "nothing"]
+
+
+@pytest.fixture(scope="module")
+def mcq_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("mcq-home")
+
+
+@pytest.fixture(autouse=True)
+def indexed_once(mcq_home, monkeypatch):
+    """The tests here ask about copies of `event_video`, indexed the same few ways: one cache
+    for them all, so each way is indexed once (alone, a test indexes what it asks about).
+    Results files and everything else stay each test's own."""
+    monkeypatch.setenv("VIDQA_HOME", str(mcq_home))
+    return mcq_home
 
 
 def write(path, data, lines: bool = False):
@@ -412,10 +426,8 @@ def test_limit_reads_a_large_jsonl_no_further_than_it_needs(tmp_path):
 
 def needs_pyarrow():
     """pandas and pyarrow (extra `eval`): a skip with the reason here, a failure under CI."""
-    if not os.environ.get("CI"):
-        pytest.importorskip("pyarrow", reason="needs pyarrow: pip install 'vidqa[eval]'")
-    import pandas  # noqa: F401  (under CI a missing one fails the test)
-    import pyarrow  # noqa: F401
+    need("pandas")
+    need("pyarrow")
 
 
 def write_videomme_parquet(path):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
-from vidqa.tracks.base import Segment, TrackSpec
+from vidqa.tracks.base import Segment, TrackBase, TrackSpec
 
 # file stem -> (video second, wall-clock time shown from then on), as render_camera takes them
 CLOCKS = {
@@ -17,7 +17,7 @@ CLOCKS = {
 }
 
 
-class ClockTrack:
+class ClockTrack(TrackBase):
     """One "clock" segment a second while the file's clock (CLOCKS, by its name) shows."""
 
     name: ClassVar[str] = "wallclock"

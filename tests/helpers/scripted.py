@@ -19,24 +19,31 @@ DEFAULT_REPLIES: tuple[str, ...] = ('{"summary": "nothing happens", "events": []
 
 class ScriptedBackend:
     """Replies from a list, in order (the last reply repeats); records every conversation.
+    A backend as `vidqa.model.backends.base.Backend` asks, like the real ones.
 
     The replies: the `replies` option, else the class's `replies`, which only the `scripted`
     fixture sets (through monkeypatch, so they end with the test)."""
 
     name: ClassVar[str] = "scripted"
-    supports_images: ClassVar[bool] = True
-    supports_video: ClassVar[bool] = False
-    supports_json_mode: ClassVar[bool] = False
-    supports_batching: ClassVar[bool] = False
     concurrency = 1
     replies: ClassVar[tuple[str, ...]] = DEFAULT_REPLIES
 
-    def __init__(self, model: str, *, replies: list[str] | tuple[str, ...] | None = None,
-                 **options):
+    def __init__(self, model: str, *, replies: list[str] | tuple[str, ...] | None = None):
         self.model = model
+        self.identity = ""  # as `identity_for` says
         if replies is not None:
             self.replies = tuple(replies)
         self.calls: list[list[dict]] = []
+
+    @classmethod
+    def from_config(cls, config, *, api_key=None, pooled=False, ledger=None):
+        """The model `config.model` names (a script has no server and no settings)."""
+        return cls(config.model.model)
+
+    @classmethod
+    def identity_for(cls, settings) -> str:
+        """Nothing besides the model's name: a script answers alike whatever the settings."""
+        return ""
 
     def generate(self, messages, *, max_new_tokens=1024, temperature=0.0) -> Generation:
         self.calls.append(messages)
@@ -51,7 +58,7 @@ class OcrReader(ScriptedBackend):
 
     name: ClassVar[str] = "ocr-reader"
 
-    def __init__(self, model: str, **options):
+    def __init__(self, model: str):
         from vidqa.tracks.ocr import OcrEngine
 
         super().__init__(model)

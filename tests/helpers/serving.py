@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.extras import need
+
 CHROMIUM = Path(os.environ.get("VIDQA_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("VIDQA_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # screenshots (git-ignored)
@@ -56,9 +58,7 @@ def _need(path: Path, what: str) -> None:
 @contextmanager
 def chromium(width: int = 1400, height: int = 1000):
     """A headless Chromium (Debian's) under Selenium, with the browser log kept."""
-    selenium = pytest.importorskip("selenium", reason="needs selenium (pip install "
-                                                      "'vidqa[test]')")
-    del selenium
+    need("selenium")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -19,7 +19,7 @@ from vidqa.media.audio import AudioReader, choose_audio
 from vidqa.media.ffmpeg import ffmpeg_exe
 from vidqa.media.probe import probe
 from vidqa.pipeline import Pipeline
-from vidqa.tracks.base import Tools
+from vidqa.tools import Tools
 
 DURATION_S = 36.0
 # Said in the first 11 s, in the first third of the bytes (which stays intact) ...

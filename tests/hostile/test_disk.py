@@ -17,7 +17,8 @@ import pytest
 from helpers.hostile import fill, one_line_error, run, small_disk, temporaries
 from helpers.openai_server import API_KEY, OpenAIServer
 from vidqa.errors import CacheError
-from vidqa.search.index import Entry, VectorIndex, get_embedder
+from vidqa.search.embedders import get_embedder
+from vidqa.search.index import Entry, VectorIndex
 from vidqa.store import MANIFEST
 
 

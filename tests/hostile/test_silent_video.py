@@ -10,7 +10,7 @@ from vidqa.pipeline import Pipeline
 
 # `vidqa index --no-captions`: no model; OCR off keeps the test quick (the speech track is the
 # one under test).
-NO_MODEL = Config().replace("index", ocr="off")
+NO_MODEL = Config().replace("ocr", mode="off")
 
 
 def test_a_video_without_sound_is_indexed_and_served_as_indexed(tmp_path, clips):

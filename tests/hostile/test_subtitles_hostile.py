@@ -16,7 +16,7 @@ from vidqa.config import Config
 from vidqa.pipeline import Pipeline
 
 SECRET = "SECRET launch code is 7 4 1"
-NO_OCR = Config().replace("index", ocr="off")
+NO_OCR = Config().replace("ocr", mode="off")
 
 
 @pytest.fixture

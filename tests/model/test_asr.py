@@ -68,7 +68,7 @@ def test_one_segment_is_cut_where_the_words_pause():
 def test_the_offline_model_is_checked_before_it_loads(monkeypatch, whisper, vidqa_home):
     """The assembled model.bin must match its pinned sha256: a wrong file is refused with the
     reinstall command and leaves nothing in the cache; the right one is assembled once."""
-    from vidqa.config import cache_dir
+    from vidqa.paths import cache_dir
 
     assert str(cache_dir()).startswith(str(vidqa_home))  # never the user's own cache
     wrong = dataclasses.replace(OFFLINE["base"], sha256="0" * 64)

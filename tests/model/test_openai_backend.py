@@ -11,13 +11,13 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers.openai_server import OpenAIServer
 
 import vidqa.model.backends
+from vidqa.config import Config
+from vidqa.errors import BackendError
 from vidqa.model.backends.base import Backend, Generation
 from vidqa.model.backends.openai_compat import OpenAIBackend
-from vidqa.errors import BackendError
-
-from helpers.openai_server import OpenAIServer
 
 FAST = {"retries": 2, "timeout_s": 5}
 TIMES = (12.0, 15.5, 61.0)
@@ -95,7 +95,7 @@ def test_frames_arrive_interleaved_in_order_as_jpeg_data_urls(server, tmp_path):
 
     assert isinstance(result, Generation)
     assert result.text.startswith("<think>reasoning</think>")  # left for the caller to strip
-    caption = json.loads(re.search(r"```json\n(.*?)\n```", result.text, re.S).group(1))
+    caption = json.loads(re.search(r"```json\n(.*?)\n```", result.text, re.DOTALL).group(1))
     assert caption["summary"] == "3 frames from 12.0 s to 61.0 s"
     assert [(e["start_s"], e["end_s"]) for e in caption["events"]] == [(12.0, 13.0), (15.5, 16.5),
                                                                        (61.0, 62.0)]
@@ -118,13 +118,28 @@ def test_missing_key_is_sent_as_empty(server):
     assert server.hits[-1][2] == "Bearer EMPTY"
 
 
-def test_registry_gives_this_backend(server):
-    b = vidqa.model.backends.get_backend("openai", "tiny-vl", base_url=server.base_url, api_key="secret",
-                                   device="cuda", max_pixels=1234)  # others' options are ignored
+def test_registry_gives_this_backend_and_refuses_options_it_does_not_take(server):
+    b = vidqa.model.backends.get_backend("openai", "tiny-vl", base_url=server.base_url,
+                                         api_key="secret")
     assert isinstance(b, OpenAIBackend) and isinstance(b, Backend)
     assert (b.name, b.model, b.concurrency) == ("openai", "tiny-vl", 4)
-    assert b.supports_images and not b.supports_video and b.supports_json_mode
-    assert not b.supports_batching
+    with pytest.raises(TypeError) as info:  # another backend's options are not swallowed
+        vidqa.model.backends.get_backend("openai", "tiny-vl", base_url=server.base_url,
+                                         device="cuda", frame_max_pixels=1234)
+    assert str(info.value) == ("backend 'openai' takes no option 'device', 'frame_max_pixels'; "
+                               "its options: base_url, api_key, timeout_s, retries, concurrency")
+    assert server.requests == []
+
+
+def test_identity_comes_from_the_class_without_making_a_backend(server):
+    config = Config().replace("model", backend="openai", model="tiny-vl",
+                              base_url=server.base_url + "/")
+    assert vidqa.model.backends.backend_class("openai") is OpenAIBackend
+    assert OpenAIBackend.identity_for(config.model) == server.base_url  # the URL, as written
+    b = vidqa.model.backends.open_backend(config, api_key="secret")
+    assert isinstance(b, OpenAIBackend) and b.identity == server.base_url
+    assert (b.timeout_s, b.retries, b.concurrency) == (120.0, 3, 4)  # from the settings
+    assert OpenAIBackend.identity_for(Config().model) == ""  # no server named anywhere
 
 
 def test_no_base_url_anywhere():

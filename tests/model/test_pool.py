@@ -10,13 +10,15 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
 from helpers.openai_server import API_KEY, OpenAIServer
+
 from vidqa.cli import cli
-from vidqa.config import Config, cache_dir
+from vidqa.config import Config
+from vidqa.paths import cache_dir
 from vidqa.errors import BackendError, ConfigError
-from vidqa.model.backends import backend_identity, open_backend, server_urls
-from vidqa.model.backends.pool import POOL_IDENTITY, Ledger, ServerPool
+from vidqa.model.backends import backend_class, open_backend, server_urls
+from vidqa.model.backends import POOL_IDENTITY
+from vidqa.model.backends.pool import Ledger, ServerPool
 
 pytestmark = pytest.mark.usefixtures("no_openai_env")
 MODEL = ["-b", "openai", "-m", "tiny-vl", "--api-key", API_KEY]
@@ -73,10 +75,17 @@ def test_urls_come_from_flags_files_and_the_environment(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="holds no URL"):
         server_urls((str(tmp_path / "empty.txt"),))
     # one server is known by its URL, a pool by what it is, whichever servers it has today
-    assert backend_identity("openai", "m", ("http://a/v1",)) == "http://a/v1"
-    assert backend_identity("openai", "m", (str(listed),)) == POOL_IDENTITY
-    config = Config().replace("model", backend="openai", model="m", base_url=str(listed))
-    assert isinstance(open_backend(config), ServerPool)
+    openai = backend_class("openai")
+    one = Config().replace("model", backend="openai", model="m", base_url="http://a/v1")
+    assert openai.identity_for(one.model) == "http://a/v1"
+    config = one.replace("model", base_url=str(listed))
+    assert openai.identity_for(config.model) == POOL_IDENTITY == "pool"
+    pool = open_backend(config)
+    assert isinstance(pool, ServerPool) and pool.identity == POOL_IDENTITY
+    assert pool.urls == ["http://gpu1:8000/v1", "http://gpu2:8000/v1"]
+    alone = open_backend(one, pooled=True)  # a Ray job's pool of one: known by its server
+    assert isinstance(alone, ServerPool) and alone.identity == "http://a/v1"
+    assert ServerPool.identity_for(one.model) == "http://a/v1"
 
 
 def test_three_servers_one_dies_one_is_slow_every_chunk_captioned_once(cuts_video):
@@ -133,7 +142,7 @@ def test_a_pool_with_no_server_left_says_which_failed_and_why(cuts_video):
     dead = ["http://127.0.0.1:9/v1", "http://127.0.0.1:7/v1"]
     out = run("index", *MODEL, *FAST, "--base-url", dead[0], "--base-url", dead[1], video)
     assert out.exit_code == 1
-    line = [l for l in out.stderr.splitlines() if l.startswith("Error:")][0]
+    line = next(l for l in out.stderr.splitlines() if l.startswith("Error:"))
     assert "no server of the pool for model 'tiny-vl' answers" in line
     assert all(f"{u}: the server at {u} cannot be reached" in line for u in dead)
 

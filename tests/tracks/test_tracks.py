@@ -15,10 +15,10 @@ from vidqa.cli import cli
 from vidqa.config import Config
 from vidqa.errors import ConfigError, VidqaError
 from vidqa.pipeline import Pipeline
-from vidqa.tracks.base import REGISTRY, Segment, TrackSpec, get_track, parse_tracks
+from vidqa.tracks.base import REGISTRY, Segment, TrackBase, TrackSpec, get_track, parse_tracks
 
 
-class SpokenTrack:
+class SpokenTrack(TrackBase):
     """What a speech track will look like: one "speech" segment per scene."""
 
     name: ClassVar[str] = "spoken"
@@ -73,7 +73,7 @@ def test_a_new_track_is_one_class(spoken, clips):
         bars[desc] = [total, unit, 0.0]
         yield lambda amount=1: bars[desc].__setitem__(2, bars[desc][2] + amount)
 
-    pipeline = Pipeline(Config().replace("index", ocr="on"), progress=progress)
+    pipeline = Pipeline(Config().replace("ocr", mode="on"), progress=progress)
     run = pipeline.run(video)
     end_s = run.ingest.stats.end_s
     assert bars["slide.mp4 spoken"] == [end_s, "s", pytest.approx(end_s)]
@@ -112,7 +112,7 @@ def test_events_without_a_model_writes_the_on_screen_text(clips, tmp_path):
 
 def test_a_track_asked_for_that_cannot_run_says_why(clips):
     with pytest.raises(VidqaError, match="cannot make the ocr track.*--ocr off"):
-        Pipeline(Config().replace("index", ocr="off"), tracks=["ocr"]).run(str(clips["short3"]))
+        Pipeline(Config().replace("ocr", mode="off"), tracks=["ocr"]).run(str(clips["short3"]))
     out = CliRunner().invoke(cli, ["events", "--tracks", "ocr", "--ocr", "off",
                                    str(clips["short3"])], catch_exceptions=False)
     assert out.exit_code == 1 and out.stderr.count("\n") == 1 and "--ocr off" in out.stderr

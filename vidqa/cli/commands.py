@@ -19,10 +19,13 @@ from vidqa import __version__
 from vidqa.cli.options import (VideoCommand, call, fail, index_options, ingest_options,
                                model_named, model_options, pipeline, report_failures,
                                serve_model_options, serve_options, settings, speech_options)
-from vidqa.config import Config, cache_dir, config_file, setting_help
+from vidqa.paths import cache_dir, config_file
 from vidqa.errors import VidqaError, printable
+from vidqa.scopes import SCOPES
 from vidqa.timecode import format_hms
 from vidqa.tracks.base import track_names
+
+SCOPE_HELP = "; ".join(f"{name}: {scope.help}" for name, scope in SCOPES.items())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,11 +88,11 @@ def ingest(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options
 
     A batch goes on past a bad file and lists every failure at the end (exit status 1).
     """
-    run = pipeline(ctx, options, load_model=False, resolve=False)
+    pipe = pipeline(ctx, options, load_model=False, resolve=False)
     results, failures = [], []
     for video in videos:
         try:
-            result = run.ingest(video)
+            result = pipe.ingest(video)
         except VidqaError as exc:
             failures.append(str(exc))
             continue
@@ -182,19 +185,23 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
     config = settings(ctx, options)
     # On a cluster the tasks load a local model themselves; the driver needs servers' only.
     load = captions and (ray_address is None or config.model.backend == "openai")
-    run = pipeline(ctx, options, load_model=load, config=config,
-                   pooled=ray_address is not None)
-    call(run.embedder)  # a bad --embedder fails before any video is read
+    pipe = pipeline(ctx, options, load_model=load, config=config,
+                    pooled=ray_address is not None)
+    call(pipe.embedder)  # a bad --embedder fails before any video is read
+    executor = None
+    if ray_address is not None:
+        from vidqa.cluster.driver import RayExecutor
+
+        executor = RayExecutor(ray_address, api_key=options.get("api_key"), with_model=captions)
     documents: dict[str, dict] = {}
 
     def done(video_run) -> None:
         if as_json:
             documents[video_run.video] = video_run.to_dict()
         else:
-            click.echo(f"{printable(video_run.video)}: " + _index_summary(video_run))
+            click.echo(f"{printable(video_run.video)}: {video_run.describe()}")
 
-    runs, failures = call(run.index_all, videos, ray=ray_address, api_key=options.get("api_key"),
-                          with_model=captions, on_done=done)
+    runs, failures = call(pipe.index_all, videos, executor=executor, on_done=done)
     if as_json:
         click.echo(json.dumps([documents[r.video] for r in runs], indent=1, ensure_ascii=False))
     total = len(runs) + len(failures)
@@ -202,20 +209,6 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
     if not total:
         fail(f"no video files in {', '.join(videos)}; pass video files or a folder holding some")
         sys.exit(1)
-
-
-def _index_summary(done) -> str:
-    lines = done.tracks.get("ocr", [])
-    parts = [f"{len(lines)} on-screen text lines", f"{len(done.entries())} index entries"]
-    if "speech" in done.tracks:
-        parts.insert(1, f"{len(done.tracks['speech'])} speech lines")
-    caps = done.captions
-    if caps:
-        raw = sum(1 for c in caps.chunks if c.warning)
-        parts.insert(0, f"{len(caps.chunks)} chunks captioned by {caps.model}, "
-                     f"{len(caps.events())} events" + (f" ({raw} chunks kept as raw text)"
-                                                       if raw else ""))
-    return ", ".join(parts)
 
 
 @cli.command(cls=VideoCommand)
@@ -238,19 +231,22 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, track_list: st
     """The timestamped event log of VIDEO: what every track says happens, each line with its
     source (on-screen text, the model's caption events). Captions are made first when a model
     is named; without one the log holds the on-screen text and any cached captions."""
-    from vidqa.tracks.base import parse_tracks
+    from vidqa.tracks.base import get_track, parse_tracks, track_names
     from vidqa.tracks.writers import get_writer
 
     writer = call(get_writer, fmt, output)
     tracks = call(parse_tracks, track_list)
-    # The model is loaded only to make captions: asked for by --tracks, or a model was named.
+    # The model is loaded only for the tracks it makes (captions): asked for by --tracks, or
+    # a model was named.
     config = settings(ctx, options)
-    asked = tracks is not None and "captions" in tracks
+    by_model = [n for n in track_names() if get_track(n).needs == "model"]
+    asked = tracks is not None and any(n in tracks for n in by_model)
     load = asked or (tracks is None and model_named(config))
     done = call(pipeline(ctx, options, load_model=load, tracks=tracks, config=config).run, video)
-    if "captions" not in done.tracks and tracks is None:
-        click.echo("note: no captions in the log (none cached for this model); pass -m MODEL "
-                   "to caption the video", err=True)
+    absent = [n for n in by_model if n not in done.tracks]
+    if absent and tracks is None:
+        click.echo(f"note: no {', '.join(absent)} in the log (none cached for this model); "
+                   "pass -m MODEL to make them", err=True)
     for path in call(writer, done.event_log(tracks)) or []:
         click.echo(f"wrote {printable(path)}", err=True)
 
@@ -271,8 +267,11 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
     from vidqa.tracks.writers import TRANSCRIPT_WRITERS, get_writer
 
     writer = call(get_writer, fmt, output, TRANSCRIPT_WRITERS)
-    runner = pipeline(ctx, options, load_model=False, tracks=("speech",), resolve=False)
-    log, warning = call(runner.transcript, video)
+    from vidqa.tracks.base import kinds_of
+
+    pipe = pipeline(ctx, options, load_model=False, tracks=tuple(kinds_of("said_kinds")),
+                    resolve=False)
+    log, warning = call(pipe.transcript, video)
     if warning is not None:
         fail(warning)
         sys.exit(1)
@@ -316,16 +315,16 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: 
                                "up, QUERY searches what is shown and said")
     if query is None and at is None:
         raise click.UsageError("Missing argument 'QUERY' (or --at TIME).")
-    run = pipeline(ctx, options, load_model=False)  # the index holds what the model wrote
+    pipe = pipeline(ctx, options, load_model=False)  # the index holds what the model wrote
     if at is not None:
-        _find_at(run, target, at, as_json)
+        _find_at(pipe, target, at, as_json)
         return
     pinner = None
     if refine and refine_model:  # the model pins caption hits; it captions nothing here
         from vidqa.model.backends import open_backend
 
-        pinner = call(open_backend, run.config, api_key=options.get("api_key"))
-    found = call(run.find, [target], query, k=k, refine=refine, refine_backend=pinner)
+        pinner = call(open_backend, pipe.config, api_key=options.get("api_key"))
+    found = call(pipe.find, [target], query, k=k, refine=refine, refine_backend=pinner)
     if as_json:
         click.echo(json.dumps({"query": query, "hits": [f.to_dict() for f in found]},
                               indent=1, ensure_ascii=False))
@@ -340,11 +339,11 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: 
                    f"{pinned}")
 
 
-def _find_at(run, target: str, at: str, as_json: bool) -> None:
+def _find_at(pipe, target: str, at: str, as_json: bool) -> None:
     """`find --at`: the clock lookups of `Pipeline.clock`, as lines or one JSON document."""
     from vidqa.search.clock import document
 
-    lookups = call(run.clock, [target], at)
+    lookups = call(pipe.clock, [target], at)
     if as_json:
         click.echo(json.dumps(document(at, lookups), indent=1, ensure_ascii=False))
         return
@@ -360,13 +359,8 @@ def _find_at(run, target: str, at: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
 @click.option("--top-k", type=click.IntRange(1, 20), default=2, show_default=True,
               help="chunks (plus their neighbours) whose key frames the model sees")
-@click.option("--scope", type=click.Choice(["chunks", "all", "full", "agent"]), default="chunks",
-              show_default=True,
-              help="chunks: the retrieved chunks' key frames and every summary; all: "
-                   "whole-video questions (summarise, how many times) by map-reduce over every "
-                   "chunk summary; full: every key frame in one request, with what is said and "
-                   "shown, thinned to the model's context (or chunks when even that does not "
-                   "fit); agent: the model searches, reads and inspects through tools")
+@click.option("--scope", type=click.Choice(list(SCOPES)), default="chunks", show_default=True,
+              help=SCOPE_HELP)
 @click.option("--max-steps", type=click.IntRange(1, 50), default=8, show_default=True,
               help="agent: tool calls before it must answer")
 @index_options
@@ -377,8 +371,8 @@ def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: in
         max_steps: int, **options) -> None:
     """Answer QUESTION about VIDEO (or the videos of DIR) from the most relevant chunks' key
     frames and every chunk's summary, citing time ranges."""
-    run = pipeline(ctx, options, load_model=True)
-    video, reply = call(run.ask, [target], question, scope=scope, top_k=top_k,
+    pipe = pipeline(ctx, options, load_model=True)
+    video, reply = call(pipe.ask, [target], question, scope=scope, top_k=top_k,
                         max_steps=max_steps)
     if as_json:
         click.echo(json.dumps({"video": video, **reply.to_dict()}, indent=1, ensure_ascii=False))
@@ -390,177 +384,6 @@ def ask(ctx: click.Context, target: str, question: str, as_json: bool, top_k: in
         click.echo(f"note: {reply.strategy}", err=True)
     if reply.warning:
         click.echo(f"warning: {reply.warning}", err=True)
-
-
-@cli.group(name="eval")
-def eval_group() -> None:
-    """Measure vidqa on videos with known answers."""
-
-
-def _needle_help(name: str) -> str:
-    return setting_help("needle", name)
-
-
-@eval_group.command(name="needle", cls=VideoCommand)
-@click.argument("videos", nargs=-1, type=click.Path())
-@click.option("--sweep", "sweep_path", type=click.Path(dir_okay=False),
-              help="YAML with the grid (configs/needle-standard.yaml is the standard sweep); "
-                   "the options below override it")
-@click.option("--lengths", help=_needle_help("lengths_min"))
-@click.option("--depths", help=_needle_help("depths"))
-@click.option("--needles", "needle_set", help=_needle_help("needles"))
-@click.option("--selectors", help=_needle_help("selectors"))
-@click.option("--mode", type=click.Choice(["find", "ask"]), help=_needle_help("mode"))
-@click.option("--scope", type=click.Choice(["chunks", "all", "full", "agent"]),
-              help=_needle_help("scope"))
-@click.option("--seed", type=int, help=_needle_help("seed"))
-@click.option("--top-k", type=click.IntRange(1, 100), help=_needle_help("top_k"))
-@click.option("--tolerance", type=click.FloatRange(0, 60), help=_needle_help("tolerance_s"))
-@click.option("-o", "--out", "out_dir", default="needle-eval", show_default=True,
-              type=click.Path(file_okay=False), help="folder for results.jsonl and heatmap.png; "
-              "a re-run there skips finished cells")
-@click.option("--fail-under", type=click.FloatRange(0, 100),
-              help="exit with status 3 when a selector's recall@1 (ask: accuracy) is below "
-                   "this: a fraction up to 1 (0.95), or a percentage above 1 (95)")
-@click.option("--keep-videos", is_flag=True, help="keep each cell's video and work files")
-@click.option("--json", "as_json", is_flag=True, help="the summary as one JSON document")
-@index_options
-@model_options
-@ingest_options
-@click.pass_context
-def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | None,
-                lengths: str | None, depths: str | None, needle_set: str | None,
-                selectors: str | None, mode: str | None, scope: str | None, seed: int | None,
-                top_k: int | None,
-                tolerance: float | None, out_dir: str, fail_under: float | None,
-                keep_videos: bool, as_json: bool, **options) -> None:
-    """Needle-in-a-haystack: hide needles at a grid of depths in haystacks of several lengths
-    (made from VIDEOS, looped as needed, or generated), find them (or ask about them), and
-    compare vidqa's key frames with uniform 2 fps sampling. Writes OUT/results.jsonl (one line
-    per cell), OUT/heatmap.png, and a summary table."""
-    from vidqa.evaluation.needle import cell_count, format_table, load_sweep, needle_eval
-
-    for name, value in (("--lengths", lengths), ("--depths", depths), ("--needles", needle_set),
-                        ("--selectors", selectors)):
-        if value is not None and not value.strip():  # an empty option is an error, never the default
-            raise click.BadParameter("is empty; give a value or leave the option out",
-                                     param_hint=f"'{name}'")
-    config = settings(ctx, options)
-    sweep = call(load_sweep, sweep_path, config.needle) if sweep_path else config.needle
-    flags = {"lengths_min": lengths, "depths": depths, "needles": needle_set,
-             "selectors": selectors, "mode": mode, "scope": scope, "seed": seed,
-             "top_k": top_k,
-             "tolerance_s": tolerance, "videos": list(videos) or None}
-    sweep = call(lambda: Config(needle=sweep).replace("needle", **flags).needle.validated())
-    # A model named by -m in find mode captions the chunks, so needles without text can be
-    # found (as before: $VIDQA_MODEL and the config file name the model, not the mode).
-    run = pipeline(ctx, options, config=config,
-                   load_model=sweep.mode == "ask" or bool(options.get("model__model")))
-    config, backend = run.config, run.backend
-    with run.progress("needle cells", cell_count(sweep), "cell") as advance:
-        report = call(needle_eval, sweep, out_dir, config=config, backend=backend,
-                      ocr=config.index.ocr != "off", keep_videos=keep_videos,
-                      on_cell=lambda _record, _skipped: advance(1),
-                      on_status=lambda text: click.echo(text, err=True))
-    scores = {s: report.score(s) for s in sweep.selectors}
-    if as_json:
-        click.echo(json.dumps({"results": str(report.results_path),
-                               "heatmap": str(report.heatmap_path), "metric": report.metric_name,
-                               "scores": scores, "rows": report.rows, "ran": report.ran,
-                               "skipped": report.skipped}, indent=1))
-    else:
-        click.echo(format_table(report.rows, sweep))
-        click.echo(f"\n{report.ran} cells run, {report.skipped} done before; results in "
-                   f"{report.results_path}, heatmap in {report.heatmap_path}")
-    if fail_under is not None:
-        threshold = fail_under / 100 if fail_under > 1 else fail_under
-        low = {s: v for s, v in scores.items() if v is not None and v < threshold}
-        if low:
-            fail(", ".join(f"{s} {report.metric_name} {v:.1%}" for s, v in low.items())
-                 + f" is below --fail-under {threshold:.1%}")
-            sys.exit(3)
-
-
-@eval_group.command(name="mcq", cls=VideoCommand)
-@click.argument("questions", type=click.Path())
-@click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "videomme", "lvbench", "longvideobench", "mlvu",
-                                 "egoschema", "jsonl"]),
-              help="the annotation file's benchmark (auto: from its name)")
-@click.option("--videos", "videos_dir", required=True, type=click.Path(),
-              help="folder holding the benchmark's videos (found by id, anywhere below)")
-@click.option("--scope", type=click.Choice(["chunks", "all", "full", "agent"]),
-              default="chunks", show_default=True,
-              help="what the model sees (as `vidqa ask --scope`): the retrieved chunks' key "
-                   "frames, every chunk summary (map-reduce), every key frame in one request, "
-                   "or what it finds through tools")
-@click.option("--with-subtitles", is_flag=True,
-              help="what is said, among the frames by time: the file's subtitles (a stream or "
-                   "a .srt beside it) or vidqa's speech recognition (else speech is off)")
-@click.option("--subtitles", "subtitles_dir", type=click.Path(file_okay=False),
-              help="the benchmark's subtitle folder (Video-MME's subtitle/): <id>.srt there is "
-                   "read for each video (implies --with-subtitles)")
-@click.option("--limit", type=click.IntRange(1), help="answer only the first N questions "
-              "(a smoke run)")
-@click.option("-o", "--out", "out_dir", default="mcq-eval", show_default=True,
-              type=click.Path(file_okay=False),
-              help="folder for results.jsonl; a re-run there skips answered questions")
-@click.option("--fail-under", type=click.FloatRange(0, 100),
-              help="exit with status 3 when the overall accuracy is below this: a fraction "
-                   "up to 1 (0.6), or a percentage above 1 (60)")
-@click.option("--json", "as_json", is_flag=True, help="the summary as one JSON document")
-@index_options
-@model_options
-@ingest_options
-@click.pass_context
-def eval_mcq(ctx: click.Context, questions: str, fmt: str, videos_dir: str, scope: str,
-             with_subtitles: bool, subtitles_dir: str | None, limit: int | None, out_dir: str,
-             fail_under: float | None, as_json: bool, **options) -> None:
-    """Multiple-choice benchmarks (Video-MME, LVBench, LongVideoBench, MLVU, EgoSchema, or a
-    plain JSONL) on a local copy: each question with its options goes to the model through the
-    pipeline, the letter is read from the reply (the reply is kept), and every budget (scope,
-    fps, frame size, frames and visual tokens sent, context, model, subtitles) is written with
-    every result. Decoding is greedy unless the config file sets model.temperature."""
-    from pathlib import Path
-
-    from vidqa.evaluation.benchmarks import load_questions
-    from vidqa.evaluation.mcq import VideoFiles, format_table, mcq_eval
-
-    items = call(load_questions, questions, fmt, limit=limit)
-    files = call(VideoFiles, videos_dir)
-    if subtitles_dir:
-        with_subtitles = True
-        options["speech__subtitles_dir"] = str(Path(subtitles_dir).resolve())
-    if not with_subtitles and options.get("speech__mode") is None:
-        options["speech__mode"] = "off"
-    run = pipeline(ctx, options, load_model=True)
-    total = min(len(items), limit) if limit else len(items)
-    with run.progress("questions", total, "question") as advance:
-        report = call(mcq_eval, items, files, out_dir, pipeline=run, scope=scope,
-                      subtitles=with_subtitles, limit=limit,
-                      on_question=lambda _record, _q: advance(1))
-    overall = report.accuracy().get("all", (0.0, 0))
-    if as_json:
-        click.echo(json.dumps({"results": str(report.results_path), "accuracy": overall[0],
-                               "questions": overall[1], "ran": report.ran,
-                               "skipped": report.skipped, "missing_videos": report.missing,
-                               "refused": report.refused,
-                               "by_task": report.accuracy("task"),
-                               "by_duration": report.accuracy("duration")}, indent=1))
-    else:
-        click.echo(format_table(report))
-        click.echo(f"\n{report.ran} answered now, {report.skipped} before; results in "
-                   f"{report.results_path}")
-    if report.missing:
-        click.echo(f"warning: no file for {len(report.missing)} videos under {videos_dir} "
-                   f"(e.g. {report.missing[0]}); their questions were left out", err=True)
-    for line in report.refused:
-        click.echo(f"warning: {line}", err=True)
-    if fail_under is not None:
-        threshold = fail_under / 100 if fail_under > 1 else fail_under
-        if overall[1] == 0 or overall[0] < threshold:
-            fail(f"accuracy {overall[0]:.1%} is below --fail-under {threshold:.1%}")
-            sys.exit(3)
 
 
 @cli.command()
@@ -605,8 +428,8 @@ def report(ctx: click.Context, video: str, output: str | None, **options) -> Non
     from vidqa.serve.report import write_report
 
     config = settings(ctx, options)
-    runner = pipeline(ctx, options, load_model=model_named(config), config=config)
-    done = call(runner.run, video)
+    pipe = pipeline(ctx, options, load_model=model_named(config), config=config)
+    done = call(pipe.run, video)
     target = Path(output) if output else Path(video).with_suffix(".report.html")
     path = call(write_report, done, target)
     size = path.stat().st_size
@@ -647,15 +470,15 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
                                "it could read the videos; pass --api-key KEY (or set "
                                "$VIDQA_API_KEY) so that every request must carry the key")
     named = model_named(config)
-    run = pipeline(ctx, {**options, "api_key": options.get("api_key")}, load_model=named,
-                   config=config)
-    service = call(Service, list(folders) or ["."], run.config, backend=run.backend)
+    pipe = pipeline(ctx, {**options, "api_key": options.get("api_key")}, load_model=named,
+                    config=config)
+    service = call(Service, list(folders) or ["."], pipe.config, backend=pipe.backend)
     call(service.warm)
     sock = call(bind, host, config.serve.port)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     count = len(service.library.scan(force=True))
-    model = f"model {run.backend.model}" if run.backend is not None else \
+    model = f"model {pipe.backend.model}" if pipe.backend is not None else \
         "no model: search only, -m MODEL to answer and caption"
     folders = ", ".join(printable(str(root)) for root in service.library.roots)
     click.echo(f"vidqa: serving {count} video{'' if count == 1 else 's'} from {folders} at "

@@ -10,7 +10,7 @@ import sys
 import click
 
 from vidqa.config import STAGES, Config, load_config, setting_help
-from vidqa.errors import VidqaError, printable
+from vidqa.errors import ConfigError, UsageError, VidqaError, printable
 
 
 def fail(message: str) -> None:
@@ -63,8 +63,8 @@ _SETTING_FLAGS = [
     ("--max-tokens", "chunk", "max_tokens", int),
     ("--max-span", "chunk", "max_span_s", float),
     ("--max-new-tokens", "model", "max_new_tokens", int),
-    ("--ocr", "index", "ocr", None),
-    ("--ocr-size", "index", "ocr_size", int),
+    ("--ocr", "ocr", "mode", None),
+    ("--ocr-size", "ocr", "detect_size", int),
     ("--embedder", "index", "embedder", str),
     ("--speech", "speech", "mode", None),
     ("--speech-model", "speech", "model", str),
@@ -100,7 +100,7 @@ ingest_options = _apply(_flags(("decode", "select", "chunk")) + [
     click.option("--allow-errors", is_flag=True,
                  help="keep the frames of a truncated or corrupt file instead of failing")])
 
-index_options = _apply(_flags(("index", "speech")))
+index_options = _apply(_flags(("ocr", "index", "speech")))
 speech_options = _apply(_flags(("speech",)))
 
 
@@ -141,8 +141,17 @@ def settings(ctx: click.Context, options: dict) -> Config:
             stage, name = key.split("__", 1)
             by_stage.setdefault(stage, {})[name] = value
     for stage, values in by_stage.items():
-        config = call(config.replace, stage, **values)
+        config = call(with_flags, config, stage, values)
     return config
+
+
+def with_flags(config: Config, stage: str, values: dict) -> Config:
+    """`config` with settings of one stage given as flags: a value it refuses is a usage error
+    (exit status 2) with the same message."""
+    try:
+        return config.replace(stage, **values)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def model_named(config: Config) -> bool:

@@ -1,9 +1,11 @@
-"""The driver of `vidqa index --ray`: every video's stages as Ray tasks, progress for the whole
-job, failures reported per video, and the runs assembled as a local run assembles them.
+"""The Ray executor (`vidqa index --ray`): every stage of every video's plan as a Ray task,
+progress for the whole job, failures reported per video, and the runs assembled by the same
+`vidqa.plan.assemble` a local run uses.
 
-Per video the tasks are: ingest; each track that reads no frames (speech) beside it; each
-track that reads frames (on-screen text, then captions, which read both) after it; and the
-video's search index after all of them. Each asks the cluster for the resources the `ray`
+Per video the tasks are the stages of `Pipeline.plan`: ingest; each track that reads no frames
+(speech) beside it; each track that reads frames after it, given the tracks it reads (its
+`uses`: captions read on-screen text and speech); and the video's search index after all of
+them. Each asks the cluster for the resources the `ray`
 settings name (`ray.ingest_cpus`, ..., `ray.captions_gpus`), so decode, OCR and speech spread
 over the CPU workers while captions wait on the model servers.
 
@@ -27,12 +29,14 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from vidqa.config import Config, cache_dir, cores, home_dir
+from vidqa.config import Config
+from vidqa.paths import cache_dir, cores, home_dir
 from vidqa.errors import VidqaError, one_line
-from vidqa.tracks.base import get_track
+from vidqa.plan import INDEX, INGEST, Outcome, Plan, assemble
 
 if TYPE_CHECKING:
-    from vidqa.pipeline import Pipeline, VideoRun
+    from vidqa.pipeline import Pipeline
+    from vidqa.plan import VideoRun
 
 LOCAL = "local"  # --ray with no address: a Ray instance on this machine
 CHECK_TIMEOUT_S = 300.0  # every node answers the shared-cache check within this
@@ -188,6 +192,21 @@ def _gpus(config: Config) -> float:
     return (1.0 if config.model.backend == "transformers" else 0.0) if wanted < 0 else wanted
 
 
+class RayExecutor:
+    """Runs the plans of many videos on the Ray cluster at `address` (host:port, or "local"
+    for an instance on this machine). `api_key`: the model servers' key the tasks need;
+    `with_model`: whether they make the tracks that need the model (captions)."""
+
+    def __init__(self, address: str | None = LOCAL, *, api_key: str | None = None,
+                 with_model: bool = False):
+        self.address, self.api_key, self.with_model = address, api_key, with_model
+
+    def run_all(self, pipeline: Pipeline, videos, on_done=None
+                ) -> tuple[list[VideoRun], list[str]]:
+        return run_on_ray(pipeline, list(videos), self.address, api_key=self.api_key,
+                          with_model=self.with_model, on_done=on_done)
+
+
 def run_on_ray(pipeline: Pipeline, videos: list[str], address: str | None, *,
                api_key: str | None = None, with_model: bool = False,
                on_done: Callable[[VideoRun], None] | None = None
@@ -223,7 +242,7 @@ def run_on_ray(pipeline: Pipeline, videos: list[str], address: str | None, *,
                   for video in videos}
         outcomes = _follow(ray, chains, board, pipeline, on_done)
     except KeyboardInterrupt:
-        for chain in locals().get("chains", {}).values():
+        for _plan, chain in locals().get("chains", {}).values():
             for ref in chain.values():
                 ray.cancel(ref, force=True)
         raise
@@ -241,41 +260,43 @@ def run_on_ray(pipeline: Pipeline, videos: list[str], address: str | None, *,
 
 
 def _submit(ray, tasks, job, pipeline: Pipeline, config: Config, video: str,
-            with_model: bool) -> dict[str, Any]:
-    """The tasks of one video, in stage order: {"ingest": ref, track name: ref, ...,
-    "index": ref}."""
+            with_model: bool) -> tuple[Plan, dict[str, Any]]:
+    """(the plan of one video, its tasks: {stage name: ref}), each stage a task given the
+    results of the stages it reads."""
     r = config.ray
     retry = dict(max_retries=r.retries, retry_exceptions=True)
 
     def cpus(name: str) -> float:
         return float(getattr(r, f"{name}_cpus", 1.0))
 
-    chain: dict[str, Any] = {"ingest": ray.remote(tasks.ingest).options(
-        num_cpus=r.ingest_cpus, **retry).remote(job, video, r.ingest_cpus)}
+    plan = pipeline.plan(video)
+    chain: dict[str, Any] = {}
     track = ray.remote(tasks.track)
-    names = pipeline.track_names()
-    beside = [n for n in names if not getattr(get_track(n), "frames", True)]
-    for name in beside + [n for n in names if n not in beside]:
-        model = getattr(get_track(name), "needs", "") == "model" and with_model
-        # what the track reads (captions: text and speech), so on-screen text starts as soon
-        # as the ingest ends, without waiting for speech
-        uses = getattr(get_track(name), "uses", ())
-        earlier = [n for n in chain if n in uses] if name not in beside else []
-        source = None if name in beside else chain["ingest"]
-        chain[name] = track.options(num_cpus=cpus(name), num_gpus=_gpus(config) if model else 0,
-                                    **retry).remote(job, name, video, cpus(name), model, source,
-                                                    tuple(earlier), *[chain[n] for n in earlier])
-    made = [n for n in chain if n != "ingest"]
-    chain["index"] = ray.remote(tasks.index).options(num_cpus=r.index_cpus, **retry).remote(
-        job, video, r.index_cpus, chain["ingest"], tuple(made), *[chain[n] for n in made])
-    return chain
+    for stage in plan.stages:
+        if stage.name == INGEST:
+            chain[INGEST] = ray.remote(tasks.ingest).options(
+                num_cpus=r.ingest_cpus, **retry).remote(job, video, r.ingest_cpus)
+        elif stage.track:
+            model = stage.model and with_model
+            uses = stage.uses()  # on-screen text starts as soon as the ingest ends
+            source = chain[INGEST] if INGEST in stage.reads else None
+            chain[stage.name] = track.options(
+                num_cpus=cpus(stage.name), num_gpus=_gpus(config) if model else 0,
+                **retry).remote(job, stage.name, video, cpus(stage.name), model, source,
+                                uses, *[chain[n] for n in uses])
+        else:
+            made = stage.uses()
+            chain[INDEX] = ray.remote(tasks.index).options(num_cpus=r.index_cpus,
+                                                           **retry).remote(
+                job, video, r.index_cpus, chain[INGEST], made, *[chain[n] for n in made])
+    return plan, chain
 
 
-def _follow(ray, chains: dict[str, dict[str, Any]], board, pipeline: Pipeline,
+def _follow(ray, chains: dict[str, tuple[Plan, dict[str, Any]]], board, pipeline: Pipeline,
             on_done: Callable[[VideoRun], None] | None) -> dict[str, Any]:
     """Wait for every video, showing the job's progress: {video: its VideoRun, or a failure
     line}."""
-    waiting = {chain["index"]: video for video, chain in chains.items()}
+    waiting = {chain[INDEX]: video for video, (_plan, chain) in chains.items()}
     outcomes: dict[str, Any] = {}
     with ExitStack() as bars:
         advance_videos = bars.enter_context(pipeline.progress("videos", len(chains), "video"))
@@ -296,19 +317,18 @@ def _follow(ray, chains: dict[str, dict[str, Any]], board, pipeline: Pipeline,
                     stages[stage][1] = entry["done"]
             for ref in ready:
                 video = waiting.pop(ref)
-                outcomes[video] = _outcome(ray, video, chains[video], pipeline)
+                outcomes[video] = _outcome(ray, video, *chains[video], pipeline)
                 advance_videos(1)
                 if on_done is not None and not isinstance(outcomes[video], str):
                     on_done(outcomes[video])
     return outcomes
 
 
-def _outcome(ray, video: str, chain: dict[str, Any], pipeline: Pipeline):
-    """The video's VideoRun (as `Pipeline.run` makes it), or its failure line."""
+def _outcome(ray, video: str, plan: Plan, chain: dict[str, Any], pipeline: Pipeline):
+    """The video's VideoRun (`assemble`d as a local run's is), or its failure line."""
     from vidqa.cluster.tasks import Failed
-    from vidqa.pipeline import VideoRun, left_out
 
-    results = {}
+    results: dict[str, Outcome] = {}
     for stage, ref in chain.items():
         try:
             results[stage] = ray.get(ref)
@@ -318,16 +338,11 @@ def _outcome(ray, video: str, chain: dict[str, Any], pipeline: Pipeline):
                     "see the Ray logs (`ray logs`, or /tmp/ray/session_latest/logs on the node)")
         if isinstance(results[stage], Failed):
             return results[stage].message
-    tracks = {n: results[n].value for n in pipeline.track_names()  # a local run's order
-              if n in results and results[n].value is not None}
-    warnings = [left_out(n, d.warning) for n, d in results.items()
-                if n not in ("ingest", "index") and d.warning]
-    warnings += [note for d in results.values() for note in getattr(d, "notes", ())]
-    for warning in warnings:
+    run = assemble(plan, results)
+    for warning in run.warnings:
         if pipeline.warn is not None:
             pipeline.warn(warning)
-    seconds = {n: d.seconds for n, d in results.items()}
-    return VideoRun(results["ingest"].value, tracks, seconds, warnings)
+    return run
 
 
-__all__ = ["LOCAL", "connect", "run_on_ray"]
+__all__ = ["LOCAL", "RayExecutor", "connect", "run_on_ray"]

@@ -1,7 +1,8 @@
 """What runs on the Ray workers: one stage of one video per task, through the same `Pipeline`
 methods a local run calls, so a task writes the same cache entries a local run would.
 
-A task returns `Done` (the stage's result) or `Failed` (a `VidqaError`: a bad file, a server
+A task returns an `Outcome` (the stage's result, as `vidqa.plan` has a local run's) or
+`Failed` (a `VidqaError`: a bad file, a server
 that refused; the same on every try, so it is returned, not raised, and Ray does not run it
 again). Anything else it raises, and Ray runs it again (see `vidqa.cluster.driver`). A task
 given a `Failed` from an earlier stage of its video passes it on.
@@ -21,6 +22,7 @@ from typing import Any
 
 from vidqa.config import Config
 from vidqa.errors import VidqaError
+from vidqa.plan import Outcome, VideoRun
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,6 @@ class Job:
     allow_errors: bool = False
     ledger: Any = None  # the servers' ledger actor (a pool of servers), or None
     board: Any = None  # the progress board actor
-
-
-@dataclass
-class Done:
-    value: Any = None
-    seconds: float = 0.0
-    warning: str | None = None
-    notes: list[str] = field(default_factory=list)  # what a track lost on the way
 
 
 @dataclass
@@ -83,16 +77,16 @@ def _pipeline(job: Job, stage: str, cpus: float, model: bool = False):
     return pipeline
 
 
-def _timed(stage: str, work) -> Done | Failed:
+def _timed(stage: str, work) -> Outcome | Failed:
     started = time.perf_counter()
     try:
         value = work()
     except VidqaError as exc:
         return Failed(stage, str(exc))
-    if isinstance(value, Done):
+    if isinstance(value, Outcome):
         value.seconds = round(time.perf_counter() - started, 2)
         return value
-    return Done(value, round(time.perf_counter() - started, 2))
+    return Outcome(value, round(time.perf_counter() - started, 2))
 
 
 def _place(home: str, cwd: str) -> None:
@@ -116,14 +110,14 @@ def check_node(marker: str, videos: list[str], home: str, cwd: str) -> dict:
             "unreadable": [v for v in videos if not os.access(v, os.R_OK)][:3]}
 
 
-def ingest(job: Job, video: str, cpus: float) -> Done | Failed:
+def ingest(job: Job, video: str, cpus: float) -> Outcome | Failed:
     """Probe, decode, select key frames and chunk (cached)."""
     pipeline = _pipeline(job, "ingest", cpus)
     return _timed("ingest", lambda: pipeline.ingest(video))
 
 
 def track(job: Job, name: str, video: str, cpus: float, model: bool, source: Any,
-          names: tuple[str, ...], *earlier: Done | Failed) -> Done | Failed:
+          names: tuple[str, ...], *earlier: Outcome | Failed) -> Outcome | Failed:
     """Track `name` of `video`: from its `Media` when `source` is None (a track that reads no
     frames), else from the ingest result, with the tracks it reads (`names`, `earlier`).
     The value is its segments (None when it cannot run here); `warning` when left out."""
@@ -132,18 +126,18 @@ def track(job: Job, name: str, video: str, cpus: float, model: bool, source: Any
             return upstream
     pipeline = _pipeline(job, name, cpus, model)
 
-    def work() -> Done:
+    def work() -> Outcome:
         made = {n: d.value for n, d in zip(names, earlier) if d.value is not None}
         notes: list[str] = []
         segments, warning = pipeline.make(name, source.value if source is not None
                                           else pipeline.media(video), made, notes=notes)
-        return Done(segments, warning=warning, notes=notes)
+        return Outcome(segments, warning=warning, notes=notes)
 
     return _timed(name, work)
 
 
-def index(job: Job, video: str, cpus: float, source: Done | Failed, names: tuple[str, ...],
-          *made: Done | Failed) -> Done | Failed:
+def index(job: Job, video: str, cpus: float, source: Outcome | Failed, names: tuple[str, ...],
+          *made: Outcome | Failed) -> Outcome | Failed:
     """The video's own search index (embedded here, kept in the shared cache); the value is
     its number of entries."""
     for upstream in (source, *made):
@@ -152,8 +146,6 @@ def index(job: Job, video: str, cpus: float, source: Done | Failed, names: tuple
     pipeline = _pipeline(job, "index", cpus)
 
     def work() -> int:
-        from vidqa.pipeline import VideoRun
-
         run = VideoRun(source.value, {n: d.value for n, d in zip(names, made)
                                       if d.value is not None})
         pipeline.index(run)
@@ -162,4 +154,4 @@ def index(job: Job, video: str, cpus: float, source: Done | Failed, names: tuple
     return _timed("index", work)
 
 
-__all__ = ["Done", "Failed", "Job", "check_node", "index", "ingest", "track"]
+__all__ = ["Failed", "Job", "check_node", "index", "ingest", "track"]

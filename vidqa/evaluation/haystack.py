@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidqa.config import cache_dir
+from vidqa.paths import cache_dir
 from vidqa.errors import VidqaError
 from vidqa.media.ffmpeg import input_args, local_url, run_ffmpeg
 from vidqa.evaluation.needles import Needle

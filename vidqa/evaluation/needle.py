@@ -31,16 +31,20 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 
 from vidqa import __version__
-from vidqa.config import (Config, NeedleConfig, InvalidSetting, parse_depths, parse_lengths,
-                          read_yaml, setting_value)
+from vidqa.config import Config, NeedleConfig, InvalidSetting, read_yaml, setting_value
+from vidqa.evaluation.grid import parse_depths, parse_lengths
 from vidqa.errors import CacheError, ConfigError, VidqaError
 from vidqa.evaluation.haystack import Haystack, build_haystack, needle_start, splice
 from vidqa.evaluation.needles import Needle, get_needles, is_correct
 from vidqa.store import output_folder
-from vidqa.tracks.base import Tools
+from vidqa.tools import Tools
+
+if TYPE_CHECKING:
+    from vidqa.pipeline import Pipeline
 
 EVAL_VERSION = "2"  # 2: the speech track runs in every cell
 MAX_GENERATED_MIN = 60.0  # longer generated haystacks loop a 60-minute one
@@ -143,7 +147,8 @@ def append_result(path: Path, record: dict) -> None:
 def _cell_key(sweep: Sweep, haystack: Haystack, config: Config, length_min: float,
               depth: float, needle: Needle, tools: Tools) -> str:
     captioned = tools.backend is not None
-    stages = ("decode", "select", "chunk", "index", "speech") + (("model",) if captioned else ())
+    stages = ("decode", "select", "chunk", "ocr", "index", "speech") + \
+        (("model",) if captioned else ())
     mode = sweep.mode if sweep.mode != "ask" or sweep.scope == "chunks" else \
         f"ask-{sweep.scope}"  # cells of the default scope keep their keys
     parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), mode,
@@ -170,18 +175,20 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
     fields of its results line."""
     from vidqa.pipeline import Pipeline
 
-    # Captions only with a model (cached ones of an earlier ask sweep are not this cell's).
-    heard = ("speech",) if config.speech.mode != "off" else ()
-    pipeline = Pipeline(config, tools=tools, cache_root=work_root,
-                        tracks=None if tools.backend is not None else ("ocr", *heard))
+    from vidqa.tracks.base import get_track, track_names
+
+    # Tracks of the model only with a model (cached captions of an earlier ask sweep are not
+    # this cell's); the others when they can run here.
+    tracks = None if tools.backend is not None else tuple(
+        n for n in track_names() if get_track(n).needs != "model"
+        and get_track(n)(config, tools).unavailable() is None)
+    pipeline = Pipeline(config, tools=tools, cache_root=work_root, tracks=tracks)
     cache = getattr(tools.ocr_engine(), "cache", None)
     before = (cache.hits, cache.misses) if cache is not None else (0, 0)
     run = pipeline.run(str(cell.video))
-    result, lines = run.ingest, run.tracks.get("ocr", [])
-    seconds = {"ingest": run.seconds["ingest"], "ocr": run.seconds.get("ocr", 0.0),
-               "speech": run.seconds.get("speech", 0.0)}
-    if "captions" in run.tracks:
-        seconds["caption"] = run.seconds["captions"]
+    result = run.ingest
+    seconds = {"ingest": run.seconds["ingest"],
+               **{name: run.seconds.get(name, 0.0) for name in pipeline.track_names()}}
     out = {}
     needle = cell.needle
     with _timed(seconds, "find"):
@@ -199,8 +206,7 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
         "tokens_uniform": s.tokens_uniform,
         "needle_keyframes": sum(1 for k in result.keyframes
                                 if cell.contains(k.pts_s)),
-        "text_lines": len(lines),
-        "speech_segments": len(run.tracks.get("speech", [])),
+        "segments": {name: len(segs) for name, segs in run.tracks.items()},
         "hits": [{"rank": i + 1, "time_s": round(h.time_s, 3), "start_s": h.start_s,
                   "end_s": h.end_s, "kind": h.kind, "text": h.text, "score": h.score,
                   "refined_by": h.refined_by, "right": ok}
@@ -209,17 +215,10 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
         "recall_at_k": rank is not None,
         "time_error_s": round(abs(hits[rank - 1].time_s - cell.start_s), 3) if rank else None,
     })
-    if sweep.mode == "ask" and sweep.scope == "chunks":
-        from vidqa.model.answers import ask
-
-        m = config.model
+    if sweep.mode == "ask":  # the chunks scope answers from the hits find just pinned
         with _timed(seconds, "answer"):
-            reply = ask(result, run.captions, tools.backend, needle.prompt(), hits=hits,
-                        max_new_tokens=m.max_new_tokens, temperature=m.temperature,
-                        speech=run.segments(["speech"], ["speech"]))
-    elif sweep.mode == "ask":
-        with _timed(seconds, "answer"):
-            _, reply = pipeline.ask([], needle.prompt(), scope=sweep.scope, runs=[run])
+            _, reply = pipeline.ask([], needle.prompt(), scope=sweep.scope, runs=[run],
+                                    hits=hits if sweep.scope == "chunks" else None)
     if sweep.mode == "ask":
         out.update({"answer": reply.text, "correct": is_correct(needle, reply.text),
                     "answer_chunks": reply.chunks, "scope": sweep.scope,
@@ -347,17 +346,22 @@ def _haystack_for(sweep: Sweep, on_status) -> Haystack:
     return build_haystack(minutes=minutes, seed=sweep.seed, on_status=on_status)
 
 
-def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, *, config: Config | None = None,
-                backend=None, ocr: bool = True, keep_videos: bool = False,
-                on_cell: Callable[[dict, bool], None] | None = None,
+def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, pipeline: Pipeline | None = None, *,
+                keep_videos: bool = False, on_cell: Callable[[dict, bool], None] | None = None,
                 on_status: Callable[[str], None] | None = None) -> Report:
     """Run (or resume) the sweep in `out_dir`: results.jsonl, heatmap.png, and the Report.
 
-    `backend` is the model for ask mode. `on_cell(record, skipped)` follows the cells;
+    `pipeline` gives the settings and what its runs share (`Tools`: the model for ask mode,
+    the OCR engine, the embedder); each cell runs through a `Pipeline` of its own settings
+    (the selector) and those tools. `on_cell(record, skipped)` follows the cells;
     `on_status(text)` reports the slow steps (making the haystack).
     """
+    from vidqa.pipeline import Pipeline
+
     sweep = sweep.validated()
-    config = config or Config()
+    pipeline = pipeline or Pipeline()
+    config, backend = pipeline.config, pipeline.backend
+    ocr = config.ocr.mode != "off"
     if sweep.mode == "ask" and backend is None:
         raise VidqaError("ask mode needs a model: pass -m/--model (and -b openai for a server)")
     if sweep.mode == "find" and not ocr:
@@ -371,19 +375,20 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, *, config: Config | No
         raise VidqaError(f"cannot write results to '{out}': {exc.strerror}; pass -o a folder "
                          "you can write to") from None
     with _locked(out):
-        return _needle_eval(sweep, out, config, backend, ocr, keep_videos, on_cell, on_status)
+        return _needle_eval(sweep, out, config, pipeline.tools, keep_videos, on_cell,
+                            on_status)
 
 
-def _needle_eval(sweep: Sweep, out: Path, config: Config, backend, ocr: bool, keep_videos: bool,
+def _needle_eval(sweep: Sweep, out: Path, config: Config, tools: Tools, keep_videos: bool,
                  on_cell, on_status) -> Report:
-    from vidqa.tracks.ocr import engine_for
+    from vidqa.tracks.ocr_engine import engine_for
 
     results_path = out / "results.jsonl"
     needles = get_needles(sweep.needles)
     haystack = _haystack_for(sweep, on_status)
-    tools = Tools(config, backend=backend, engine_set=True,
-                  engine=engine_for("on", config.index.ocr_threads,
-                                    config.index.ocr_size) if ocr else None)
+    if config.ocr.mode != "off" and tools.ocr_engine() is None:  # "auto", OCR not installed
+        engine_for("on")  # raises the install hint
+    backend = tools.backend
     tools.search_embedder()
     finished = {r.get("key"): r for r in read_results(results_path)}
     report = Report(sweep, [], results_path)

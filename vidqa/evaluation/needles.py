@@ -31,7 +31,8 @@ import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from vidqa.config import cache_dir, read_yaml
+from vidqa.config import read_yaml
+from vidqa.paths import cache_dir
 from vidqa.errors import ConfigError, VidqaError
 from vidqa.media.ffmpeg import local_url, run_ffmpeg
 from vidqa.media.probe import probe

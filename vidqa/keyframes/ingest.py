@@ -18,7 +18,8 @@ from pathlib import Path
 
 from vidqa import __version__
 from vidqa.keyframes.chunking import Chunk, make_chunks
-from vidqa.config import Config, cores
+from vidqa.config import Config
+from vidqa.paths import cores
 from vidqa.media.decode import Frame, FrameReader, frame_size
 from vidqa.errors import CacheError, DecodeError
 from vidqa.keyframes.selection import (POLICY_VERSION, Keyframe, KeyframeSelector, Scene,

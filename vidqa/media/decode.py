@@ -24,7 +24,8 @@ from fractions import Fraction
 import ffmpeg
 import numpy as np
 
-from vidqa.config import DecodeConfig, cores
+from vidqa.config import DecodeConfig
+from vidqa.paths import cores
 from vidqa.errors import DecodeError
 from vidqa.media.ffmpeg import INPUT_OPTIONS, LogProblems, command, ffmpeg_exe, local_url
 from vidqa.media.probe import VideoInfo

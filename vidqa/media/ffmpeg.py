@@ -3,9 +3,12 @@
 ffmpeg comes with the install: the static build inside `imageio-ffmpeg`. `VIDQA_FFMPEG` (or
 imageio-ffmpeg's own `IMAGEIO_FFMPEG_EXE`) points at another binary. Calls follow whisper's
 `audio.py`: `-nostdin`, `-hide_banner`, file names as arguments (never through a shell). Every
-run goes through `command` (and `run_ffmpeg`, which raises one line); its log is read one way,
-by `LogProblems`, so an error holds ffmpeg's most telling message (truncated or corrupt data
-first) and the file's name.
+command line comes from `command`. A run that writes a file goes through `run_ffmpeg`, which
+raises one line; the readers that take ffmpeg's output from a pipe as it comes (the frame
+decode `vidqa.media.decode.FrameReader`, `vidqa.media.audio.AudioReader`,
+`vidqa.media.subtitles.read_stream`) and `first_error` start their own process. Every log is
+read one way, by `LogProblems`, so an error holds ffmpeg's most telling message (truncated or
+corrupt data first) and the file's name.
 
 A file name is never handed to FFmpeg (the binary or PyAV) as it was given: FFmpeg reads
 `http:x.mp4`, `concat:a|b` or `file:x.mp4` as URLs, and `-o.mp4` as an option. Every input is
@@ -77,8 +80,8 @@ def command(args: list[str], *, loglevel: str = "level+error") -> list[str]:
 def run_ffmpeg(args: list[str], what: str, fix: str, *,
                error: type[VidqaError] = VidqaError) -> None:
     """Run ffmpeg to write a file (`-y`): on failure raise `error` as one line, "`what`: ffmpeg
-    failed (its most telling message); `fix`". Every ffmpeg run but the streaming decode
-    (`vidqa.media.decode.FrameReader`, which reads the same log the same way) comes here."""
+    failed (its most telling message); `fix`". Every run that writes a file comes here (the
+    readers on a pipe start their own: see the module's note)."""
     proc = subprocess.run(command(["-y", *args]), capture_output=True, text=True,
                           errors="replace", check=False)
     if proc.returncode != 0:

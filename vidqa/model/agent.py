@@ -1,9 +1,10 @@
 """Agentic search: the model answers through tools vidqa runs, one call per turn, until it has
 the evidence (as Microsoft's Deep Video Discovery does on LVBench).
 
-Tools: `search` the index (captions, events, on-screen text, speech, with times), read the
-`summaries` or the `transcript` of a time range, `inspect` a short range's frames at a higher
-frame rate (they come back as images, each after its time). Calls are JSON objects in the
+Tools: `search` the index (every track's lines, with times), read a time range of a track
+(each track declares its reader: `summaries` for the captions, `transcript` for speech,
+`screen_text` for on-screen text), `inspect` a short range's frames at a higher frame rate
+(they come back as images, each after its time). Calls are JSON objects in the
 reply text, `{"tool": NAME, "args": {...}}`, or `{"answer": "..."}`, so they work over every
 backend (a local model and any OpenAI-compatible server alike). A reply that is neither is asked
 again once, then the run stops and says so; so does a run that reaches its step limit. Every
@@ -31,21 +32,29 @@ _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 @dataclass
 class AgentTools:
-    """What the agent may call, over one video."""
+    """What the agent may call, over one video: `search`, `inspect`, and the tracks' readers
+    (tool name -> (what it reads, for the prompt; the lines of a time range))."""
 
     duration_s: float
     search: Callable[[str], list[str]]
-    summaries: Callable[[float, float], list[str]]
-    transcript: Callable[[float, float], list[str]]
     inspect: Callable[[float, float], list[tuple[float, str]]]  # (pts_s, JPEG path)
+    readers: dict[str, tuple[str, Callable[[float, float], list[str]]]]
+
+    def names(self) -> tuple[str, ...]:
+        return ("search", *self.readers, "inspect")
+
+    def listing(self) -> str:
+        """The readers' lines of the agent's prompt."""
+        return "".join(f'- {name}: {{"tool": "{name}", "args": {{"start_s": 0, "end_s": 300}}}} '
+                       f"{about}\n" for name, (about, _read) in self.readers.items())
 
 
 class _Malformed(Exception):
     pass
 
 
-def parse_call(reply: str) -> dict:
-    """The JSON object of a reply: {"answer": ...} or {"tool": ..., "args": {...}}."""
+def parse_call(reply: str, tools: tuple[str, ...]) -> dict:
+    """The JSON object of a reply: {"answer": ...} or {"tool": one of `tools`, "args": {...}}."""
     text = strip_reasoning(reply).strip()
     fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL)
     found = fenced.group(1) if fenced else (_OBJECT.search(text).group(0)
@@ -60,7 +69,7 @@ def parse_call(reply: str) -> dict:
         raise _Malformed("not a JSON object")
     if "answer" in call:
         return {"answer": str(call["answer"])}
-    if call.get("tool") not in ("search", "summaries", "transcript", "inspect"):
+    if call.get("tool") not in tools:
         raise _Malformed(f"unknown tool {call.get('tool')!r}")
     args = call.get("args") if isinstance(call.get("args"), dict) else {}
     return {"tool": call["tool"], "args": args}
@@ -93,7 +102,7 @@ def run_tool(tools: AgentTools, call: dict) -> tuple[list[dict], str]:
         return items, f"{len(frames[:INSPECT_MAX_FRAMES])} frames of {start:.1f}-{end:.1f} s"
     else:
         start, end = _range(args, tools.duration_s)
-        lines = (tools.summaries if name == "summaries" else tools.transcript)(start, end)
+        lines = tools.readers[name][1](start, end)
     text = "\n".join(lines) or "(nothing)"
     if len(text) > MAX_RESULT_CHARS:
         text = text[:MAX_RESULT_CHARS] + "\n(cut short)"
@@ -105,7 +114,7 @@ def ask_agent(tools: AgentTools, backend: Backend, question: str, *, max_steps: 
     """The model's answer after at most `max_steps` tool calls; the trace of every step."""
     messages = [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
                 {"role": "user", "content": [{"type": "text", "text": AGENT_PROMPT.format(
-                    duration=tools.duration_s, question=question)}]}]
+                    duration=tools.duration_s, readers=tools.listing(), question=question)}]}]
     trace: list[dict] = []
     retried = False
     warning = None
@@ -114,7 +123,7 @@ def ask_agent(tools: AgentTools, backend: Backend, question: str, *, max_steps: 
                                          temperature=temperature)
         messages.append({"role": "assistant", "content": [{"type": "text", "text": reply}]})
         try:
-            call = parse_call(reply)
+            call = parse_call(reply, tools.names())
             if "answer" in call:
                 trace.append({"step": step, "answer": call["answer"]})
                 cited = citations_in(call["answer"], 0.0, tools.duration_s) or \

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from vidqa.model.backends.base import Backend
 from vidqa.model.captions import VideoCaptions, strip_reasoning
 from vidqa.model.messages import answer_messages
-from vidqa.model.prompts import MAP_PROMPT, REDUCE_PROMPT, SAID
+from vidqa.model.prompts import LINE, MAP_PROMPT, REDUCE_PROMPT
 from vidqa.errors import VidqaError
 from vidqa.timecode import Timed
 
@@ -105,10 +105,11 @@ def chunks_from_hits(hits, captions: VideoCaptions, top_k: int, neighbours: int 
 
 
 def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top_k: int = 2,
-        max_new_tokens: int = 512, temperature: float = 0.0, hits=None, speech=()) -> Answer:
+        max_new_tokens: int = 512, temperature: float = 0.0, hits=None, lines=()) -> Answer:
     """Answer `question` about an ingested and captioned video. `hits` (from the vector index)
-    choose the chunks whose frames the model sees; without them, shared words do. What is
-    said during those chunks (`speech`, segments) comes among their frames."""
+    choose the chunks whose frames the model sees; without them, shared words do. The tracks'
+    lines during those chunks (`lines`: (label, segment), what is said, what is on screen)
+    come among their frames."""
     if hits:
         chosen = chunks_from_hits(hits, captions, top_k)
     else:
@@ -116,8 +117,8 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
     by_index = {c.index: c for c in result.chunks}
     frames = [kf for i in chosen for kf in by_index[i].keyframes]
     summaries = [(c.start_s, c.end_s, c.summary) for c in captions.chunks]
-    said = [s for s in speech if any(s.overlaps(by_index[i]) for i in chosen)]
-    messages = answer_messages(question, summaries, frames, result.image_path, said)
+    during = [(label, s) for label, s in lines if any(s.overlaps(by_index[i]) for i in chosen)]
+    messages = answer_messages(question, summaries, frames, result.image_path, during)
     text, warning = generate_answer(backend, messages, max_new_tokens=max_new_tokens,
                                     temperature=temperature)
     cited = citations_in(text, 0.0, captions.duration_s)
@@ -129,10 +130,10 @@ def ask(result, captions: VideoCaptions, backend: Backend, question: str, *, top
 
 
 def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: int = 40,
-            max_new_tokens: int = 512, temperature: float = 0.0, speech=()) -> Answer:
-    """A whole-video answer by map-reduce over chunk summaries and what is said (`speech`,
-    each line at its time among them): each batch of lines yields notes, then the notes
-    yield the answer (one call when the video is short)."""
+            max_new_tokens: int = 512, temperature: float = 0.0, lines=()) -> Answer:
+    """A whole-video answer by map-reduce over chunk summaries and the tracks' lines (`lines`:
+    (label, segment), each at its time among them): each batch of lines yields notes, then
+    the notes yield the answer (one call when the video is short)."""
     warnings: list[str] = []
 
     def call(text: str) -> str:
@@ -143,10 +144,10 @@ def ask_all(captions: VideoCaptions, backend: Backend, question: str, *, batch: 
             warnings.append(warning)
         return reply
 
-    timeline = sorted([(c.start_s, c.end_s, False, c.summary) for c in captions.chunks] +
-                      [(s.start_s, s.end_s, True, s.text.strip()) for s in speech])
-    lines = [SAID.format(time=f"[{start:.1f}-{end:.1f} s]", text=text) if said else
-             f"[{start:.1f}-{end:.1f} s] {text}" for start, end, said, text in timeline]
+    timeline = sorted([(c.start_s, c.end_s, "", c.summary) for c in captions.chunks] +
+                      [(s.start_s, s.end_s, label, s.text.strip()) for label, s in lines])
+    lines = [LINE.format(time=f"[{start:.1f}-{end:.1f} s]", label=label, text=text) if label
+             else f"[{start:.1f}-{end:.1f} s] {text}" for start, end, label, text in timeline]
     if len(lines) <= batch:
         text = call(REDUCE_PROMPT.format(question=question, notes="\n".join(lines)))
     else:
@@ -200,18 +201,18 @@ def thin_keyframes(keyframes: list, count: int) -> list | None:
     return [kf for kf in keyframes if id(kf) in must or id(kf) in picked]
 
 
-def ask_full(result, backend: Backend, question: str, *, speech=(), shown=(),
+def ask_full(result, backend: Backend, question: str, *, lines=(),
              context: int, max_new_tokens: int = 512, temperature: float = 0.0,
              fallback=None) -> Answer:
     """Answer from every key frame of the video in one request (each after its time, with what
-    is said and shown at their times), thinned to fit `context` tokens when needed; when even
-    one frame per scene and per event does not fit, `fallback()` answers (retrieval), and the
-    answer says so."""
+    is said and shown at their times: `lines`, (label, segment)), thinned to fit `context`
+    tokens when needed; when even one frame per scene and per event does not fit,
+    `fallback()` answers (retrieval), and the answer says so."""
     from vidqa.model.messages import full_messages
 
     frames = list(result.keyframes)
     per_frame = result.stats.tokens_per_frame + LABEL_TOKENS
-    text = sum(len(s.text) + 24 for s in [*speech, *shown]) / CHARS_PER_TOKEN
+    text = sum(len(s.text) + len(label) + 24 for label, s in lines) / CHARS_PER_TOKEN
     room = context - max_new_tokens - PROMPT_SLACK_TOKENS - int(text)
     strategy = f"full: all {len(frames)} key frames"
     if len(frames) * per_frame > room:
@@ -231,7 +232,7 @@ def ask_full(result, backend: Backend, question: str, *, speech=(), shown=(),
         strategy = (f"full, thinned: {len(thinned)} of {len(frames)} key frames (every scene's "
                     f"first and every change kept) to fit {context:,} tokens")
         frames = thinned
-    messages = full_messages(question, frames, result.image_path, speech, shown)
+    messages = full_messages(question, frames, result.image_path, lines)
     reply, warning = generate_answer(backend, messages, max_new_tokens=max_new_tokens,
                                      temperature=temperature)
     cited = citations_in(reply, 0.0, result.stats.end_s) or [Citation(0.0, result.stats.end_s)]

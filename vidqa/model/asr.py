@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidqa.config import cores
+from vidqa.paths import cores
 from vidqa.errors import BackendError, one_line, tell
 from vidqa.store import atomic_write_text, building
+from vidqa.timecode import Timed
 
 if TYPE_CHECKING:
     from vidqa.media.audio import AudioDamage
@@ -77,14 +78,14 @@ OFFLINE: dict[str, OfflineModel] = {
 
 
 @dataclass(frozen=True)
-class Word:
+class Word(Timed):
     start_s: float
     end_s: float
     text: str
 
 
 @dataclass(frozen=True)
-class Utterance:
+class Utterance(Timed):
     """One recognised stretch of speech: times on the file's timeline, its words."""
 
     start_s: float
@@ -129,7 +130,7 @@ def _sha256(paths: list[Path]) -> str:
 def offline_model_dir(name: str) -> Path:
     """The folder of offline model `name` (model.bin assembled from its parts, checked), made
     once in vidqa's cache; a BackendError says what to install or that a file is wrong."""
-    from vidqa.config import cache_dir
+    from vidqa.paths import cache_dir
 
     model = OFFLINE[name]
     wrong = [f"{d}=={v}" for d, v in model.packages if _installed_version(d) != v]

@@ -28,7 +28,7 @@ from vidqa.model.backends.base import Backend
 from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
 from vidqa.model.messages import caption_messages
-from vidqa.model.prompts import CAPTION_PROMPT, CAPTION_RETRY, SAID, SYSTEM, TEXT_LINES
+from vidqa.model.prompts import CAPTION_PROMPT, CAPTION_RETRY, LINE, SYSTEM, TEXT_LINES
 from vidqa.errors import one_line
 from vidqa.store import atomic_write_text, write_error
 from vidqa.timecode import Timed, parse_time
@@ -248,7 +248,7 @@ def captions_key(backend_name: str, model: str, max_new_tokens: int, temperature
                  identity: str = "") -> str:
     """What a cached caption depends on besides the chunk: backend, model, the server or
     weights behind the name (`identity`), prompt, sampling."""
-    shown = [p.version for p in (CAPTION_PROMPT, SYSTEM, SAID, TEXT_LINES)]
+    shown = [p.version for p in (CAPTION_PROMPT, SYSTEM, LINE, TEXT_LINES)]
     payload = json.dumps([backend_name, model, identity, shown, max_new_tokens, temperature])
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 

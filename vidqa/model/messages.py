@@ -1,7 +1,8 @@
 """Model-facing content: every key frame enters as `<t seconds>` text, then its image.
 
-What is said enters among the frames by time, each line after its own `<t seconds>` (as
-LongVideoBench's loader interleaves subtitles with frames): `<13.4 seconds> Said: ...`.
+What tracks hold enters among the frames by time, each line after its own `<t seconds>` and
+its track's label (as LongVideoBench's loader interleaves subtitles with frames):
+`<13.4 seconds> Said: ...`, `<20.0 seconds> On screen: ...`.
 
 Qwen3-VL was trained with text timestamps before frames (text-timestamp alignment). vidqa never
 hands key frames over as a uniform-rate video: frames picked by content are not evenly spaced,
@@ -17,8 +18,12 @@ from pathlib import Path
 from vidqa.model.backends.base import Message
 from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
+from vidqa.timecode import Timed
 from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, FULL_CONTEXT,
-                                 SAID, SHOWN, SYSTEM, TEXT_LINES)
+                                 LINE, SYSTEM, TEXT_LINES)
+
+
+SAID_LABEL = "Said"  # the speech lines a caption prompt places among its frames
 
 
 def timestamp_label(pts_s: float) -> str:
@@ -27,22 +32,18 @@ def timestamp_label(pts_s: float) -> str:
 
 
 def frame_items(keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], Path],
-                speech: Sequence = (), shown: Sequence = ()) -> list[dict]:
+                lines: Sequence[tuple[str, Timed]] = ()) -> list[dict]:
     """Interleaved content items in time order: each frame's time as text, then the frame;
-    each speech segment (`speech`, Timed with a text) as its time and what was said, and each
-    on-screen text line (`shown`) as its time and the text, after the frames shown at or
-    before it."""
+    each line (`lines`: (label, a Timed with a text), "Said" for what is said) as its time,
+    its label and its text, after the frames shown at or before it."""
     timeline = sorted([(kf.pts_s, 0, i) for i, kf in enumerate(keyframes)] +
-                      [(s.start_s, 1, i) for i, s in enumerate(speech)] +
-                      [(s.start_s, 2, i) for i, s in enumerate(shown)])
+                      [(line.start_s, 1, i) for i, (_label, line) in enumerate(lines)])
     items: list[dict] = []
     for t, kind, i in timeline:
         if kind == 1:
-            items.append({"type": "text", "text": SAID.format(
-                time=timestamp_label(t), text=speech[i].text.strip())})
-        elif kind == 2:
-            items.append({"type": "text", "text": SHOWN.format(
-                time=timestamp_label(t), text=shown[i].text.strip())})
+            label, line = lines[i]
+            items.append({"type": "text", "text": LINE.format(
+                time=timestamp_label(t), label=label, text=line.text.strip())})
         else:
             kf = keyframes[i]
             items.append({"type": "text", "text": timestamp_label(kf.pts_s)})
@@ -60,7 +61,7 @@ def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path],
                      text_lines: Sequence = (), speech: Sequence = ()) -> list[Message]:
     """The conversation that asks for one chunk's summary and timestamped events (with what
     is said among the frames, and the chunk's on-screen text lines, when there are any)."""
-    content = frame_items(chunk.keyframes, image_path, speech)
+    content = frame_items(chunk.keyframes, image_path, [(SAID_LABEL, s) for s in speech])
     if text_lines:
         content.append(text_track_item(text_lines))
     content.append({"type": "text",
@@ -70,26 +71,26 @@ def caption_messages(chunk: Chunk, image_path: Callable[[Keyframe], Path],
 
 
 def answer_messages(question: str, summaries: Sequence[tuple[float, float, str]],
-                    keyframes: Sequence[Keyframe],
-                    image_path: Callable[[Keyframe], Path], speech: Sequence = ()) -> list[Message]:
+                    keyframes: Sequence[Keyframe], image_path: Callable[[Keyframe], Path],
+                    lines: Sequence[tuple[str, Timed]] = ()) -> list[Message]:
     """A question over chunk summaries (with their time ranges) and the frames of the chunks
-    most likely to hold the answer, with what is said during them among the frames."""
-    lines = [f"[{start:.1f} s - {end:.1f} s] {text}" for start, end, text in summaries]
+    most likely to hold the answer, with the tracks' lines during them among the frames."""
+    rows = [f"[{start:.1f} s - {end:.1f} s] {text}" for start, end, text in summaries]
     content: list[dict] = [{"type": "text",
-                            "text": ANSWER_CONTEXT.format(summaries="\n".join(lines))}]
-    content += frame_items(keyframes, image_path, speech)
+                            "text": ANSWER_CONTEXT.format(summaries="\n".join(rows))}]
+    content += frame_items(keyframes, image_path, lines)
     content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
             {"role": "user", "content": content}]
 
 
 def full_messages(question: str, keyframes: Sequence[Keyframe],
-                  image_path: Callable[[Keyframe], Path], speech: Sequence = (),
-                  shown: Sequence = ()) -> list[Message]:
-    """A question over the whole video: every key frame given, each after its time, with
-    what is said and what is written on screen at their times, in one request."""
+                  image_path: Callable[[Keyframe], Path],
+                  lines: Sequence[tuple[str, Timed]] = ()) -> list[Message]:
+    """A question over the whole video: every key frame given, each after its time, with the
+    tracks' lines (what is said, what is written on screen) at their times, in one request."""
     content: list[dict] = [{"type": "text", "text": FULL_CONTEXT.text}]
-    content += frame_items(keyframes, image_path, speech, shown)
+    content += frame_items(keyframes, image_path, lines)
     content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
             {"role": "user", "content": content}]

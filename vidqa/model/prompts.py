@@ -27,8 +27,10 @@ SYSTEM = Prompt("system", "system-v2", (
     "written like <12.5 seconds>. What is said in the video comes among the frames the same "
     "way, like <13.4 seconds> Said: ... Refer to moments by those times, in seconds."))
 
-# One line of speech among the frames: its time label, then what was said.
-SAID = Prompt("said", "said-v1", "{time} Said: {text}")
+# One line of a track among the frames: its time label, the track's label ("Said", "On
+# screen"), then the text. Its version is that of the speech line it generalises, whose text for
+# speech it keeps, so captions cached before keep their keys.
+LINE = Prompt("line", "said-v1", "{time} {label}: {text}")
 
 CAPTION_PROMPT = Prompt("captions", "captions-v2", (
     "These frames cover {start:.1f} to {end:.1f} seconds of the video. Describe what happens. "
@@ -52,22 +54,16 @@ CAPTION_RETRY = {
 
 TEXT_LINES = Prompt("text-lines", "text-lines-v1", "On-screen text (OCR):\n{rows}")
 
-# One line of on-screen text among the frames (the whole-video scope): its time, then the text.
-SHOWN = Prompt("shown", "shown-v1", "{time} On screen: {text}")
-
 FULL_CONTEXT = Prompt("answer-full", "answer-full-v1", (
     "The whole video follows: its key frames in time order, each after its time, with what is "
     "said and what is written on screen at their times."))
 
-AGENT_PROMPT = Prompt("agent", "agent-v1", (
+AGENT_PROMPT = Prompt("agent", "agent-v2", (
     "Answer a question about a video of {duration:.1f} seconds. You cannot see it yet: use "
     "these tools, one per turn, until you have the evidence.\n"
     "- search: {{\"tool\": \"search\", \"args\": {{\"query\": \"words\"}}}} finds moments "
-    "(captions, events, on-screen text, speech) with their times\n"
-    "- summaries: {{\"tool\": \"summaries\", \"args\": {{\"start_s\": 0, \"end_s\": 300}}}} "
-    "reads what happens in a time range\n"
-    "- transcript: {{\"tool\": \"transcript\", \"args\": {{\"start_s\": 0, \"end_s\": 300}}}} "
-    "reads what is said in a time range\n"
+    "(every track's lines: captions, on-screen text, speech, ...) with their times\n"
+    "{readers}"
     "- inspect: {{\"tool\": \"inspect\", \"args\": {{\"start_s\": 40, \"end_s\": 45}}}} shows "
     "the frames of a short range at a higher frame rate\n"
     "Reply with one JSON object only: a tool call as above, or {{\"answer\": \"...\"}} citing "
@@ -97,6 +93,6 @@ REFINE_PROMPT = Prompt("refine", "refine-v1", (
     "These frames come from a video, each after its time. At which time does "
     "this begin: \"{text}\"? Answer with the time in seconds only, like 12.5."))
 
-PROMPTS = (SYSTEM, SAID, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES, SHOWN,
+PROMPTS = (SYSTEM, LINE, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES,
            FULL_CONTEXT, AGENT_PROMPT, AGENT_RETRY, ANSWER_CONTEXT, ANSWER_PROMPT, MAP_PROMPT,
            REDUCE_PROMPT, REFINE_PROMPT)

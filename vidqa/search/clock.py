@@ -563,7 +563,7 @@ class ClockLookup:
         return bool(self.map.stretches)
 
     def to_dict(self) -> dict:
-        """One video's part of the `find --at --json` document (README, "Wall-clock time")."""
+        """One video's part of the `find --at --json` document (docs/commands.md, "Wall-clock time")."""
         first = self.matches[0] if self.matches else None
         return {"video": self.video, "wall": self.wall, "found": first is not None,
                 "time_s": first.time_s if first else None,

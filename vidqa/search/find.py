@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vidqa.config import Config, cache_dir
+from vidqa.config import Config
+from vidqa.paths import cache_dir
 from vidqa.errors import VidqaError
 from vidqa.keyframes.ingest import IngestResult
 from vidqa.search.lexical import STOPWORDS
@@ -228,21 +229,22 @@ def refine(found: list[Found], results: dict[str, IngestResult], config: Config,
     them) are pinned to the first word that matches `query` (`words`: the same key -> the
     segment's word times); the top caption and event hits by the model on 4 fps frames (when a
     `backend` is given)."""
+    words, pinned = words or {}, pinned or {}
+    timed = set(words) | set(pinned)  # hits that know their own times: no model needed
     for hit in found:
         key = (hit.video, hit.start_s, hit.end_s, hit.text)
-        spoken = (words or {}).get(key)
-        if hit.kind == "speech" and spoken:
-            at = refine_speech_hit(hit, spoken, query)
+        if words.get(key):
+            at = refine_speech_hit(hit, words[key], query)
             if at is not None:
                 hit.refined_s, hit.refined_by = at, "words"
-        elif hit.kind == "text" and (pinned or {}).get(key) is not None:
+        elif pinned.get(key) is not None:
             hit.refined_s, hit.refined_by = hit.start_s, "ocr"
     if backend is None:
         return found
     with tempfile.TemporaryDirectory(prefix="vidqa-refine-") as scratch:
         for hit in found[:top]:
             result = results.get(hit.video)
-            if result is not None and hit.kind not in ("text", "speech"):
+            if result is not None and (hit.video, hit.start_s, hit.end_s, hit.text) not in timed:
                 at = refine_visual_hit(result, hit, backend, config, Path(scratch))
                 if at is not None:
                     hit.refined_s, hit.refined_by = at, "model"

@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from vidqa.errors import BackendError, VidqaError
-from vidqa.serve.app import heartbeat_while, read_json, service_of, sse, threaded
+from vidqa.serve.http import heartbeat_while, read_json, service_of, sse, threaded
 from vidqa.serve.library import Refused
+from vidqa.scopes import SCOPES
 from vidqa.timecode import format_hms
 
 MODEL = "vidqa"
-SCOPES = ("chunks", "all", "full", "agent")
 
 
 def model_ids(service) -> list[str]:

@@ -9,21 +9,18 @@ would add pydantic and little else.
 The guards (`vidqa.serve.guard`) run before any route: the `Host` must name this server, a
 request another site's page sent is refused (CORS is off unless origins are named), the API
 key when one is set, body limits. Errors have OpenAI's shape: `{"error": {"message", "type",
-"param", "code"}}`.
+"param", "code"}}`. The routes live in `vidqa.serve.pages` (the page's API) and
+`vidqa.serve.api` (OpenAI's and vidqa's); what they share, in `vidqa.serve.http`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,17 +28,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vidqa.errors import BackendError, VidqaError
+from vidqa.serve import api, pages
 from vidqa.serve.guard import TooLarge, mib, error_response, guarded
+from vidqa.serve.http import STATIC
 from vidqa.serve.library import Refused
 from vidqa.serve.service import Service
-
-STATIC = Path(__file__).parent / "static"
-
-
-def service_of(request: Request) -> Service:
-    """The `Service` a route serves."""
-    return request.app.state.service
-
 
 def create_app(service: Service, *, api_key: str | None = None,
                cors_origins: tuple[str, ...] = (), max_body_mb: float | None = None,
@@ -50,8 +41,6 @@ def create_app(service: Service, *, api_key: str | None = None,
     """The ASGI application serving `service` behind the guards (`vidqa.serve.guard`); the
     address it listens on (`host`), the extra host names, origins and limits default to the
     service's settings."""
-    from vidqa.serve import api, pages
-
     settings = service.config.serve
     routes = [
         Route("/", pages.index),
@@ -109,54 +98,6 @@ def create_app(service: Service, *, api_key: str | None = None,
                    cors_origins=tuple(cors_origins or settings.cors_origins), api_key=api_key,
                    max_body_bytes=int((max_body_mb or settings.max_body_mb) * 2**20),
                    max_upload_bytes=app.state.max_upload_bytes)
-
-
-async def threaded(func, *args, **kwargs):
-    """Run blocking pipeline work in the thread pool."""
-    return await run_in_threadpool(func, *args, **kwargs)
-
-
-def is_json(content_type: str) -> bool:
-    """Whether a Content-Type says JSON (`application/json`, `application/x+json`)."""
-    kind = content_type.split(";", 1)[0].strip().lower()
-    return kind == "application/json" or (kind.startswith("application/")
-                                          and kind.endswith("+json"))
-
-
-async def read_json(request: Request) -> dict:
-    """The request's JSON object, or an error that says what is wrong: 415 for a body sent as
-    anything but JSON (a form, `text/plain`: what another site's page can send unasked), 400
-    for a body that is not a JSON object."""
-    if not is_json(request.headers.get("content-type", "")):
-        raise Refused("send the body as JSON with 'Content-Type: application/json' (got "
-                      f"{request.headers.get('content-type') or 'none'})", 415,
-                      "unsupported_media_type")
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused(f"the request body is not JSON ({exc}); send a JSON object", 400,
-                      "invalid_json") from None
-    if not isinstance(body, dict):
-        raise Refused("the request body must be a JSON object", 400, "invalid_json")
-    return body
-
-
-def sse(data: Any, event: str | None = None) -> bytes:
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-async def heartbeat_while(work, *, every_s: float = 5.0, note=None):
-    """Run `work()` in a thread; yield SSE comments every `every_s` while it runs (so a client
-    and the proxies between keep the stream open), then the result (or raise its error)."""
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(None, work)
-    while True:
-        done, _ = await asyncio.wait({future}, timeout=every_s)
-        if done:
-            break
-        yield (f": {note() if note else 'working'}\n\n").encode()
-    yield future.result()
 
 
 class Server:

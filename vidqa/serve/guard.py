@@ -15,7 +15,7 @@ request comes from before anything else, outermost first:
 3. The API key, when one is set (`Authorization: Bearer KEY`, or the cookie the page gets from
    `POST /api/session`); then body limits (413 before a large body is read whole).
 
-Bodies are taken as JSON only with a JSON content type (`vidqa.serve.app.read_json`), so a form
+Bodies are taken as JSON only with a JSON content type (`vidqa.serve.http.read_json`), so a form
 or a `text/plain` "simple" request never reaches a JSON route.
 """
 

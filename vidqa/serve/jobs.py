@@ -2,13 +2,16 @@
 
 A job's progress comes from the pipeline's own progress protocol (`vidqa.pipeline.Progress`):
 every stage the run opens (the decode, on-screen text, speech, captions) is a bar with a total
-and a count, which the page follows through server-sent events. One job runs at a time: ffmpeg,
-OCR and speech recognition already use the cores, and a second video at once would only slow
-both (and searches meanwhile).
+and a count. Every change bumps the job's `version` and wakes who waits for one: `wait` (a
+thread waiting for the end) and `next_change` (the page's server-sent events, in asyncio, with
+no thread held and no polling). One job runs at a time: ffmpeg, OCR and speech recognition
+already use the cores, and a second video at once would only slow both (and searches
+meanwhile).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import queue
 import threading
@@ -39,6 +42,8 @@ class Job:
     finished: float | None = None
     version: int = 0  # bumped on every change: what event streams wait on
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(
+        default_factory=list, repr=False)
     result: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -50,12 +55,29 @@ class Job:
         with self._changed:
             self.version += 1
             self._changed.notify_all()
+            for loop, changed in self._waiters:
+                try:
+                    loop.call_soon_threadsafe(changed.set)
+                except RuntimeError:  # that loop is closed: its stream is gone
+                    pass
 
-    def wait_change(self, version: int, timeout_s: float) -> int:
-        """Wait until the job's version passes `version` (or `timeout_s`); the new version."""
+    async def next_change(self, version: int, timeout_s: float) -> int:
+        """Wait until the job's version passes `version`, or `timeout_s`; the version then. In
+        asyncio: the wait holds no thread, and a change (from the job's thread) wakes it."""
+        changed = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), changed)
         with self._changed:
-            self._changed.wait_for(lambda: self.version != version, timeout=timeout_s)
-            return self.version
+            if self.version != version:
+                return self.version
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(changed.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._changed:
+                self._waiters.remove(waiter)
+        return self.version
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the job has finished; whether it has."""

@@ -3,18 +3,16 @@ frames, indexing jobs with live progress (server-sent events) and uploads."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from vidqa.serve.app import STATIC, service_of, sse, threaded
+from vidqa.serve.http import STATIC, service_of, sse, threaded
 from vidqa.serve.guard import COOKIE, bearer_token, error_response, key_matches
 from vidqa.serve.library import Refused
 
-JOB_POLL_S = 0.25
-KEEPALIVE_S = 15.0
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 
 
 class MediaFile(FileResponse):
@@ -134,8 +132,7 @@ async def timeline(request: Request) -> Response:
 async def transcript(request: Request) -> Response:
     entry, run = await _run(request)
     return JSONResponse({"video": entry.id, "segments": [
-        {"start_s": s.start_s, "end_s": s.end_s, "text": s.text}
-        for s in run.tracks.get("speech", []) if s.kind == "speech"]})
+        {"start_s": s.start_s, "end_s": s.end_s, "text": s.text} for s in run.said()]})
 
 
 async def keyframe(request: Request) -> Response:
@@ -168,26 +165,25 @@ async def job(request: Request) -> Response:
 
 async def job_events(request: Request) -> Response:
     """The job's progress as server-sent events: `progress` on every change (at most five a
-    second), then `done` or `failed`."""
+    second while a stage counts), then `done` or `failed`. The stream waits for the job's next
+    change (`Job.next_change`: no polling, no thread held) and sends a keep-alive comment after
+    KEEPALIVE_S without one."""
     job = _job(request)
 
     async def stream():
-        version, quiet = -1, 0.0
+        version = -1
         while True:
             if job.version != version:
-                version = job.version
+                version = job.version  # read first: a change while sending wakes the wait
                 finished = job.state in ("done", "failed")
                 yield sse(job.to_dict(), job.state if finished else "progress")
                 if finished:
                     return
-                quiet = 0.0
-            elif quiet >= KEEPALIVE_S:
+            else:
                 yield b": keep-alive\n\n"
-                quiet = 0.0
             if await request.is_disconnected():
                 return
-            await asyncio.sleep(JOB_POLL_S)
-            quiet += JOB_POLL_S
+            await job.next_change(version, KEEPALIVE_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -195,18 +191,22 @@ async def job_events(request: Request) -> Response:
 
 async def upload(request: Request) -> Response:
     """A video sent as the request body (the page's file picker). The name is checked before
-    anything is written; the body goes to a temporary beside the target in the first served
-    folder (the store's, so a killed server's leftover is cleaned), bounded by the upload
-    limit; it must be a file vidqa reads (probed), then it is linked into place (never over a
-    file that appeared meanwhile) with the folder's usual permissions."""
+    anything is written; the body goes to a store temporary beside the target in the first
+    served folder (`vidqa.store.temp_path`: `.tmp-upload-<pid>@<host>-<random>.part`, so a
+    killed server's leftover is removed by the next `clean_stale` there, the next upload's
+    included), bounded by the upload limit; it must be a file vidqa reads (probed), then it is
+    linked into place (never over a file that appeared meanwhile: 409) with the folder's usual
+    permissions. The temporary never stays."""
     from vidqa.store import temp_path
 
     service = service_of(request)
     target = await threaded(service.library.upload_target, request.path_params["name"])
-    partial = await threaded(temp_path, target, ".part")
+    partial = await threaded(temp_path, target, ".part", tag="upload")
     try:
         try:
-            with open(partial, "xb") as handle:  # 0666 less the umask, as any new file
+            # "xb": 0666 less the umask, as any new file; opened and written off the event loop
+            handle = await threaded(open, partial, "xb")
+            with handle:
                 async for block in request.stream():
                     await threaded(handle.write, block)
         except OSError as exc:

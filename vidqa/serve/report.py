@@ -75,7 +75,7 @@ def report_data(run, out: Path, *, thumb_width: int = THUMB_WIDTH,
         "log": [{"start_s": s.start_s, "end_s": s.end_s, "source": s.source, "kind": s.kind,
                  "text": s.text.strip()} for s in run.log() if s.text.strip()],
         "transcript": [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text.strip()}
-                       for s in run.segments(["speech"], ["speech"])],
+                       for s in run.said()],
         "summaries": [{"start_s": c.start_s, "end_s": c.end_s, "text": c.summary}
                       for c in (captions.chunks if captions else []) if c.summary],
         "thumbs": thumbs,

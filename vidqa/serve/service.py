@@ -14,12 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vidqa.config import Config, cache_dir
+from vidqa.config import Config
+from vidqa.paths import cache_dir
 from vidqa.errors import VidqaError
-from vidqa.pipeline import Pipeline, VideoRun, no_progress
+from vidqa.pipeline import Pipeline, no_progress
+from vidqa.plan import VideoRun
 from vidqa.serve.jobs import Job, Jobs
 from vidqa.serve.library import Entry, Library, Refused
-from vidqa.tracks.base import Tools
+from vidqa.tools import Tools
 
 # What Chromium, Firefox and Safari play in a <video> element without help.
 PLAYABLE_VIDEO = {"h264", "vp8", "vp9", "av1"}
@@ -309,10 +311,12 @@ class Service:
         return run.ingest.workdir / wanted
 
     def proxy(self, entry: Entry) -> Path:
-        """An H.264/AAC copy of the video that every browser plays, made once (by the bundled
-        ffmpeg, written under a temporary name and renamed) and kept in the cache."""
-        from vidqa.media.ffmpeg import input_args, run_ffmpeg
-        from vidqa.store import fingerprint
+        """An H.264/AAC copy of the video that every browser plays, made once by the bundled
+        ffmpeg and kept in the cache. ffmpeg writes a store temporary (`building_file`) that is
+        renamed into place when whole; a killed server's leftover is removed by the next
+        `clean_stale` of that folder. An OSError is left to the app (its reason, no path)."""
+        from vidqa.media.ffmpeg import input_args, local_url, run_ffmpeg
+        from vidqa.store import building_file, fingerprint
 
         target = cache_dir() / "proxies" / f"{fingerprint(entry.file)}.mp4"
         with self._proxy_lock:
@@ -321,16 +325,12 @@ class Service:
             if target.exists():
                 return target
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.stem}.{threading.get_ident()}.part.mp4")
-            try:
+            with building_file(target, suffix=".mp4", tag="proxy") as partial:
                 run_ffmpeg([*input_args(entry.file), "-map", "0:v:0", "-map", "0:a:0?",
                             "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
                             "-pix_fmt", "yuv420p", "-vf", "scale=-2:'trunc(min(720,ih)/2)*2'",
                             "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
-                            "-threads", "2", str(partial)],
+                            "-threads", "2", local_url(partial)],
                            f"cannot make a playable copy of '{entry.path}'",
                            "play the file in a desktop player (mpv, VLC)")
-                partial.replace(target)
-            finally:
-                partial.unlink(missing_ok=True)
         return target

@@ -1,5 +1,9 @@
 """What the timeline under the player draws: one lane per source, from a summary.
 
+The lanes are the scenes (with the key frames' thumbnails, `frames`), then one per track that
+declares a `lane` (its key, title, kinds and colour), in registry order; `order` tells the page
+which to draw, with their titles and colours, so a new track gets its lane with no edit here.
+
 A 10-hour video has thousands of scenes and text lines; the page draws each lane on one canvas
 from at most `bins` items per lane: the items themselves when they are few enough, else equal
 stretches of time, each with how many items fall in it and the first one's text. A window
@@ -10,20 +14,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LANES = ("scenes", "speech", "text", "events", "frames")  # frames: the key frames' thumbnails
+from vidqa.timecode import Timed
+
 MAX_BINS = 4000
+SCENES = {"key": "scenes", "title": "Scenes", "colour": "--scenes"}  # a CSS variable
 
 
 @dataclass(frozen=True)
-class Item:
+class Item(Timed):
     start_s: float
     end_s: float
     text: str
     thumb: str | None = None  # a key frame's file name (scenes)
 
 
+def lanes_of(run) -> list[dict]:
+    """The lanes the page draws, in order: the scenes, then each track's that ran."""
+    from vidqa.tracks.base import track_classes
+
+    return [SCENES] + [{"key": cls.lane.key, "title": cls.lane.title, "colour": cls.lane.colour}
+                       for cls in track_classes(run.tracks) if cls.lane is not None]
+
+
 def lane_items(run) -> dict[str, list[Item]]:
-    """Every item of each lane of a `VideoRun`, in time order."""
+    """Every item of each lane of a `VideoRun` (and the key frames', `frames`), in time
+    order."""
+    from vidqa.tracks.base import track_classes
+
     first_frame: dict[int, str] = {}
     for kf in run.ingest.keyframes:
         if kf.image and kf.scene_index not in first_frame:
@@ -31,14 +48,15 @@ def lane_items(run) -> dict[str, list[Item]]:
     scenes = [Item(s.start_s, s.end_s, f"scene {s.index + 1}", first_frame.get(s.index))
               for s in run.ingest.scenes]
 
-    def of(track: str, kind: str) -> list[Item]:
-        return [Item(s.start_s, s.end_s, s.text.strip()) for s in run.tracks.get(track, [])
-                if s.kind == kind and s.text.strip()]
-
     frames = [Item(kf.pts_s, kf.pts_s, kf.reason, kf.image.rsplit("/", 1)[-1])
               for kf in run.ingest.keyframes if kf.image]
-    return {"scenes": scenes, "speech": of("speech", "speech"), "text": of("ocr", "text"),
-            "events": of("captions", "event"), "frames": frames}
+    lanes = {"scenes": scenes, "frames": frames}
+    for cls in track_classes(run.tracks):
+        if cls.lane is not None:
+            lanes[cls.lane.key] = [Item(s.start_s, s.end_s, s.text.strip())
+                                   for s in run.tracks[cls.name]
+                                   if s.kind in cls.lane.kinds and s.text.strip()]
+    return lanes
 
 
 def summarise(items: list[Item], start_s: float, end_s: float, bins: int) -> dict:
@@ -90,4 +108,5 @@ def timeline(run, *, bins: int = 1500, start_s: float | None = None,
         lo, hi = 0.0, duration
     bins = max(1, min(int(bins), MAX_BINS))
     lanes = {name: summarise(items, lo, hi, bins) for name, items in lane_items(run).items()}
-    return {"duration_s": duration, "start_s": lo, "end_s": hi, "bins": bins, "lanes": lanes}
+    return {"duration_s": duration, "start_s": lo, "end_s": hi, "bins": bins, "lanes": lanes,
+            "order": lanes_of(run)}

@@ -14,6 +14,12 @@ the video's content and key frames (its work dir), its settings and its own `ver
 run with the same inputs reads the cache and does no work (`cached` reads it without working,
 as `find` does when no model is loaded).
 
+Each track also declares how it shows wherever segments are shown (`TrackBase` holds the
+defaults): the label a prompt puts before its lines (`label`, "Said"), the page's timeline lane
+(`lane`), the agent's tool that reads it (`tool`), its key in `vidqa index --json` (`to_json`)
+and the event log's kinds (`log_kinds`). The prompts, the page, the agent, `--json`, the report
+and the event log loop over the registry: none of them names a track.
+
 The registry maps a name to "module:Class" (as the backends' does), so listing the tracks (the
 `--tracks` help) imports none of them. Plugins call `register_track`.
 """
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -33,7 +38,6 @@ from vidqa.timecode import Timed
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from vidqa.config import Config
     from vidqa.keyframes.ingest import IngestResult
     from vidqa.media.probe import VideoInfo
 
@@ -66,20 +70,35 @@ class Media:
     folder: Path  # <cache>/videos/<fingerprint>
 
 
+@dataclass(frozen=True)
+class Lane:
+    """A track's lane on the page's timeline: its `key` in the timeline data, the `title`
+    written beside it, the segment `kinds` it draws, and its CSS `colour`."""
+
+    key: str
+    title: str
+    kinds: tuple[str, ...]
+    colour: str
+
+
+@dataclass(frozen=True)
+class AgentTool:
+    """The agent's tool that reads a track over a time range: `{"tool": name, "args":
+    {"start_s": .., "end_s": ..}}`; `about` completes "- name: ... {about}" in the prompt."""
+
+    name: str
+    about: str
+    kinds: tuple[str, ...]
+
+
 class Track(Protocol):
-    """A source of segments. Capabilities and needs are plain class attributes."""
+    """A source of segments. Capabilities, needs and how it shows are plain class attributes
+    (defaults in `TrackBase`, which every track subclasses)."""
 
     name: ClassVar[str]  # registry name, and the `source` of its segments
     version: ClassVar[str]  # bump when the same input would give other segments
     kinds: ClassVar[tuple[str, ...]]  # the kinds of segment it makes
-    log_kinds: ClassVar[tuple[str, ...]]  # the kinds that belong in the event log
     needs: ClassVar[str]  # "" (nothing), "model", or the pip extra it needs, e.g. "ocr"
-    uses: ClassVar[tuple[str, ...]]  # tracks whose segments it reads (optional; none)
-    unit: ClassVar[str]  # what `on_progress` counts: "frame" (key frames), "chunk" or "s"
-    frames: ClassVar[bool]  # reads the key frames (optional; True): False runs it on `Media`,
-    # beside the decode, and without one where only it is asked for (`vidqa transcript`)
-    clock_kinds: ClassVar[tuple[str, ...]]  # kinds whose text may show a wall clock burned
-    # into the picture, read as it changes (optional; none): `find --at` maps them
 
     def unavailable(self) -> str | None:
         """None when the track can run here; else why not, with the fix."""
@@ -92,16 +111,45 @@ class Track(Protocol):
                  on_progress: Callable[[float], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> list[Segment]:
         """The video's segments, from the cache when there; `earlier` holds the segments of
-        the tracks that run before it (captions read the on-screen text). `on_progress(n)`
-        is called as work gets done, with how many `unit`s (key frames, chunks, seconds);
-        `warn(text)` is told of what the track made but lost on the way (sound that stops
-        decoding part way): the run goes on with what was made."""
+        the tracks it declares in `uses` (captions read the on-screen text and speech), and
+        only those. `on_progress(n)` is called as work gets done, with how many `unit`s (key
+        frames, chunks, seconds); `warn(text)` is told of what the track made but lost on the
+        way (sound that stops decoding part way): the run goes on with what was made."""
         ...
 
     def cached(self, result: IngestResult, earlier: dict[str, list[Segment]]
                ) -> list[Segment] | None:
         """The cached segments, or None when any are missing; never does the work."""
         ...
+
+
+class TrackBase:
+    """What a track declares beyond the `Track` protocol, with its defaults."""
+
+    log_kinds: ClassVar[tuple[str, ...]] = ()  # the kinds that belong in the event log
+    uses: ClassVar[tuple[str, ...]] = ()  # tracks whose segments it reads (it sees no others)
+    unit: ClassVar[str] = "frame"  # what `on_progress` counts: "frame", "chunk" or "s"
+    frames: ClassVar[bool] = True  # reads the key frames; False: runs on `Media`, beside the
+    # decode, and without one where only it is asked for (`vidqa transcript`)
+    clock_kinds: ClassVar[tuple[str, ...]] = ()  # kinds whose text may show a wall clock
+    # burned into the picture, read as it changes: `find --at` maps them
+    said_kinds: ClassVar[tuple[str, ...]] = ()  # kinds that are what is said: the transcript
+    label: ClassVar[str | None] = None  # put before its lines among the frames in a prompt:
+    # "<13.4 seconds> {label}: {text}"; None: its lines are not in prompts
+    prompt_kinds: ClassVar[tuple[str, ...]] = ()  # the kinds a prompt shows under `label`
+    lane: ClassVar[Lane | None] = None  # its lane on the page's timeline
+    tool: ClassVar[AgentTool | None] = None  # the agent's tool that reads it
+    noun: ClassVar[str] = "segments"  # what `vidqa index` counts: "12 {noun}"
+
+    @classmethod
+    def to_json(cls, segments: list[Segment]) -> dict[str, Any]:
+        """Its keys in the `vidqa index --json` document (given [] when it did not run)."""
+        return {cls.name: [s.to_dict() for s in segments]}  # type: ignore[attr-defined]
+
+    @classmethod
+    def describe(cls, segments: list[Segment]) -> str:
+        """What `vidqa index` prints of it after a video: "12 speech lines"."""
+        return f"{len(segments)} {cls.noun}"
 
 
 class TrackSkipped(VidqaError):
@@ -150,12 +198,17 @@ def parse_tracks(value: str | None) -> tuple[str, ...] | None:
 
 
 def get_track(name: str) -> type:
-    """The track class registered under `name`."""
+    """The track class registered under `name` (a `TrackBase`: its declarations' defaults)."""
     spec = REGISTRY.get(name)
     if spec is None:
         raise ConfigError(f"unknown track '{name}'; choose one of: {', '.join(REGISTRY)}")
     module_name, class_name = spec.target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not issubclass(cls, TrackBase):
+        raise ConfigError(f"track '{name}' ({spec.target}) must subclass "
+                          "vidqa.tracks.base.TrackBase, which holds the defaults of what a "
+                          "track declares")
+    return cls
 
 
 def segment_kinds() -> tuple[str, ...]:
@@ -178,52 +231,14 @@ def in_order(segments: list[Segment]) -> list[Segment]:
     return sorted(segments, key=lambda s: (s.start_s, s.end_s, rank.get(s.source, len(rank))))
 
 
-_TOOLS_LOCK = threading.RLock()
+def track_classes(names=None) -> list[type]:
+    """The classes of the named tracks (every registered one), in registry order: what the
+    consumers that show segments (prompts, the page, the agent, --json) loop over."""
+    return [get_track(n) for n in REGISTRY if names is None or n in names]
 
 
-@dataclass
-class Tools:
-    """What the runs of a pipeline share, each made once: the OCR engine (on first use, from
-    the settings, unless `engine_set` says `engine` was given), the embedder, and the model
-    (`backend`, when one is loaded; without one, model tracks give what their cache holds)."""
-
-    config: Config
-    backend: Any = None
-    engine: Any = None
-    embedder: Any = None
-    engine_set: bool = False
-    asr: Any = None  # the speech recogniser, loaded once
-
-    def ocr_engine(self):
-        """The OCR engine the settings ask for (`index.ocr`), or None when OCR is off, or
-        "auto" and the OCR library is not installed. Made once, whichever thread asks first
-        (a track's `prepare` may, beside the decode)."""
-        with _TOOLS_LOCK:
-            if not self.engine_set:
-                from vidqa.tracks.ocr import engine_for
-
-                index = self.config.index
-                self.engine = engine_for(index.ocr, index.ocr_threads, index.ocr_size)
-                self.engine_set = True
-        return self.engine
-
-    def ocr_name(self) -> str | None:
-        """The name of the engine `ocr_engine()` gives (its text tracks are cached under it),
-        None when it gives none; known without loading the OCR library when no engine was
-        made or given yet."""
-        if self.engine_set:
-            return getattr(self.engine, "name", None)
-        from vidqa.tracks.ocr import engine_name, ocr_available
-
-        mode = self.config.index.ocr
-        if mode == "off" or (mode == "auto" and not ocr_available()):
-            return None
-        return engine_name(self.config.index.ocr_size)
-
-    def search_embedder(self):
-        """The embedder the settings name (`index.embedder`), loaded once."""
-        if self.embedder is None:
-            from vidqa.search.index import get_embedder
-
-            self.embedder = get_embedder(self.config.index.embedder)
-        return self.embedder
+def kinds_of(attribute: str, names=None) -> dict[str, tuple[str, ...]]:
+    """{track: the kinds it declares in `attribute`} of the named tracks (all), in registry
+    order, for those that declare any ("said_kinds": {"speech": ("speech",)})."""
+    return {cls.name: kinds for cls in track_classes(names)
+            if (kinds := getattr(cls, attribute, ()))}

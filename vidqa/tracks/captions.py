@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, ClassVar
 from vidqa.model.captions import (CaptionEvent, ChunkCaption, VideoCaptions, cached_captions,
                                   caption_video)
 from vidqa.model.prompts import CAPTION_PROMPT
-from vidqa.tracks.base import Segment, Tools
+from vidqa.tracks.base import AgentTool, Lane, Segment, TrackBase
 
 if TYPE_CHECKING:
     from vidqa.keyframes.ingest import IngestResult
+    from vidqa.tools import Tools
 
 NAME = "captions"
 
@@ -55,7 +56,7 @@ def captions_from(segments: list[Segment], video: str, duration_s: float) -> Vid
     return VideoCaptions(video=video, model=chunks[0].model, duration_s=duration_s, chunks=chunks)
 
 
-class CaptionsTrack:
+class CaptionsTrack(TrackBase):
     name: ClassVar[str] = NAME
     version: ClassVar[str] = CAPTION_PROMPT.version
     kinds: ClassVar[tuple[str, ...]] = ("summary", "event")
@@ -63,6 +64,35 @@ class CaptionsTrack:
     needs: ClassVar[str] = "model"
     uses: ClassVar[tuple[str, ...]] = ("ocr", "speech")  # both go into the prompt
     unit: ClassVar[str] = "chunk"
+    lane: ClassVar[Lane] = Lane("events", "Events", ("event",), "#c77be0")
+    tool: ClassVar[AgentTool] = AgentTool("summaries", "reads what happens in a time range",
+                                          ("summary", "event"))
+
+    @staticmethod
+    def captions(segments: list[Segment], video: str, duration_s: float):
+        """The chunk captions its segments hold (None when there are none): what `ask`
+        answers from, and the summaries the event log's JSON and the report carry."""
+        return captions_from(segments, video, duration_s)
+
+    @classmethod
+    def to_json(cls, segments: list[Segment]) -> dict:
+        """The chunks (summary and events each) and the events, as `VideoCaptions` writes
+        them; the `video` and `model` keys of that document come from the run."""
+        captions = captions_from(segments, "", 0.0)
+        if captions is None:
+            return {"chunks": [], "events": []}
+        doc = captions.to_dict()
+        return {"model": doc["model"], "chunks": doc["chunks"], "events": doc["events"]}
+
+    @classmethod
+    def describe(cls, segments: list[Segment]) -> str:
+        caps = captions_from(segments, "", 0.0)
+        if caps is None:
+            return "no captions"
+        raw = sum(1 for c in caps.chunks if c.warning)
+        return (f"{len(caps.chunks)} chunks captioned by {caps.model}, "
+                f"{len(caps.events())} events" + (f" ({raw} chunks kept as raw text)"
+                                                  if raw else ""))
 
     def __init__(self, config, tools: Tools):
         self.config, self.tools = config, tools
@@ -78,11 +108,11 @@ class CaptionsTrack:
         backend, m = self.tools.backend, self.config.model
         if backend is not None:
             return backend.name, backend.model, getattr(backend, "identity", "")
-        from vidqa.model.backends import backend_identity
+        from vidqa.model.backends import backend_class
         from vidqa.model.presets import resolve_model
 
-        model = m.model or resolve_model(self.config).model.model  # the hardware default
-        return m.backend, model, backend_identity(m.backend, model, m.base_url)
+        m = m if m.model else resolve_model(self.config).model  # the hardware default
+        return m.backend, m.model, backend_class(m.backend).identity_for(m)
 
     @staticmethod
     def _shown(earlier) -> dict[str, list[Segment]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from vidqa.store import atomic_write_text, write_error
-from vidqa.tracks.base import Segment, Tools
+from vidqa.tracks.base import AgentTool, Lane, Segment, TrackBase
 from vidqa.tracks.ocr_engine import (  # noqa: F401
     DET_SIDE,
     INSTALL_HINT,
@@ -50,6 +50,7 @@ from vidqa.tracks.ocr_read import (  # noqa: F401
 
 if TYPE_CHECKING:
     from vidqa.keyframes.ingest import IngestResult
+    from vidqa.tools import Tools
 
 
 def _keyframes_digest(result: IngestResult) -> str:
@@ -108,14 +109,6 @@ def text_track(result: IngestResult, engine: OcrEngine | None = None, *, threads
     return lines
 
 
-def engine_for(mode: str, threads: int = 0, size: int = DET_SIDE) -> OcrEngine | None:
-    """The engine for the `index.ocr` settings: None when "off", or "auto" without the OCR
-    library; "on" without it raises the install hint. `size`: `index.ocr_size`."""
-    if mode == "off" or (mode == "auto" and not ocr_available()):
-        return None
-    return OcrEngine(threads=threads, det_side=size)
-
-
 def _segment(line: TextLine) -> Segment:
     extras = {"score": line.score, "seen_s": line.seen_s}
     if line.series is not None:
@@ -123,7 +116,7 @@ def _segment(line: TextLine) -> Segment:
     return Segment(line.start_s, line.end_s, line.text, OcrTrack.name, "text", extras)
 
 
-class OcrTrack:
+class OcrTrack(TrackBase):
     """The on-screen text track (see the module's docstring): one "text" segment per line."""
 
     name: ClassVar[str] = "ocr"
@@ -133,6 +126,17 @@ class OcrTrack:
     clock_kinds: ClassVar[tuple[str, ...]] = ("text",)
     needs: ClassVar[str] = "ocr"
     unit: ClassVar[str] = "frame"
+    label: ClassVar[str] = "On screen"
+    prompt_kinds: ClassVar[tuple[str, ...]] = ("text",)
+    lane: ClassVar[Lane] = Lane("text", "On screen", ("text",), "#e0a84f")
+    tool: ClassVar[AgentTool] = AgentTool("screen_text", "reads the text written on screen in a "
+                                          "time range", ("text",))
+    noun: ClassVar[str] = "on-screen text lines"
+
+    @classmethod
+    def to_json(cls, segments: list[Segment]) -> dict:
+        return {"text_lines": [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text}
+                               for s in segments]}
 
     def __init__(self, config, tools: Tools):
         self.config, self.tools = config, tools
@@ -140,7 +144,7 @@ class OcrTrack:
     def unavailable(self) -> str | None:
         if self.tools.ocr_name() is not None:  # None: off, or "auto" without the library
             return None
-        if self.config.index.ocr == "off":
+        if self.config.ocr.mode == "off":
             return "on-screen text is off (--ocr off); drop it or pass --ocr on"
         if not ocr_available():
             return f"on-screen text needs the OCR library; {INSTALL_HINT}"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidqa.config import cores
+from vidqa.paths import cores
 from vidqa.errors import ConfigError, VidqaError
 from vidqa.store import write_error
 
@@ -245,7 +245,7 @@ class FrameCache:
     `hits` and `misses` count lookups in this process."""
 
     def __init__(self, engine_name: str):
-        from vidqa.config import cache_dir
+        from vidqa.paths import cache_dir
 
         key = hashlib.blake2b(f"{OCR_VERSION}\n{engine_name}".encode(), digest_size=8).hexdigest()
         self.path = cache_dir() / "ocr" / f"frames-{key}.sqlite"
@@ -330,3 +330,11 @@ def in_reading_order(readings: list[Reading]) -> list[Reading]:
 def similar(a: str, b: str) -> float:
     """How alike two readings of a line are, 0..1 (SequenceMatcher, lower-cased)."""
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def engine_for(mode: str, threads: int = 0, size: int = DET_SIDE) -> OcrEngine | None:
+    """The engine for the `ocr.mode` setting: None when "off", or "auto" without the OCR
+    library; "on" without it raises the install hint. `size`: `ocr.detect_size`."""
+    if mode == "off" or (mode == "auto" and not ocr_available()):
+        return None
+    return OcrEngine(threads=threads, det_side=size)

@@ -30,23 +30,31 @@ from typing import TYPE_CHECKING, ClassVar
 
 from vidqa.errors import tell
 from vidqa.store import atomic_write_text, fingerprint, write_error
-from vidqa.tracks.base import Segment, Tools, TrackSkipped
+from vidqa.tracks.base import AgentTool, Lane, Segment, TrackBase, TrackSkipped
 
 if TYPE_CHECKING:
+    from vidqa.tools import Tools
     from vidqa.tracks.base import Media
 
 NAME = "speech"
 VERSION = "4"  # 2: cut at pauses between words; 3: repeats only when adjacent; 4: batched
 
 
-class SpeechTrack:
+class SpeechTrack(TrackBase):
     name: ClassVar[str] = NAME
     version: ClassVar[str] = VERSION
     kinds: ClassVar[tuple[str, ...]] = ("speech",)
     log_kinds: ClassVar[tuple[str, ...]] = ("speech",)
+    said_kinds: ClassVar[tuple[str, ...]] = ("speech",)
     needs: ClassVar[str] = "speech"
     unit: ClassVar[str] = "s"
     frames: ClassVar[bool] = False  # reads the audio: runs beside the decode
+    label: ClassVar[str] = "Said"
+    prompt_kinds: ClassVar[tuple[str, ...]] = ("speech",)
+    lane: ClassVar[Lane] = Lane("speech", "Speech", ("speech",), "#54b38a")
+    tool: ClassVar[AgentTool] = AgentTool("transcript", "reads what is said in a time range",
+                                          ("speech",))
+    noun: ClassVar[str] = "speech lines"
 
     def __init__(self, config, tools: Tools):
         self.config, self.tools = config, tools

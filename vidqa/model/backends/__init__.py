@@ -1,19 +1,24 @@
-"""Model backends behind one protocol, and the registry the CLI's choices come from.
+"""Model backends behind one protocol (`vidqa.model.backends.base.Backend`), and the registry
+the CLI's choices come from.
 
 A backend whose optional dependencies are missing stays listed, and asking for it says which
-extra to install; vidqa never falls back to another backend silently.
+extra to install; vidqa never falls back to another backend silently. `open_backend` makes the
+backend a `Config` asks for (its class's `from_config`), `get_backend` one with options given
+in code, and `backend_class(name).identity_for(settings)` says what its captions are cached
+under, without making one.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidqa.model.backends.base import Backend, Generation, Message
 from vidqa.errors import BackendError, ConfigError
+from vidqa.model.backends.base import Backend, Generation, Message
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,10 @@ class BackendSpec:
     needs: tuple[str, ...]  # importable modules it needs
     summary: str
 
+
+# What captions made through a pool of servers are cached under, whichever servers it had
+# (see `vidqa.model.backends.pool`).
+POOL_IDENTITY = "pool"
 
 REGISTRY: dict[str, BackendSpec] = {
     "transformers": BackendSpec(
@@ -40,24 +49,61 @@ def backend_names() -> list[str]:
     return list(REGISTRY)
 
 
-def load_backend_class(name: str) -> type:
-    """The backend class, or a BackendError naming the extra to install."""
+def _spec(name: str) -> BackendSpec:
     spec = REGISTRY.get(name)
     if spec is None:
         raise BackendError(f"unknown backend '{name}'; choose one of: {', '.join(REGISTRY)}")
+    return spec
+
+
+def _needs(name: str, spec: BackendSpec, module: str | None) -> BackendError:
+    return BackendError(f"backend '{name}' needs the Python package '{module}'; install it "
+                        f"with: pip install 'vidqa[{spec.extra}]'")
+
+
+def backend_class(name: str) -> type:
+    """The backend class, its module imported but not the dependencies it needs to run (torch
+    for a local model, the openai client): enough for its `identity_for`, which `find` asks
+    with no model loaded. A BackendError for an unknown name."""
+    spec = _spec(name)
+    module_name, class_name = spec.target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in spec.needs:
+            raise
+        raise _needs(name, spec, exc.name) from None
+    return getattr(module, class_name)
+
+
+def load_backend_class(name: str) -> type:
+    """The backend class, ready to make backends, or a BackendError naming the extra to
+    install."""
+    spec = _spec(name)
     for module in spec.needs:
         try:
             importlib.import_module(module)
         except ImportError:
-            raise BackendError(f"backend '{name}' needs the Python package '{module}'; install it "
-                               f"with: pip install 'vidqa[{spec.extra}]'") from None
-    module_name, class_name = spec.target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+            raise _needs(name, spec, module) from None
+    return backend_class(name)
+
+
+def backend_options(cls: type) -> list[str]:
+    """The options a backend class takes: its constructor's keyword-only parameters."""
+    return [p.name for p in inspect.signature(cls).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 def get_backend(name: str, model: str, **options) -> Backend:
-    """An instance of the named backend for `model` (options: see each backend's __init__)."""
-    return load_backend_class(name)(model, **options)
+    """An instance of the named backend for `model`, with `options` for its constructor; one
+    it does not take is a TypeError that lists those it does."""
+    cls = load_backend_class(name)
+    accepted = backend_options(cls)
+    unknown = [option for option in options if option not in accepted]
+    if unknown:
+        raise TypeError(f"backend '{name}' takes no option {', '.join(map(repr, unknown))}; "
+                        f"its options: {', '.join(accepted) or 'none'}")
+    return cls(model, **options)
 
 
 def server_url(base_url: str | None) -> str:
@@ -98,49 +144,16 @@ def server_urls(base_url: str | Sequence[str] | None) -> list[str]:
     return urls
 
 
-def backend_identity(name: str, model: str, base_url: str | Sequence[str] | None = None) -> str:
-    """What answers for `model` besides its name, as cache keys see it: the server's URL for
-    the openai backend (one name can mean other weights on another server), "pool" for several
-    servers (see `vidqa.model.backends.pool`), the weights' revision for the transformers
-    backend (see `vidqa.model.hub.model_revision`). Computed without loading the backend, so
-    `find` can read cached captions."""
-    if name == "openai":
-        urls = server_urls(base_url)
-        if len(urls) > 1:
-            from vidqa.model.backends.pool import POOL_IDENTITY
-
-            return POOL_IDENTITY
-        return urls[0] if urls else ""
-    if name == "transformers":
-        from vidqa.model.hub import model_revision
-
-        return model_revision(model)
-    return ""
-
-
 def open_backend(config, *, api_key: str | None = None, pooled: bool = False,
                  ledger=None) -> Backend:
-    """The backend a resolved `Config` asks for (see `vidqa.model.presets.resolve_model`): for
-    the openai backend with several servers, or with one and `pooled` (a Ray job, whose tasks
-    share one server's accounts), a `ServerPool` (`ledger`: the accounts it shares with other
-    processes, see `vidqa.cluster`; its own otherwise). Its cache identity is a single
-    server's URL, or the pool's."""
-    m = config.model
-    urls = server_urls(m.base_url) if m.backend == "openai" else []
-    if len(urls) > 1 or (pooled and urls):
-        load_backend_class("openai")  # the extra's check
-        from vidqa.model.backends.pool import ServerPool
-
-        return ServerPool(m.model, urls, api_key=api_key, timeout_s=m.timeout_s,
-                          retries=m.retries, per_server=m.concurrency, ledger=ledger,
-                          identity=backend_identity("openai", m.model, urls))
-    return get_backend(m.backend, m.model, frame_max_pixels=config.decode.frame_max_pixels,
-                       frame_min_pixels=config.decode.frame_min_pixels,
-                       load_in_4bit=m.load_in_4bit, attention=m.attention,
-                       base_url=urls[0] if urls else None, api_key=api_key,
-                       timeout_s=m.timeout_s, retries=m.retries, concurrency=m.concurrency)
+    """The backend a resolved `Config` asks for (see `vidqa.model.presets.resolve_model`),
+    made by its class from the settings (`from_config`). `api_key`: the model server's;
+    `pooled`: even one server is a pool (a Ray job, whose tasks share one server's accounts);
+    `ledger`: the accounts the pool shares with other processes (see `vidqa.cluster`)."""
+    cls = load_backend_class(config.model.backend)
+    return cls.from_config(config, api_key=api_key, pooled=pooled, ledger=ledger)
 
 
-__all__ = ["Backend", "BackendSpec", "Generation", "Message", "REGISTRY", "backend_identity",
-           "backend_names", "get_backend", "load_backend_class", "open_backend", "server_url",
-           "server_urls"]
+__all__ = ["POOL_IDENTITY", "REGISTRY", "Backend", "BackendSpec", "Generation", "Message", "backend_class",
+           "backend_names", "backend_options", "get_backend", "load_backend_class",
+           "open_backend", "server_url", "server_urls"]

@@ -13,7 +13,11 @@ one neutral image item that each backend turns into its own form:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from vidqa.config import Config, ModelConfig
+    from vidqa.model.backends.pool import Accounts
 
 Message = dict[str, Any]
 
@@ -37,16 +41,46 @@ class Generation:
 class Backend(Protocol):
     """A model that reads interleaved text and images and writes text.
 
-    Capabilities are plain class attributes, read by the CLI and the pipeline.
+    A backend class provides, for the registry (`vidqa.model.backends`) to make one and to key
+    caches without making one:
+
+    - `name`: its name in the registry, in cache keys and in what it reports.
+    - `cls(model, **options)`: the constructor, every option keyword-only; `get_backend` passes
+      its options through, and one the constructor does not take is a TypeError that names it,
+      the backend and the options it takes (no `**options` that swallows the rest).
+    - `from_config(config, *, api_key=None, pooled=False, ledger=None)`: the backend a resolved
+      `Config` asks for, made from the settings it reads (`config.model`; the transformers
+      backend also `config.decode`'s frame sizes). The keywords are what a run holds besides
+      its settings: the model server's key, and for the openai backend a pool even of one
+      server with the accounts its processes share (see `vidqa.model.backends.pool`); a backend
+      with no server takes them and has no use for them. It may give a backend of another
+      class (the openai backend: a `ServerPool` for several servers).
+    - `identity_for(settings)`: what, besides the model's name, makes its outputs differ, for
+      the `model` settings with the model named: the server's URL, the weights' revision, ""
+      when nothing does. Cheap, and it loads and imports nothing heavy: `find` asks it to read
+      cached captions with no model loaded. Captions are cached under it, so the string for
+      the same settings must never change.
+
+    A backend made provides `model`, `identity` (what `identity_for` says for the settings it
+    was made from) and `generate`. Read when present: `concurrency` (requests the captioner
+    sends at once, 1 without it), `context_tokens()` (the model's context length; the preset's
+    without it) and `report()` (a line per server, shown when the command ends).
     """
 
     name: ClassVar[str]
-    supports_images: ClassVar[bool]
-    supports_video: ClassVar[bool]
-    supports_json_mode: ClassVar[bool]
-    supports_batching: ClassVar[bool]
     model: str
-    identity: str  # what answers besides the model name: the server, or the weights' revision
+    identity: str
+
+    @classmethod
+    def from_config(cls, config: Config, *, api_key: str | None = None, pooled: bool = False,
+                    ledger: Accounts | None = None) -> Backend:
+        """The backend `config` asks for; a BackendError with the fix when it cannot be made."""
+        ...
+
+    @classmethod
+    def identity_for(cls, settings: ModelConfig) -> str:
+        """What answers for `settings.model` besides its name, as cache keys see it."""
+        ...
 
     def generate(self, messages: list[Message], *, max_new_tokens: int = 1024,
                  temperature: float = 0.0) -> Generation:

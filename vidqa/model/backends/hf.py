@@ -4,19 +4,22 @@ Dense and MoE checkpoints alike, by hub id (through the Hugging Face cache, `HF_
 once cached) or a local directory. bf16 on a GPU, fp32 on the CPU, `device_map="auto"`,
 flash-attention 2 when installed on CUDA, else sdpa; optional 4-bit weights (bitsandbytes).
 The processor does all image work: frame size is capped through its own `size` settings, and the
-visual-token count comes from its `image_grid_thw`.
+visual-token count comes from its `image_grid_thw`. torch, transformers and Pillow are
+imported when a backend is made: the class and its `identity_for` cost nothing to import.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from PIL import Image
-
-from vidqa.model.backends.base import Generation, Message
 from vidqa.errors import BackendError
+from vidqa.model.backends.base import Generation, Message
 from vidqa.model.hub import cached_locally, hf_home, hub_cache, hub_reachable, model_revision
+
+if TYPE_CHECKING:
+    from vidqa.config import Config, ModelConfig
+    from vidqa.model.backends.pool import Accounts
 
 
 def _pick_attention(requested: str, cuda: bool) -> str:
@@ -29,15 +32,11 @@ def _pick_attention(requested: str, cuda: bool) -> str:
 
 class TransformersBackend:
     name: ClassVar[str] = "transformers"
-    supports_images: ClassVar[bool] = True
-    supports_video: ClassVar[bool] = True
-    supports_json_mode: ClassVar[bool] = False
-    supports_batching: ClassVar[bool] = False
     concurrency = 1
 
     def __init__(self, model: str, *, frame_max_pixels: int | None = None,
                  frame_min_pixels: int | None = None, load_in_4bit: bool = False,
-                 attention: str = "auto", **ignored):
+                 attention: str = "auto"):
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -72,7 +71,7 @@ class TransformersBackend:
                 "id that is in the Hugging Face cache (download it once with network: "
                 f"huggingface-cli download {model})") from None
         self.hf_model.eval()
-        self.identity = model_revision(model)
+        self.identity = model_revision(model)  # as `identity_for` says
         image_processor = self.processor.image_processor
         if frame_max_pixels or frame_min_pixels:
             size = dict(image_processor.size)
@@ -84,6 +83,22 @@ class TransformersBackend:
                                     "longest_edge": size["longest_edge"]}
         self.merge_size = getattr(image_processor, "merge_size", 2)
 
+    @classmethod
+    def from_config(cls, config: Config, *, api_key: str | None = None, pooled: bool = False,
+                    ledger: Accounts | None = None) -> TransformersBackend:
+        """The model `config.model` names, its frames sized as `config.decode` says (`api_key`,
+        `pooled`, `ledger`: for servers, which a local model has none of)."""
+        m = config.model
+        return cls(m.model, frame_max_pixels=config.decode.frame_max_pixels,
+                   frame_min_pixels=config.decode.frame_min_pixels,
+                   load_in_4bit=m.load_in_4bit, attention=m.attention)
+
+    @classmethod
+    def identity_for(cls, settings: ModelConfig) -> str:
+        """The weights' revision (see `vidqa.model.hub.model_revision`): one name can mean
+        other weights after an update."""
+        return model_revision(settings.model)
+
     @staticmethod
     def _load_image(path: str):
         """A frame as an RGB array, decoded by OpenCV (faster than PIL, which is the fallback for
@@ -93,6 +108,8 @@ class TransformersBackend:
 
         image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
         if image is None:
+            from PIL import Image
+
             with Image.open(path) as fallback:
                 return fallback.convert("RGB")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

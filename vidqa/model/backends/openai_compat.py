@@ -16,6 +16,9 @@ each try would cost `timeout_s` more): vidqa asks the server's `/models` whether
 answers and says which it is. Whatever fails becomes one `BackendError` line naming the
 server, the model, what happened and the fix. The reply text is returned untouched, a leading
 `<think>...</think>` block included: the caller strips it.
+
+The `openai` client is imported when a backend is made: the class itself, and its
+`identity_for`, cost nothing to import (`find` asks it with no model loaded).
 """
 
 from __future__ import annotations
@@ -27,13 +30,17 @@ import random
 import re
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import openai
-
-from vidqa.model.backends import server_url
-from vidqa.model.backends.base import Generation, Message
 from vidqa.errors import BackendError, ServerError, one_line
+from vidqa.model.backends import POOL_IDENTITY, server_url, server_urls
+from vidqa.model.backends.base import Backend, Generation, Message
+
+if TYPE_CHECKING:
+    import openai
+
+    from vidqa.config import Config, ModelConfig
+    from vidqa.model.backends.pool import Accounts
 
 _CONTEXT_TOO_LONG = re.compile(
     r"context[_ ]length|maximum context|too many tokens|maximum model length|prompt is too long",
@@ -78,6 +85,8 @@ def _backoff_s(attempt: int, error: openai.APIStatusError | None = None) -> floa
 
 
 def _retryable(error: openai.OpenAIError) -> bool:
+    import openai
+
     if isinstance(error, openai.APITimeoutError):
         return False
     if isinstance(error, openai.APIConnectionError):
@@ -124,14 +133,11 @@ class OpenAIBackend:
     """A model served over the OpenAI chat-completions protocol; thread-safe (one shared client)."""
 
     name: ClassVar[str] = "openai"
-    supports_images: ClassVar[bool] = True
-    supports_video: ClassVar[bool] = False
-    supports_json_mode: ClassVar[bool] = True
-    supports_batching: ClassVar[bool] = False
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 120.0, retries: int = 3, concurrency: int = 4,
-                 **ignored: Any) -> None:
+                 timeout_s: float = 120.0, retries: int = 3, concurrency: int = 4) -> None:
+        import openai
+
         base_url = server_url(base_url)
         if not base_url:
             raise BackendError("no server for the openai backend: pass --base-url or set "
@@ -145,7 +151,7 @@ class OpenAIBackend:
             raise BackendError(f"retries must be 0 or more, got {retries}")
         self.model = model
         self.base_url = base_url
-        self.identity = base_url  # one model name can mean other weights on another server
+        self.identity = base_url  # as `identity_for` says
         self.concurrency = concurrency
         self.retries = retries
         self.timeout_s = timeout_s
@@ -154,10 +160,35 @@ class OpenAIBackend:
             # Retries are vidqa's (see the module's docstring), not the client's.
             self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key,
                                          timeout=timeout_s, max_retries=0)
-        except Exception as e:  # a malformed URL, mostly
+        except Exception as e:  # noqa: BLE001 - a malformed URL, mostly
             raise BackendError(f"cannot use server URL '{self.base_url}': {_one_line(e)}; fix "
                                f"--base-url or OPENAI_BASE_URL (e.g. http://localhost:8000/v1)"
                                ) from None
+
+    @classmethod
+    def from_config(cls, config: Config, *, api_key: str | None = None, pooled: bool = False,
+                    ledger: Accounts | None = None) -> Backend:
+        """The backend `config.model` asks for: this one for one server; a `ServerPool` for
+        several, or for one when `pooled` (a Ray job, whose tasks share the server's accounts:
+        `ledger`, see `vidqa.model.backends.pool`)."""
+        m = config.model
+        urls = server_urls(m.base_url)
+        if len(urls) > 1 or (pooled and urls):
+            from vidqa.model.backends.pool import ServerPool
+
+            return ServerPool.from_config(config, api_key=api_key, pooled=pooled, ledger=ledger)
+        return cls(m.model, base_url=urls[0] if urls else None, api_key=api_key,
+                   timeout_s=m.timeout_s, retries=m.retries, concurrency=m.concurrency)
+
+    @classmethod
+    def identity_for(cls, settings: ModelConfig) -> str:
+        """The server's URL (one model name can mean other weights on another server), "" when
+        none is named; for several servers, "pool" (see `vidqa.model.backends.pool`), whichever
+        they are."""
+        urls = server_urls(settings.base_url)
+        if len(urls) > 1:
+            return POOL_IDENTITY
+        return urls[0] if urls else ""
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -166,6 +197,8 @@ class OpenAIBackend:
                  temperature: float = 0.0) -> Generation:
         """One chat completion; a BackendError with the fix when the server cannot give one.
         A reply past `max_new_tokens` comes back with `over_limit` set (see the module)."""
+        import openai
+
         request = [self._convert(message) for message in messages]
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
@@ -189,6 +222,8 @@ class OpenAIBackend:
     def _complete(self, request: list[dict[str, Any]], max_tokens: int,
                   temperature: float) -> Generation:
         """One attempt: the reply read within the byte limit and the deadline, then checked."""
+        import openai
+
         deadline = time.monotonic() + self.timeout_s
         limit = reply_byte_limit(max_tokens)
         body, cut = bytearray(), False
@@ -205,7 +240,7 @@ class OpenAIBackend:
                         raise _TimedOut
             except (_TimedOut, openai.OpenAIError):
                 raise
-            except Exception as exc:  # the HTTP library's read errors, whatever its version
+            except Exception as exc:  # noqa: BLE001 - the HTTP library's read errors
                 if "Timeout" in type(exc).__name__:
                     raise _TimedOut from None
                 raise _Dropped(len(body), exc) from None
@@ -291,6 +326,8 @@ class OpenAIBackend:
 
     def _explain(self, e: openai.OpenAIError) -> BackendError:
         """One actionable line for a failed request (after the retries)."""
+        import openai
+
         url, model = self.base_url, self.model
         if isinstance(e, openai.APIConnectionError):
             if _reached(e):
@@ -341,7 +378,7 @@ class OpenAIBackend:
                     if str(served.id) == self.model:
                         value = (served.model_extra or {}).get("max_model_len")
                         self._context = int(value) if value else None
-            except Exception:  # noqa: BLE001 - the preset's context is used instead
+            except Exception:  # noqa: BLE001, S110 - the preset's context is used instead
                 pass
         return self._context
 
@@ -351,7 +388,7 @@ class OpenAIBackend:
             client = self._client.with_options(max_retries=0,
                                                timeout=min(self.timeout_s, timeout_s))
             return sorted(str(m.id) for m in client.models.list())
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever fails, it cannot list them
             return None
 
 

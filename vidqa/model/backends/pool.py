@@ -21,8 +21,8 @@ whole cluster, and the counts at the end are the run's.
 
 Captions made through a pool are cached under the identity "pool", whichever servers it had
 that day: the servers of a pool are taken to serve the same weights under the model name
-(one server alone is known by its URL, see `vidqa.model.backends.backend_identity`, also in a
-"pool" of one, which a Ray job makes so its tasks share that server's accounts).
+(one server alone is known by its URL, see `OpenAIBackend.identity_for`, also in a "pool" of
+one, which a Ray job makes so its tasks share that server's accounts).
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from vidqa.errors import BackendError, ServerError, one_line
+from vidqa.model.backends import POOL_IDENTITY, backend_class, server_urls
 from vidqa.model.backends.base import Generation, Message
 
-POOL_IDENTITY = "pool"
+if TYPE_CHECKING:
+    from vidqa.config import Config, ModelConfig
+
 RECHECK_S = 30.0  # a server taken out is asked again after this long
 MEMBER_RETRIES = 1  # a member retries a blip once; after that another server takes the request
 
@@ -127,32 +130,43 @@ class Ledger:
 
 
 class ServerPool:
-    """Several OpenAI-compatible servers of one model as one backend (see the module)."""
+    """Several OpenAI-compatible servers of one model as one backend (see the module); what
+    the openai backend's `from_config` gives for several servers."""
 
     name: ClassVar[str] = "openai"
-    supports_images: ClassVar[bool] = True
-    supports_video: ClassVar[bool] = False
-    supports_json_mode: ClassVar[bool] = True
-    supports_batching: ClassVar[bool] = False
 
     def __init__(self, model: str, urls: list[str], *, api_key: str | None = None,
                  timeout_s: float = 120.0, retries: int = 3, per_server: int = 4,
                  ledger: Accounts | None = None, recheck_s: float = RECHECK_S,
-                 identity: str = POOL_IDENTITY, **ignored: Any) -> None:
-        from vidqa.model.backends.openai_compat import OpenAIBackend
-
+                 identity: str = POOL_IDENTITY) -> None:
         if not urls:
             raise BackendError("a pool of servers needs at least one --base-url")
         self.model = model
         self.identity = identity
         self.urls = list(urls)
-        self.members = {url: OpenAIBackend(model, base_url=url, api_key=api_key,
-                                           timeout_s=timeout_s,
-                                           retries=min(retries, MEMBER_RETRIES))
+        server = backend_class("openai")  # one OpenAI-compatible server
+        self.members = {url: server(model, base_url=url, api_key=api_key, timeout_s=timeout_s,
+                                    retries=min(retries, MEMBER_RETRIES))
                         for url in self.urls}
         self.ledger: Accounts = ledger or Ledger(self.urls, per_server, recheck_s)
         # threads one process runs at once (a captioned video's chunks): every place of the pool
         self.concurrency = max(1, per_server) * len(self.urls)
+
+    @classmethod
+    def from_config(cls, config: Config, *, api_key: str | None = None, pooled: bool = True,
+                    ledger: Accounts | None = None) -> ServerPool:
+        """A pool of the servers `config.model.base_url` names, even of one (`pooled`: always);
+        `ledger`: the accounts it shares with other processes (see `vidqa.cluster`), its own
+        otherwise."""
+        m = config.model
+        return cls(m.model, server_urls(m.base_url), api_key=api_key, timeout_s=m.timeout_s,
+                   retries=m.retries, per_server=m.concurrency, ledger=ledger,
+                   identity=cls.identity_for(m))
+
+    @classmethod
+    def identity_for(cls, settings: ModelConfig) -> str:
+        """The openai backend's: "pool" for several servers, a pool of one's server's URL."""
+        return backend_class("openai").identity_for(settings)
 
     def __repr__(self) -> str:
         return f"ServerPool(model={self.model!r}, urls={self.urls!r})"
@@ -223,4 +237,4 @@ class ServerPool:
         return lines
 
 
-__all__ = ["Accounts", "Ledger", "POOL_IDENTITY", "ServerCount", "ServerPool"]
+__all__ = ["Accounts", "Ledger", "ServerCount", "ServerPool"]

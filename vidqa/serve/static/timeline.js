@@ -1,5 +1,6 @@
-// The timeline under the player: one lane per source (scenes with key-frame thumbnails,
-// speech, on-screen text, caption events) drawn on one canvas from the server's summary, so a
+// The timeline under the player: one lane per source (scenes with key-frame thumbnails, then
+// each track's lane: its title and colour come in the data's `order`) drawn on one canvas from
+// the server's summary, so a
 // 10-hour video costs the page a few thousand rectangles, not a DOM element per line.
 // Shared by the served page (app.js) and the offline report (vidqa report).
 "use strict";
@@ -23,8 +24,7 @@ class VidqaTimeline {
     this.time = 0;
     this.window = null;
     this.images = new Map();
-    this.lanes = [["scenes", "Scenes", 52, "--scenes"], ["speech", "Speech", 22, "--speech"],
-                  ["text", "On screen", 22, "--text-lane"], ["events", "Events", 22, "--events"]];
+    this.lanes = [["scenes", "Scenes", 52, "--scenes"]];  // the data's `order` adds the tracks
     this.labelWidth = 74;
     canvas.addEventListener("mousemove", (e) => this.hover(e));
     canvas.addEventListener("mouseleave", () => { this.tooltip.hidden = true; });
@@ -42,6 +42,12 @@ class VidqaTimeline {
 
   setData(data) {
     this.data = data;
+    // [key, title, height, colour]: the scenes taller (thumbnails), a colour a CSS value or
+    // the name of a CSS variable ("--scenes")
+    if (data.order) {
+      this.lanes = data.order.map((lane) =>
+        [lane.key, lane.title, lane.key === "scenes" ? 52 : 22, lane.colour]);
+    }
     this.window = [data.start_s, data.end_s];
     this.draw();
   }
@@ -156,7 +162,7 @@ class VidqaTimeline {
       const lane = this.data.lanes[name] || { items: [], binned: false };
       g.fillStyle = css.getPropertyValue("--muted");
       g.fillText(label, 4, top + Math.min(laneHeight, 22) / 2 + 4);
-      g.fillStyle = css.getPropertyValue(color);
+      g.fillStyle = color.startsWith("--") ? css.getPropertyValue(color) : color;
       const most = Math.max(1, ...lane.items.map((i) => i.count || 1));
       // longest first, so a short line drawn over a long one stays visible
       const shown = lane.items.filter((i) => i.end_s >= start && i.start_s <= end)
