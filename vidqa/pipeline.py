@@ -266,7 +266,7 @@ class Pipeline:
         from vidqa.tracks.writers import EventLog
 
         media = self.media(video)
-        (name, kinds), = kinds_of("said_kinds").items()
+        name, kinds = next(iter(kinds_of("said_kinds").items()))  # the first, in registry order
         segments, warning = self.make(name, media, tell_skipped=False)
         said = [s for s in segments or [] if s.kind in kinds]
         return EventLog(media.video.path, media.video.duration_s or 0.0, said, None,

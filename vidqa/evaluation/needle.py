@@ -381,13 +381,14 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, pipeline: Pipeline | N
 
 def _needle_eval(sweep: Sweep, out: Path, config: Config, tools: Tools, keep_videos: bool,
                  on_cell, on_status) -> Report:
-    from vidqa.tracks.ocr_engine import engine_for
+    from vidqa.tracks.ocr_engine import INSTALL_HINT
 
     results_path = out / "results.jsonl"
     needles = get_needles(sweep.needles)
     haystack = _haystack_for(sweep, on_status)
     if config.ocr.mode != "off" and tools.ocr_engine() is None:  # "auto", OCR not installed
-        engine_for("on")  # raises the install hint
+        raise VidqaError(f"the needle sweep reads on-screen text, which needs the OCR library; "
+                         f"{INSTALL_HINT}, or pass --ocr off with --mode ask")
     backend = tools.backend
     tools.search_embedder()
     finished = {r.get("key"): r for r in read_results(results_path)}

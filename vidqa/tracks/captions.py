@@ -77,16 +77,16 @@ class CaptionsTrack(TrackBase):
     @classmethod
     def to_json(cls, segments: list[Segment]) -> dict:
         """The chunks (summary and events each) and the events, as `VideoCaptions` writes
-        them; the `video` and `model` keys of that document come from the run."""
-        captions = captions_from(segments, "", 0.0)
+        them (`model`: null without captions); the run adds the `video` key."""
+        captions = cls.captions(segments, "", 0.0)
         if captions is None:
-            return {"chunks": [], "events": []}
+            return {"model": None, "chunks": [], "events": []}
         doc = captions.to_dict()
         return {"model": doc["model"], "chunks": doc["chunks"], "events": doc["events"]}
 
     @classmethod
     def describe(cls, segments: list[Segment]) -> str:
-        caps = captions_from(segments, "", 0.0)
+        caps = cls.captions(segments, "", 0.0)
         if caps is None:
             return "no captions"
         raw = sum(1 for c in caps.chunks if c.warning)
