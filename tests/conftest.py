@@ -171,6 +171,30 @@ def spoken_video(gen):
     return _plan_video(gen, "spoken", plan)
 
 
+SOUND_CODECS = {".m4a": ["-c:a", "aac"], ".mp3": ["-c:a", "libmp3lame"],
+                ".opus": ["-c:a", "libopus"], ".wav": ["-c:a", "pcm_s16le"],
+                ".flac": ["-c:a", "flac"]}
+
+
+@pytest.fixture(scope="session")
+def sound_files(media, gen) -> dict[str, Path]:
+    """The NASA narration (its 16 kHz sound stream) as sound-only files, one per format:
+    {".m4a": path, ...}; the reference text is the clip's own subtitles."""
+    import subprocess
+
+    from vidqa.media.ffmpeg import ffmpeg_exe
+
+    out = {}
+    for suffix, codec in SOUND_CODECS.items():
+        path = gen / f"narration{suffix}"
+        if not path.exists():
+            subprocess.run([ffmpeg_exe(), "-v", "error", "-i",
+                            str(media / "torchcodec" / "nasa_13013.mp4"), "-map", "0:a:1",
+                            "-ac", "1", *codec, str(path)], check=True)
+        out[suffix] = path
+    return out
+
+
 @pytest.fixture(scope="session")
 def models_home(tmp_path_factory) -> Path:
     """The VIDQA_HOME whose cache holds the session's models (see `models`, `whisper`)."""

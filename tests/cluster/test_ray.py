@@ -149,3 +149,26 @@ def test_a_worker_node_killed_mid_run_and_the_job_completes(folder, cluster, tmp
         captions = list((tmp_path / "home").rglob("captions/*/*.json"))
         assert captions and not [p for p in captions if p.name.endswith(".degraded.json")]
         assert servers[0].answered + servers[1].answered >= len(captions)
+
+
+def test_sound_only_recordings_on_the_cluster(spoken_video, cluster, tmp_path, models):
+    """A folder of sound files (no picture) indexed on the cluster as a local run indexes it:
+    no model is asked for (nothing to caption), what is said is found."""
+    from vidqa.media.ffmpeg import ffmpeg_exe
+
+    work = tmp_path / "work"
+    (work / "calls").mkdir(parents=True)
+    for suffix, codec in ((".m4a", "copy"), (".opus", "libopus")):
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(spoken_video[0]), "-vn",
+                        "-c:a", codec, str(work / "calls" / f"call{suffix}")], check=True)
+    documents = {}
+    for home, extra in (("local", []), ("ray", ["--ray", cluster.address])):
+        code, out, err = finished(vidqa("index", "--json", *SETTINGS, "calls", *extra,
+                                        home=link_models(models, tmp_path / home), cwd=work))
+        assert code == 0, err
+        documents[home] = json.loads(out)
+    assert documents["ray"] == documents["local"]
+    assert len(documents["ray"]) == 2
+    for doc in documents["ray"]:
+        assert doc["has_picture"] is False and doc["chunks"] == [] and doc["text_lines"] == []
+        assert any("invoices" in s["text"].lower() for s in doc["speech"]), doc["speech"]

@@ -53,6 +53,23 @@ def test_ray_alone_runs_a_local_instance_and_a_folder_after_it_is_a_video(tmp_pa
 
 
 @pytest.mark.slow
+def test_a_local_model_on_a_cluster_without_gpus_is_one_line_not_a_wait(tmp_path, monkeypatch,
+                                                                         vidqa_home):
+    """Captions by a local model (the default backend) ask every caption task for a GPU: on a
+    cluster with none they would wait forever, so the run says so before it submits any."""
+    need("ray")
+    (tmp_path / "clips").mkdir()
+    make_video(tmp_path / "clips" / "a.mp4", seconds=2, size="160x120")
+    monkeypatch.chdir(tmp_path)
+    out = run("index", "--speech", "off", "--ocr", "off", "clips", "--ray", "local")
+    assert out.exit_code == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "Error: captions by a local model need a GPU worker, and the Ray cluster has none (its "
+        "tasks would wait for one forever); caption with model servers (-b openai --base-url "
+        "URL), or pass --no-captions")
+
+
+@pytest.mark.slow
 def test_one_server_under_ray_is_shared_by_the_tasks_and_keeps_its_cache(tmp_path, monkeypatch,
                                                                           no_openai_env,
                                                                           vidqa_home, models):

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from vidqa.model.backends import REGISTRY, get_backend
 from vidqa.cli.commands import cli
+from vidqa.media.probe import probe
 from vidqa.config import Config
 from vidqa.errors import ConfigError
 from vidqa.evaluation.needle import Sweep, load_sweep, needle_eval, parse_depths, read_results
@@ -138,7 +139,7 @@ def test_user_needles_load_and_bad_ones_name_the_fix(tmp_path):
                            ("- kind: gif\n  question: q\n  answer: a\n", "kind 'gif'"),
                            ("[]\n", "holds no needles"),
                            ("- kind: image\n  path: needles.json\n  question: q\n  answer: a\n",
-                            "cannot open|not a video|no video"),
+                            "cannot open|not a video|neither picture nor sound"),
                            ("- text: x\n  id: ../up\n  question: q\n  answer: a\n",
                             "may hold only")]:
         bad = tmp_path / "bad.yaml"
@@ -199,7 +200,7 @@ def test_needle_grid_end_to_end(tmp_path, shared_haystacks):
     assert all(r["recall_at_1"] for r in records), [r["hits"][:1] for r in records]
     assert all(r["time_error_s"] <= 0.5 for r in records)
     for r in records:  # every setting that matters is on the line
-        assert r["fps"] == 2.0 and r["frame_size"] == [640, 352] and r["embedder"] == "minilm"
+        assert r["fps"] == 2.0 and r["frame_size"] == [640, 352] and r["embedder"] == "e5-small"
         assert r["tokens"] < r["tokens_uniform"] and r["selector"] == "scenes"
         assert r["needle"]["end_s"] - r["needle"]["start_s"] == pytest.approx(3.0)
         assert r["settings"]["select"]["policy"] == "scenes"
@@ -293,6 +294,32 @@ def test_unwritable_output_folder_is_one_line(tmp_path):
     assert result.exit_code == 1
     assert f"cannot write results to '{blocker / 'out'}'" in result.output
     assert "-o a folder" in result.output
+
+
+def test_spoken_needles_over_a_sound_only_haystack(tmp_path, whisper, shared_haystacks):
+    """`--sound-only`: each cell is the haystack's sound alone (.m4a, no picture) with the
+    needle said in it, as a recorded call is: found by what is said, pinned by its words; a
+    set with needles that show something is refused before any cell is made."""
+    config = Config()
+    tools = Tools(config, asr=whisper)
+    sweep = Sweep(lengths_min=(0.5,), depths=(0.0, 1.0), needles="builtin-spoken",
+                  selectors=("scenes",), seed=5, sound_only=True)
+    report = needle_eval(sweep, tmp_path / "heard", Pipeline(config, tools=tools),
+                         keep_videos=True)
+    assert len(report.records) == 2
+    for record in report.records:
+        assert record["keyframes"] == 0 and record["frames_sampled"] == 0
+        assert record["recall_at_1"] and record["hits"][0]["kind"] == "speech", record["hits"]
+        assert record["time_error_s"] <= 1.5
+    cells = sorted((tmp_path / "heard" / "cells").iterdir())
+    assert [c.suffix for c in cells] == [".m4a", ".m4a"]
+    assert all(not probe(c).has_picture for c in cells)
+    result = CliRunner().invoke(cli, ["eval", "needle", "--lengths", "0.5", "--depths", "50",
+                                      "--needles", "builtin", "--sound-only", "-o",
+                                      str(tmp_path / "refused")])
+    assert result.exit_code == 1 and "--sound-only cells hold spoken needles only" in \
+        result.output, result.output
+    assert not (tmp_path / "refused" / "cells").exists()
 
 
 def test_spoken_needles_are_heard_and_found(tmp_path, whisper, shared_haystacks):

@@ -54,7 +54,7 @@ def test_minilm_on_onnxruntime_gives_the_same_vectors_without_torch(vidqa_home):
     assert isinstance(second, embedders.OnnxEmbedder) and second.dim == first.dim == 384
     assert np.allclose((first.encode(texts) * second.encode(texts)).sum(axis=1), 1.0, atol=1e-4)
     probe = ("import sys; from vidqa.search.embedders import get_embedder; "
-             "e = get_embedder(); e.encode(['a query']); "
+             "e = get_embedder('minilm'); e.encode(['a query']); "
              "print(type(e).__name__, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env={**os.environ, "VIDQA_HOME": str(vidqa_home)}, check=True)

@@ -198,7 +198,7 @@ def upload_server(tmp_path, shared_home):
     ("x" * 296 + ".mp4", "200"),
     ("%C3%A9" * 99 + ".mp4", "200"),  # 202 bytes, 103 characters
     (".hidden.mp4", "'.'"),
-    ("notes.txt", "not a video file name"),
+    ("notes.txt", "not a video or sound file name"),
 ])
 def test_upload_names_are_one_safe_component_checked_before_writing(upload_server, name, why):
     server, folder = upload_server

@@ -261,7 +261,7 @@ def test_vidqa_serve_starts_on_a_free_port_and_answers(tmp_path, library, models
             line = proc.stderr.readline()
             assert line or proc.poll() is None, "vidqa serve exited"
         url = re.search(r"(http://127\.0\.0\.1:\d+)/", line).group(1)
-        assert "serving 2 videos" in line and "no model: search only" in line
+        assert "serving 2 recordings" in line and "no model: search only" in line
         assert httpx.get(f"{url}/v1/models").json()["data"][0]["id"] == "vidqa"
         no_model = httpx.post(f"{url}/v1/chat/completions",
                               json={"model": "vidqa", "messages": ask("event.mp4", QUESTION)})

@@ -46,6 +46,8 @@ def test_what_is_said_lands_at_its_time(spoken_video, whisper):
         assert segment.start_s == pytest.approx(placed["start_s"], abs=0.5)
         assert segment.end_s == pytest.approx(placed["end_s"], abs=0.7)
         assert segment.extras["words"][0][0] == segment.start_s
+        assert segment.extras["language"] == "en"
+        assert all(len(w) == 4 and 0.0 <= w[3] <= 1.0 for w in segment.extras["words"])
     assert "invoices" in said[1].text.lower()
     assert run.warnings == [] and "speech" in run.seconds
     # Speech is searchable, and in the event log as its own source.
@@ -218,9 +220,9 @@ def test_the_transcript_command_writes_whispers_formats(spoken_video, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "spoken.json", "spoken.srt", "spoken.txt", "spoken.vtt"]
     doc = json.loads((tmp_path / "spoken.json").read_text(encoding="utf-8"))
-    assert [round(s["start_s"]) for s in doc["segments"]] == [
+    assert [round(s["start"]) for s in doc["segments"]] == [
         round(s["start_s"]) for s in truth["speech"]]
-    assert doc["segments"][1]["words"][0]["word"] == "Please"
+    assert doc["segments"][1]["words"][0]["word"] == " Please"  # whisper's, with its space
     assert "invoices" in doc["text"].lower()
     txt = (tmp_path / "spoken.txt").read_text(encoding="utf-8").splitlines()
     assert len(txt) == 2 and "invoices" in txt[1].lower() and "-->" not in txt[1]
@@ -251,3 +253,64 @@ def test_without_a_recogniser_the_cache_is_read_or_the_fix_is_named(spoken_video
     assert "speech" not in run.tracks and len(told) == 1
     assert "has sound, but speech recognition is not installed; pip install 'vidqa[speech]'" \
         in told[0] and told[0].endswith("; the speech track is left out")
+
+
+def test_text_the_guards_leave_out_is_told_with_its_time_range(spoken_video, whisper):
+    """A loop Whisper invents is left out of the track with one warning line naming the file
+    and the time range, said again by a run that reads the cache."""
+    from vidqa.model.asr import WhisperASR, Word
+
+    video, _ = spoken_video
+    loop = tuple(Word(10.0 + i * 0.5, 10.5 + i * 0.5, f" {text}", 0.9) for i, text in
+                 enumerate("See you soon. Take care. Take care. Take care. Take care. "
+                           "Take care.".split()))
+    fake = WhisperASR("base", device="cpu")
+    fake._model = whisper.model()
+    fake._by_stretch = lambda samples, forced, prior: [("en", 0.01, loop, None)]
+    told: list[str] = []
+    said = pipeline(fake, tracks=["speech"], warn=told.append).run(str(video)).tracks["speech"]
+    assert [(s.start_s, s.end_s, s.text) for s in said] == [
+        (10.0, 12.5, "See you soon. Take care.")]
+    assert told == [f"speech: left out 00:00:12.500-00:00:16.500 of '{video}' (\"Take care. "
+                    "Take care. Take care. Take...\"): it repeats itself (a loop Whisper "
+                    "invents)"]
+    again: list[str] = []
+    cached = pipeline(fake, tracks=["speech"], warn=again.append).run(str(video))
+    assert cached.tracks["speech"] == said and again == told
+
+
+def test_each_stretch_of_a_multilingual_video_is_in_its_language(whisper, tmp_path,
+                                                                 tmp_path_factory):
+    """German, Spanish, then English sentences (espeak-ng): each segment carries its own
+    language; `speech.language` (--language) forces one."""
+    import subprocess
+    import wave
+
+    from helpers.languages import session_recording
+    from vidqa.media.ffmpeg import ffmpeg_exe
+
+    path, spoken = session_recording(tmp_path_factory)
+    picked = [next(s for s in spoken if s.language == language) for language in ("de", "es", "en")]
+    with wave.open(str(path), "rb") as handle:
+        rate = handle.getframerate()
+        pcm = handle.readframes(handle.getnframes())
+    gap = b"\0\0" * rate
+    joined = gap[:rate] + gap.join(pcm[round(s.start_s * rate) * 2:round(s.end_s * rate) * 2]
+                                   for s in picked) + gap
+    sound = tmp_path / "languages.wav"
+    with wave.open(str(sound), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(joined)
+    video = tmp_path / "languages.mkv"  # FLAC: the samples as espeak-ng made them
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=160x120:r=5:d=14", "-i", str(sound), "-c:v", "libx264",
+                    "-preset", "ultrafast", "-c:a", "flac", "-shortest", str(video)], check=True)
+    asr_mode = Config().replace("speech", mode="asr")
+    said = pipeline(whisper, config=asr_mode, tracks=["speech"]).run(str(video)).tracks["speech"]
+    assert [s.extras["language"] for s in said] == ["de", "es", "en"]
+    assert "zug nach" in said[0].text.lower() and "sale de la" in said[1].text.lower()
+    forced = pipeline(whisper, config=asr_mode.replace("speech", language="de"),
+                      tracks=["speech"]).run(str(video)).tracks["speech"]
+    assert {s.extras["language"] for s in forced} == {"de"}

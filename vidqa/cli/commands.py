@@ -48,7 +48,8 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool) -> None:
 @click.argument("video", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
 def inspect(video: str, as_json: bool) -> None:
-    """Duration, frame rates, displayed size, codec and streams of VIDEO."""
+    """Duration, frame rates, displayed size, codec and streams of VIDEO (or a sound file)."""
+    from vidqa.media.audio import choose_audio
     from vidqa.media.probe import probe
 
     info = call(probe, video)
@@ -62,18 +63,26 @@ def inspect(video: str, as_json: bool) -> None:
         f"file:        {info.path} ({info.size_bytes / 2**20:.1f} MiB, {info.container})",
         f"duration:    {duration}" + (f" (container starts at {info.start_offset_s:g} s; "
                                       "times count from there)" if info.start_offset_s else ""),
-        f"video:       stream {info.stream_index}, {info.codec}, {info.pix_fmt or '?'}",
-        f"frame rate:  {rate(info.nominal_fps)} fps nominal, {rate(info.average_fps)} fps average"
-        + (f", {info.frame_count} frames" if info.frame_count else ""),
-        f"picture:     {info.display_width}x{info.display_height} displayed "
-        f"(stored {info.coded_width}x{info.coded_height}, SAR {info.sample_aspect_ratio}{rotation})",
-        "streams:",
     ]
+    if info.has_picture:
+        lines += [
+            f"video:       stream {info.stream_index}, {info.codec}, {info.pix_fmt or '?'}",
+            f"frame rate:  {rate(info.nominal_fps)} fps nominal, {rate(info.average_fps)} fps "
+            "average" + (f", {info.frame_count} frames" if info.frame_count else ""),
+            f"picture:     {info.display_width}x{info.display_height} displayed (stored "
+            f"{info.coded_width}x{info.coded_height}, SAR {info.sample_aspect_ratio}{rotation})"]
+    else:
+        lines.append("video:       none: sound only (what is said is read; no frames)")
+    heard = call(choose_audio, info)
+    lines.append("streams:")
     for s in info.streams:
         extra = f" {s.width}x{s.height}" if s.width else ""
+        extra += f" {s.sample_rate} Hz" if s.sample_rate else ""
+        extra += f", {s.channels} ch" if s.channels else ""
         extra += f" [{s.language}]" if s.language and s.language != "und" else ""
         extra += " (cover art)" if s.attached_pic else ""
-        mark = "  <- analysed" if s.index == info.stream_index else ""
+        mark = "  <- analysed" if s.index == info.stream_index else \
+            "  <- heard" if heard is not None and s.index == heard.index else ""
         lines.append(f"  #{s.index} {s.kind}: {s.codec or '?'}{extra}{mark}")
     click.echo("\n".join(lines))
 
@@ -107,6 +116,10 @@ def ingest(ctx: click.Context, videos: tuple[str, ...], as_json: bool, **options
 def _summary(result) -> str:
     s, info = result.stats, result.video
     where = "from cache" if s.cached else f"decoded in {s.decode_s:.1f} s"
+    if not info.has_picture:
+        return (f"{printable(info.path)}: {format_hms(s.end_s)}, sound only: no frames to "
+                f"decode (what is said is read by the speech track)\n"
+                f"  work dir: {result.workdir}")
     lines = [
         f"{printable(info.path)}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, "
         f"{s.keyframes} key frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
@@ -174,7 +187,7 @@ def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **option
 @click.pass_context
 def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: bool,
           ray_address: str | None, **options) -> None:
-    """Ingest each VIDEO (a folder: every video in it), make its tracks (on-screen text, what
+    """Ingest each VIDEO (a folder: every video and sound file in it), make its tracks (on-screen text, what
     is said, and chunk captions by the model: a summary and timestamped events per chunk,
     cached per chunk, so an interrupted run resumes) and build its search index; for several
     videos, the index of the collection too."""
@@ -182,8 +195,12 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
         videos, ray_address = (*videos, ray_address), "local"  # `--ray DIR`: DIR is a video
     if not videos:
         raise click.UsageError("Missing argument 'VIDEOS...'.")
+    from vidqa.media.collection import any_picture
+
     config = settings(ctx, options)
     # On a cluster the tasks load a local model themselves; the driver needs servers' only.
+    # Sound-only recordings have no frames to caption: no model for them.
+    captions = captions and any_picture(list(videos))
     load = captions and (ray_address is None or config.model.backend == "openai")
     pipe = pipeline(ctx, options, load_model=load, config=config,
                     pooled=ray_address is not None)
@@ -435,7 +452,7 @@ def report(ctx: click.Context, video: str, output: str | None, **options) -> Non
     size = path.stat().st_size
     shown = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
     click.echo(f"wrote {printable(path)} ({shown}; keep it beside {printable(Path(video).name)} "
-               "to play the video)", err=True)
+               "to play it)", err=True)
 
 
 @cli.command(cls=VideoCommand)
@@ -454,6 +471,9 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
     search, ask and index, and an OpenAI-compatible API (/v1/models, /v1/chat/completions,
     /v1/find). The model (-m), the embedder and OCR load once and stay loaded; without a model
     the server searches, and indexes without captions."""
+    from pathlib import Path
+
+    from vidqa.media.collection import AUDIO_EXTENSIONS
     from vidqa.serve.app import bind, create_app
     from vidqa.serve.guard import is_loopback
     from vidqa.serve.service import Service
@@ -477,11 +497,15 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
     sock = call(bind, host, config.serve.port)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    count = len(service.library.scan(force=True))
+    entries = service.library.scan(force=True)
+    count = len(entries)
+    sound = sum(1 for e in entries if Path(e.path).suffix.lower() in AUDIO_EXTENSIONS)
     model = f"model {pipe.backend.model}" if pipe.backend is not None else \
         "no model: search only, -m MODEL to answer and caption"
     folders = ", ".join(printable(str(root)) for root in service.library.roots)
-    click.echo(f"vidqa: serving {count} video{'' if count == 1 else 's'} from {folders} at "
+    of_sound = f" ({sound} sound files)" if sound else ""
+    click.echo(f"vidqa: serving {count} recording{'' if count == 1 else 's'}{of_sound} from "
+               f"{folders} at "
                f"http://{shown}:{port}/ ({model}); Ctrl-C stops", err=True)
     server = uvicorn.Server(uvicorn.Config(create_app(service, api_key=serve_key, host=host),
                                            log_level="warning", access_log=False))

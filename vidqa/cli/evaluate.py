@@ -51,6 +51,7 @@ def _needle_help(name: str) -> str:
 @click.option("--seed", type=int, help=_needle_help("seed"))
 @click.option("--top-k", type=click.IntRange(1, 100), help=_needle_help("top_k"))
 @click.option("--tolerance", type=click.FloatRange(0, 60), help=_needle_help("tolerance_s"))
+@click.option("--sound-only", is_flag=True, default=None, help=_needle_help("sound_only"))
 @click.option("-o", "--out", "out_dir", default="needle-eval", show_default=True,
               type=click.Path(file_okay=False), help="folder for results.jsonl and heatmap.png; "
               "a re-run there skips finished cells")
@@ -67,7 +68,8 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
                 lengths: str | None, depths: str | None, needle_set: str | None,
                 selectors: str | None, mode: str | None, scope: str | None, seed: int | None,
                 top_k: int | None,
-                tolerance: float | None, out_dir: str, fail_under: float | None,
+                tolerance: float | None, sound_only: bool | None, out_dir: str,
+                fail_under: float | None,
                 keep_videos: bool, as_json: bool, **options) -> None:
     """Needle-in-a-haystack: hide needles at a grid of depths in haystacks of several lengths
     (made from VIDEOS, looped as needed, or generated), find them (or ask about them), and
@@ -85,7 +87,8 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
     flags = {"lengths_min": lengths, "depths": depths, "needles": needle_set,
              "selectors": selectors, "mode": mode, "scope": scope, "seed": seed,
              "top_k": top_k,
-             "tolerance_s": tolerance, "videos": list(videos) or None}
+             "tolerance_s": tolerance, "sound_only": sound_only or None,
+             "videos": list(videos) or None}
     sweep = call(lambda: with_flags(Config(needle=sweep), "needle", flags).needle.validated())
     # A model named by -m in find mode captions the chunks, so needles without text can be
     # found (as before: $VIDQA_MODEL and the config file name the model, not the mode).

@@ -227,6 +227,10 @@ def run_on_ray(pipeline: Pipeline, videos: list[str], address: str | None, *,
     ledger = None
     try:
         _check_nodes(ray, token, videos)
+        if with_model and _gpus(config) > 0 and not ray.cluster_resources().get("GPU"):
+            raise VidqaError("captions by a local model need a GPU worker, and the Ray cluster "
+                             "has none (its tasks would wait for one forever); caption with "
+                             "model servers (-b openai --base-url URL), or pass --no-captions")
         urls = list(config.model.base_url) if config.model.backend == "openai" else []
         here = _beside_driver(ray)
         if with_model and urls:  # one server too: the tasks share its places

@@ -245,17 +245,20 @@ def _extradata(path: Path) -> bytes:
 
 
 def _speak(pieces: Sequence[Path], needle: Needle, start_s: float, total_s: float, out: Path,
-           work: Path) -> None:
+           work: Path, *, sound_only: bool = False) -> None:
     """Write `out`: the pieces joined as they are, with a sound track of quiet pink noise and
-    the needle's sentence from `start_s` (a haystack has no sound of its own)."""
+    the needle's sentence from `start_s` (a haystack has no sound of its own); `sound_only`:
+    that sound track alone, no picture (`out` a sound file name: .m4a)."""
     from vidqa.evaluation.spoken import AUDIO_ENCODER, SAMPLE_RATE, Said, sound_track
 
     said = Said(start_s, start_s + needle.duration_s, needle.text, needle.path)
     bed = f"anoisesrc=r={SAMPLE_RATE}:color=pink:amplitude=0.01:duration={total_s:.3f}"
-    inputs, graph = sound_track([said], total_s, 1, bed=bed)
+    inputs, graph = sound_track([said], total_s, 0 if sound_only else 1, bed=bed)
     tmp = work / f"cell{out.suffix}"
-    run_ffmpeg(["-f", "concat", "-safe", "0", *input_args(_concat_list(pieces, work / "all.txt")),
-                *inputs, "-filter_complex", graph, "-map", "0:v", "-map", "[aout]", "-c:v", "copy",
+    picture = [] if sound_only else \
+        ["-f", "concat", "-safe", "0", *input_args(_concat_list(pieces, work / "all.txt"))]
+    run_ffmpeg([*picture, *inputs, "-filter_complex", graph,
+                *([] if sound_only else ["-map", "0:v", "-c:v", "copy"]), "-map", "[aout]",
                 *AUDIO_ENCODER, "-movflags", "+faststart", local_url(tmp)],
                f"cannot put needle '{needle.id}' into '{out}'",
                f"check '{needle.path}' (a sound file ffmpeg can read)")
@@ -263,9 +266,10 @@ def _speak(pieces: Sequence[Path], needle: Needle, start_s: float, total_s: floa
 
 
 def splice(haystack: Haystack, length_s: float, needle: Needle, start_s: float,
-           out: str | os.PathLike, *, threads: int = 0) -> Cell:
+           out: str | os.PathLike, *, threads: int = 0, sound_only: bool = False) -> Cell:
     """Write `out`: the haystack `length_s` long with `needle` from `start_s` for its
-    duration. Only the pieces under the needle are re-encoded."""
+    duration. Only the pieces under the needle are re-encoded. `sound_only` (a spoken
+    needle): the sound alone, no picture."""
     out = Path(out)
     pieces = haystack.pieces_for(length_s)
     total_s = len(pieces) * PIECE_S
@@ -284,9 +288,12 @@ def splice(haystack: Haystack, length_s: float, needle: Needle, start_s: float,
         work.mkdir()
     except OSError as exc:
         raise write_error(exc, out) from None
+    if sound_only and needle.kind != "spoken":
+        raise VidqaError(f"needle '{needle.id}' is a {needle.kind} needle, which a sound-only "
+                         "cell cannot hold; use spoken needles (--needles builtin-spoken)")
     try:
         if needle.kind == "spoken":  # the picture stays as it is: only a sound track is added
-            _speak(pieces, needle, first_frame / FPS, total_s, out, work)
+            _speak(pieces, needle, first_frame / FPS, total_s, out, work, sound_only=sound_only)
             return Cell(out, total_s, needle, first_frame / FPS, (first_frame + frames) / FPS,
                         (0.0, 0.0))
         stretch = work / "stretch.mp4"

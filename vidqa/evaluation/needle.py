@@ -151,6 +151,8 @@ def _cell_key(sweep: Sweep, haystack: Haystack, config: Config, length_min: floa
         (("model",) if captioned else ())
     mode = sweep.mode if sweep.mode != "ask" or sweep.scope == "chunks" else \
         f"ask-{sweep.scope}"  # cells of the default scope keep their keys
+    if sweep.sound_only:
+        mode += "-sound-only"
     parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), mode,
              sweep.top_k, sweep.tolerance_s, config.key(*stages), tools.embedder.name,
              getattr(tools.engine, "name", None),
@@ -385,6 +387,11 @@ def _needle_eval(sweep: Sweep, out: Path, config: Config, tools: Tools, keep_vid
 
     results_path = out / "results.jsonl"
     needles = get_needles(sweep.needles)
+    if sweep.sound_only and any(n.kind != "spoken" for n in needles):
+        other = next(n for n in needles if n.kind != "spoken")
+        raise VidqaError(f"--sound-only cells hold spoken needles only, and '{sweep.needles}' "
+                         f"has a {other.kind} needle ('{other.id}'); pass --needles "
+                         "builtin-spoken or a file of spoken needles")
     haystack = _haystack_for(sweep, on_status)
     if config.ocr.mode != "off" and tools.ocr_engine() is None:  # "auto", OCR not installed
         raise VidqaError(f"the needle sweep reads on-screen text, which needs the OCR library; "
@@ -411,10 +418,12 @@ def _needle_eval(sweep: Sweep, out: Path, config: Config, tools: Tools, keep_vid
                     todo.append((selector, cell_config, key))
             if not todo:
                 continue
-            name = f"cell-{length_min:g}min-{depth:.0%}-{needle.id}.mp4".replace("%", "pct")
+            suffix = ".m4a" if sweep.sound_only else ".mp4"
+            name = f"cell-{length_min:g}min-{depth:.0%}-{needle.id}{suffix}".replace("%", "pct")
             timing: dict[str, float] = {}
             with _timed(timing, "splice"):
-                cell = splice(haystack, length_s, needle, start_s, out / "cells" / name)
+                cell = splice(haystack, length_s, needle, start_s, out / "cells" / name,
+                              sound_only=sweep.sound_only)
             try:
                 for selector, cell_config, key in todo:
                     measured = run_cell(cell, cell_config, sweep, tools, out / "work")

@@ -81,7 +81,7 @@ class IngestResult:
 def _stats(frames_sampled: int, keyframes: int, size: tuple[int, int], end_s: float,
            decode_s: float, cached: bool) -> IngestStats:
     width, height = size
-    per_frame = visual_tokens(height, width)
+    per_frame = visual_tokens(height, width) if width and height else 0
     kept, uniform = keyframes * per_frame, frames_sampled * per_frame
     return IngestStats(frames_sampled=frames_sampled, keyframes=keyframes, frame_width=width,
                        frame_height=height, tokens_per_frame=per_frame, tokens_kept=kept,
@@ -139,6 +139,8 @@ def ingest(video: str | os.PathLike | VideoInfo, config: Config | None = None, *
 
 def _build(info: VideoInfo, config: Config, workdir: WorkDir, *, allow_errors: bool,
            on_progress: Callable[[float], None] | None) -> dict:
+    if not info.has_picture:
+        return _sound_only(info, config, workdir)
     with workdir.building() as tmp:
         try:
             (tmp / "keyframes").mkdir()
@@ -186,6 +188,20 @@ def _build(info: VideoInfo, config: Config, workdir: WorkDir, *, allow_errors: b
             "keyframes": [k.to_dict() for k in selection.keyframes],
         }
         workdir.write_manifest(tmp, manifest)
+    return workdir.check()
+
+
+def _sound_only(info: VideoInfo, config: Config, workdir: WorkDir) -> dict:
+    """The manifest of a file with no picture: nothing to decode or select, one scene as long as
+    the sound (so times, lengths and the cache work as for a video), no key frames."""
+    end_s = info.duration_s or 0.0
+    with workdir.building() as tmp:
+        workdir.write_manifest(tmp, {
+            "vidqa": __version__, "video": info.to_dict(), "settings": config.to_dict(),
+            "frame_size": [0, 0], "frames_sampled": 0, "end_s": round(end_s, 6),
+            "decode_s": 0.0, "decode_problem": None,
+            "scenes": [asdict(Scene(0, 0.0, round(end_s, 6)))] if end_s > 0 else [],
+            "keyframes": []})
     return workdir.check()
 
 

@@ -32,11 +32,15 @@ class StreamInfo:
     width: int | None = None
     height: int | None = None
     attached_pic: bool = False
+    sample_rate: int | None = None  # audio: samples a second
+    channels: int | None = None  # audio
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """One video file: its main video stream and what else it carries."""
+    """One media file: its main video stream and what else it carries. A sound-only file
+    (a recording with no picture: .m4a, .mp3, .wav, .flac, .opus...) has `stream_index` -1,
+    no picture size and no frame rate: `has_picture` is False, and the run reads its sound."""
 
     path: str
     size_bytes: int
@@ -56,6 +60,10 @@ class VideoInfo:
     frame_count: int | None  # as the container states it, when it does
     pix_fmt: str | None
     streams: list[StreamInfo] = field(default_factory=list)
+
+    @property
+    def has_picture(self) -> bool:
+        return self.stream_index >= 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,7 +156,8 @@ def _first_frame_rotation(container, stream) -> int:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Read a video's metadata. Raises VideoOpenError with the reason and the fix."""
+    """Read a media file's metadata: a video, or a sound-only recording (`has_picture` False).
+    Raises VideoOpenError with the reason and the fix."""
     p = check_path(path)
     name = str(p)
     try:
@@ -163,14 +172,16 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                 width=getattr(s.codec_context, "width", None) if s.type == "video" else None,
                 height=getattr(s.codec_context, "height", None) if s.type == "video" else None,
                 attached_pic=bool(s.disposition & av.stream.Disposition.attached_pic),
+                sample_rate=getattr(s.codec_context, "sample_rate", None) or None
+                if s.type == "audio" else None,
+                channels=getattr(s.codec_context, "channels", None) or None
+                if s.type == "audio" else None,
             )
             for s in container.streams
         ]
         video = _main_video(container)
         if video is None:
-            kinds = ", ".join(sorted({s.kind for s in streams})) or "no streams"
-            raise VideoOpenError(f"cannot use '{name}': it has no video stream ({kinds} only); "
-                                 "pass a file with video")
+            return _sound_only(p, container, streams)
         cc = video.codec_context
         if not cc.width or not cc.height:
             raise VideoOpenError(f"cannot use '{name}': its video stream has no picture size "
@@ -208,3 +219,25 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         )
     finally:
         container.close()
+
+
+def _sound_only(p: Path, container, streams: list[StreamInfo]) -> VideoInfo:
+    """A file with sound and no picture (a cover image does not count as one): its length is
+    the sound's. One with neither is refused."""
+    audio = [s for s in container.streams.audio]
+    if not audio:
+        kinds = ", ".join(sorted({s.kind for s in streams})) or "no streams"
+        raise VideoOpenError(f"cannot use '{p}': it has neither picture nor sound ({kinds} "
+                             "only); pass a video or a sound recording")
+    start = container.start_time / av.time_base if container.start_time is not None else 0.0
+    duration = container.duration / av.time_base if container.duration else None
+    first = audio[0]
+    if first.duration and first.time_base:
+        stream_start = float((first.start_time or 0) * first.time_base)
+        duration = float(first.duration * first.time_base) + stream_start - start
+    return VideoInfo(
+        path=str(p), size_bytes=p.stat().st_size, container=container.format.name,
+        duration_s=round(duration, 6) if duration else None, start_offset_s=round(start, 6),
+        stream_index=-1, codec="", coded_width=0, coded_height=0, sample_aspect_ratio="1:1",
+        rotation_deg=0, display_width=0, display_height=0, nominal_fps=None, average_fps=None,
+        frame_count=None, pix_fmt=None, streams=streams)

@@ -32,21 +32,26 @@ _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 @dataclass
 class AgentTools:
-    """What the agent may call, over one video: `search`, `inspect`, and the tracks' readers
-    (tool name -> (what it reads, for the prompt; the lines of a time range))."""
+    """What the agent may call, over one video: `search`, the tracks' readers (tool name ->
+    (what it reads, for the prompt; the lines of a time range)), and `inspect` (None for a
+    recording with no picture)."""
 
     duration_s: float
     search: Callable[[str], list[str]]
-    inspect: Callable[[float, float], list[tuple[float, str]]]  # (pts_s, JPEG path)
+    inspect: Callable[[float, float], list[tuple[float, str]]] | None  # (pts_s, JPEG path)
     readers: dict[str, tuple[str, Callable[[float, float], list[str]]]]
 
     def names(self) -> tuple[str, ...]:
-        return ("search", *self.readers, "inspect")
+        return ("search", *self.readers, *(("inspect",) if self.inspect else ()))
 
     def listing(self) -> str:
-        """The readers' lines of the agent's prompt."""
-        return "".join(f'- {name}: {{"tool": "{name}", "args": {{"start_s": 0, "end_s": 300}}}} '
-                       f"{about}\n" for name, (about, _read) in self.readers.items())
+        """The readers' lines of the agent's prompt, and inspect's when there are frames."""
+        lines = [f'- {name}: {{"tool": "{name}", "args": {{"start_s": 0, "end_s": 300}}}} '
+                 f"{about}\n" for name, (about, _read) in self.readers.items()]
+        if self.inspect is not None:
+            lines.append('- inspect: {"tool": "inspect", "args": {"start_s": 40, "end_s": 45}} '
+                         "shows the frames of a short range at a higher frame rate\n")
+        return "".join(lines)
 
 
 class _Malformed(Exception):

@@ -238,3 +238,53 @@ def ask_full(result, backend: Backend, question: str, *, lines=(),
     cited = citations_in(reply, 0.0, result.stats.end_s) or [Citation(0.0, result.stats.end_s)]
     return Answer(question, reply, cited, [c.index for c in result.chunks], backend.model,
                   warning, strategy, len(frames), len(frames) * result.stats.tokens_per_frame)
+
+
+HEARD_AROUND_S = 60.0  # what is kept either side of a hit when a recording's lines do not fit
+
+
+def ask_heard(video: str, duration_s: float, backend: Backend, question: str, *, lines=(),
+              hits=(), context: int, max_new_tokens: int = 512,
+              temperature: float = 0.0) -> Answer:
+    """Answer over a recording with no picture from its lines (`lines`: (label, segment), what
+    is said) in one request; when they do not fit `context` tokens, from the lines within
+    HEARD_AROUND_S of the hits (best first, as many as fit). The answer's `strategy` says so."""
+    from pathlib import Path
+
+    from vidqa.model.messages import full_messages
+    from vidqa.model.prompts import HEARD_CONTEXT
+
+    lines = list(lines)
+    if not lines:
+        raise VidqaError(f"'{video}' has no picture and nothing said was found in it (no speech "
+                         "track: is speech recognition installed? pip install 'vidqa[speech]'); "
+                         "there is nothing to answer from")
+    room = context - max_new_tokens - PROMPT_SLACK_TOKENS
+
+    def cost(chosen) -> int:
+        return int(sum(len(s.text) + len(label) + 24 for label, s in chosen) / CHARS_PER_TOKEN)
+
+    name = video.rsplit("/", 1)[-1]
+    strategy = f"speech only: '{name}' has no picture; answered from all {len(lines)} lines"
+    if cost(lines) > room:
+        kept: set[int] = set()
+        for hit in hits:
+            near = {i for i, (_label, s) in enumerate(lines)
+                    if s.end_s >= hit.start_s - HEARD_AROUND_S
+                    and s.start_s <= hit.end_s + HEARD_AROUND_S}
+            if cost([lines[i] for i in kept | near]) > room:
+                break
+            kept |= near
+        if not kept:
+            raise VidqaError(f"what is said in '{video}' does not fit the model's {context:,}-"
+                             "token context and the index found nothing near the question; "
+                             "index it (vidqa index) or use a model with a longer context")
+        strategy = (f"speech only: '{name}' has no picture; answered from {len(kept)} of "
+                    f"{len(lines)} lines (those within {HEARD_AROUND_S:g} s of the hits: all "
+                    f"of them do not fit {context:,} tokens)")
+        lines = [lines[i] for i in sorted(kept)]
+    reply, warning = generate_answer(backend, full_messages(question, (), Path, lines,
+                                                               intro=HEARD_CONTEXT),
+                                     max_new_tokens=max_new_tokens, temperature=temperature)
+    cited = citations_in(reply, 0.0, duration_s) or [Citation(0.0, duration_s)]
+    return Answer(question, reply, cited, [], backend.model, warning, strategy, 0, 0)

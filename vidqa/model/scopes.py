@@ -55,6 +55,18 @@ def whole_video(pipeline: Pipeline, run: VideoRun, question: str, hits: list, *,
                     temperature=m.temperature, fallback=fallback)
 
 
+def from_speech(pipeline: Pipeline, run: VideoRun, question: str, hits: list, *,
+                top_k: int = 2, max_steps: int = 8) -> Answer:
+    """A recording with no picture: answered from every track's lines (what is said), or from
+    the stretches around the hits when they do not all fit the model's context."""
+    from vidqa.model.answers import ask_heard, context_tokens
+
+    m = pipeline.config.model
+    return ask_heard(run.video, run.duration_s, pipeline.backend, question,
+                     lines=run.prompt_lines(), hits=hits, context=context_tokens(pipeline.backend),
+                     max_new_tokens=m.max_new_tokens, temperature=m.temperature)
+
+
 def by_agent(pipeline: Pipeline, run: VideoRun, question: str, hits: list, *,
              top_k: int = 2, max_steps: int = 8) -> Answer:
     import tempfile
@@ -107,5 +119,5 @@ def agent_tools(pipeline: Pipeline, run: VideoRun, scratch: Path):
 
     readers = {cls.tool.name: (cls.tool.about, reader(cls.name, cls.tool.kinds))
                for cls in track_classes(run.tracks) if cls.tool is not None}
-    return AgentTools(duration_s=run.duration_s, search=search, inspect=inspect,
-                      readers=readers)
+    return AgentTools(duration_s=run.duration_s, search=search,
+                      inspect=inspect if run.ingest.video.has_picture else None, readers=readers)

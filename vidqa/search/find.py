@@ -23,7 +23,7 @@ from pathlib import Path
 
 from vidqa.config import Config
 from vidqa.paths import cache_dir
-from vidqa.errors import VidqaError
+from vidqa.errors import VidqaError, tell
 from vidqa.keyframes.ingest import IngestResult
 from vidqa.search.lexical import STOPWORDS
 from vidqa.timecode import Timed
@@ -61,17 +61,29 @@ def _words_of(text: str) -> list[str]:
 
 
 def refine_speech_hit(found: Found, words: list, query: str) -> float | None:
-    """The start of the first word of a speech hit that matches a word of `query` (its
-    content words when it has some; a near spelling counts: "budgets" for "budget"), or None
-    when the segment has no word times or none matches. `words`: [[start_s, end_s, word]]."""
+    """The start of the first word of the stretch of a speech hit that matches the most words
+    of `query` (its content words when it has some; a near spelling counts: "budgets" for
+    "budget"): "Goddard Space Flight Center" pins to "Goddard", not to an earlier "space".
+    None when the segment has no word times or none matches. `words`: [[start_s, end_s,
+    word, ...]] (a probability may follow)."""
     wanted = _words_of(query)
     wanted = [w for w in wanted if w not in STOPWORDS] or wanted
-    for start_s, _end_s, word in words:
-        for spoken in _words_of(word):
-            if any(spoken == w or (min(len(spoken), len(w)) >= 4 and similar(spoken, w) >= 0.8)
-                   for w in wanted):
-                return float(start_s)
-    return None
+    spoken = [(float(item[0]), said) for item in words for said in _words_of(str(item[2]))]
+
+    def match(said: str) -> str | None:
+        return next((w for w in wanted if said == w or
+                     (min(len(said), len(w)) >= 4 and similar(said, w) >= 0.8)), None)
+
+    matched = [match(said) for _, said in spoken]
+    span = len(wanted) + 2  # the query's words, with a word or two between them
+    best, at = 0, None
+    for i, first in enumerate(matched):
+        if first is None:
+            continue
+        found_here = len({m for m in matched[i:i + span] if m is not None})
+        if found_here > best:
+            best, at = found_here, spoken[i][0]
+    return at
 
 
 MODEL_REFINE_FPS = 4.0
@@ -96,7 +108,8 @@ def refine_visual_hit(result: IngestResult, found: Found, backend, config: Confi
     content, times = [], []
     for frame in reader:
         path = workdir / f"refine_{frame.pts_s:.3f}.jpg"
-        path.write_bytes(cv2.imencode(".jpg", frame.bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+        jpeg = cv2.imencode(".jpg", frame.bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
+        path.write_bytes(jpeg.tobytes())
         content += [{"type": "text", "text": timestamp_label(frame.pts_s)},
                     {"type": "image", "path": str(path), "pts_s": frame.pts_s}]
         times.append(frame.pts_s)
@@ -137,11 +150,26 @@ def _remembered(directory: Path, embedder):
     return index
 
 
-def open_index(entries: list, embedder, directory: Path, *, opened=None):
+def _built_with_other(directory: Path, embedder) -> str | None:
+    """The embedder of another index of the same entries beside `directory` (a video's indexes
+    are named `<embedder>-<entries hash>`), or None."""
+    own = _dir_name(embedder)
+    suffix = directory.name[len(own):] if directory.name.startswith(f"{own}-") else None
+    if not suffix or not directory.parent.is_dir():
+        return None
+    for other in sorted(directory.parent.glob(f"*{suffix}")):
+        if other != directory and not other.name.startswith(".") and other.is_dir():
+            return other.name[:-len(suffix)]
+    return None
+
+
+def open_index(entries: list, embedder, directory: Path, *, opened=None, warn=None):
     """The index in `directory` if it holds these entries for this embedder, else built anew
     (written atomically, so readers see the old or the new one). The directory's name is a hash
     of the entries, so an index opened before is reused from memory (the last `OPEN_INDEXES`).
-    `opened`: the index, opened or built by the caller, to remember."""
+    `opened`: the index, opened or built by the caller, to remember. A video indexed before
+    with another embedder (`index.embedder` changed) is embedded again, once, and `warn` is told
+    in one line (`vidqa.errors.tell`); its old index stays for that embedder."""
     from vidqa.search.index import VectorIndex
 
     key = (str(directory), embedder.name)
@@ -150,6 +178,12 @@ def open_index(entries: list, embedder, directory: Path, *, opened=None):
         if opened is None:
             index = VectorIndex.open(directory, embedder)
             if index is None or len(index) != len(entries):
+                other = _built_with_other(directory, embedder) if index is None else None
+                if other is not None and entries:
+                    texts = f"{len(entries)} text{'s' if len(entries) != 1 else ''}"
+                    tell(f"the search index of '{Path(entries[0].video).name}' was built with "
+                         f"the '{other}' embedder; embedding its {texts} again with "
+                         f"'{embedder.name}' (index.embedder), once", warn)
                 index = VectorIndex.build(entries, embedder, directory)
         with _opened_lock:
             _opened[key] = index
@@ -176,10 +210,10 @@ def entries_key(entries: list) -> str:
     return key
 
 
-def collection_index(parts: list[tuple[IngestResult, list]], embedder):
+def collection_index(parts: list[tuple[IngestResult, list]], embedder, *, warn=None):
     """One index over several videos' entries (a folder given to `find` or `ask`). The vectors
-    come from each video's own index (built when missing), so a collection is never embedded
-    twice."""
+    come from each video's own index (built when missing; `warn` as in `open_index`), so a
+    collection is never embedded twice."""
     import numpy as np
 
     entries = [e for _, video_entries in parts for e in video_entries]
@@ -193,7 +227,7 @@ def collection_index(parts: list[tuple[IngestResult, list]], embedder):
 
     index = VectorIndex.open(directory, embedder)
     if index is None or len(index) != len(entries):
-        vectors = [open_index(v, embedder, video_index_dir(r, v, embedder)).vectors()
+        vectors = [open_index(v, embedder, video_index_dir(r, v, embedder), warn=warn).vectors()
                    for r, v in parts if v]
         index = VectorIndex.build(entries, embedder, directory,
                                   vectors=np.concatenate(vectors) if vectors else None)
@@ -201,23 +235,29 @@ def collection_index(parts: list[tuple[IngestResult, list]], embedder):
 
 
 def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: int = 5,
-           kinds: set[str] | None = None) -> list[Found]:
-    """Ranked hits for `query` over one video's index or a collection's."""
+           kinds: set[str] | None = None, warn=None) -> list[Found]:
+    """Ranked hits for `query` over one video's index or a collection's (`warn`: told when an
+    index is embedded again for another embedder, as in `open_index`)."""
     if not any(entries for _, entries in parts):
         raise VidqaError("nothing to search: no captions, no on-screen text and no speech were "
                          "found; run `vidqa index` with a model, or with --ocr on")
     if len(parts) == 1:
         result, entries = parts[0]
-        index = open_index(entries, embedder, video_index_dir(result, entries, embedder))
+        index = open_index(entries, embedder, video_index_dir(result, entries, embedder),
+                           warn=warn)
     else:
-        index = collection_index(parts, embedder)
+        index = collection_index(parts, embedder, warn=warn)
     return [Found(h.entry.video, h.entry.kind, h.entry.start_s, h.entry.end_s, h.entry.text,
                   round(h.score, 4)) for h in index.search(query, k, kinds=kinds)]
 
 
+def _dir_name(embedder) -> str:
+    return embedder.name.replace("/", "_")
+
+
 def video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
     key = entries_key(entries)
-    return result.workdir / "index" / f"{embedder.name.replace('/', '_')}-{key}"
+    return result.workdir / "index" / f"{_dir_name(embedder)}-{key}"
 
 
 def refine(found: list[Found], results: dict[str, IngestResult], config: Config, *,

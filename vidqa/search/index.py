@@ -10,8 +10,10 @@ One directory per video or per collection of videos. Entries are the segments wi
 tracks make, each with its absolute half-open [start_s, end_s) and its `kind`: one of the kinds
 the registered tracks declare (`vidqa.tracks.base.segment_kinds()`), so a new track's segments
 are searchable, and filtered by kind, with no change here. An embedder (`vidqa.search.embedders`)
-turns their texts into rows; an index records its embedder's name, and one built with another
-embedder does not open (`open` returns None), so callers rebuild rather than mix vectors.
+turns their texts into rows, and a query into a row as a query (`encode(texts, query=True)`: e5
+embeds "query: ..." apart from "passage: ..."); an index records its embedder's name, and one
+built with another embedder does not open (`open` returns None), so callers rebuild rather than
+mix vectors (`vidqa.search.find.open_index` says so in one line).
 
 A directory is built under a temporary name beside its final one and swapped into place in one
 step (`vidqa.store.building` with `vidqa.store.swap_into_place`), so a build killed at any point
@@ -405,7 +407,7 @@ class VectorIndex:
         by vector, with entries holding its exact strings first (`vidqa.search.lexical`)."""
         if not len(self) or k <= 0:
             return []
-        vector = normalised(self.embedder.encode([query]))[0]
+        vector = normalised(self.embedder.encode([query], query=True))[0]
         literal = lexical.Query.parse(query)
         if not literal:
             return self.search_vector(vector, k, kinds=kinds)

@@ -6,14 +6,15 @@
         {"type": "text", "text": "When is the budget shown?"}]}])
 
 The user message names a served video (a `video_url` or `video` item holding its path as
-`/api/videos` lists it, `vidqa://ID`, or its id) and asks in text. vidqa indexes the video when
-it is not indexed, retrieves, and answers with the server's model; the reply's text ends with
-the cited times, and the response carries them as data too (`vidqa.citations`). A question with
-lettered options that asks for the letter ("Answer with the option's letter") is answered with
-the letter alone, the model's own reply kept in `vidqa.reply`; `"vidqa": {"answer": "letter"}`
-in the request asks for that too, and `"vidqa": {"scope": "all"}` answers from every chunk
-summary. `POST /v1/find` searches (`{"query": ..., "video": ...}`), or looks up where the
-wall clock burned into the picture shows a time (`{"at": "2024-12-05 12:01:30", ...}`).
+`/api/videos` lists it, `vidqa://ID`, or its id; a sound-only recording likewise, or as an
+`audio_url` item) and asks in text. vidqa indexes the video when it is not indexed, retrieves,
+and answers with the server's model; the reply's text ends with the cited times, and the
+response carries them as data too (`vidqa.citations`). A question with lettered options that
+asks for the letter ("Answer with the option's letter") is answered with the letter alone, the
+model's own reply kept in `vidqa.reply`; `"vidqa": {"answer": "letter"}` in the request asks for
+that too, and `"vidqa": {"scope": "all"}` answers from every chunk summary. `POST /v1/find`
+searches (`{"query": ..., "video": ...}`), or looks up where the wall clock burned into the
+picture shows a time (`{"at": "2024-12-05 12:01:30", ...}`).
 """
 
 from __future__ import annotations
@@ -66,9 +67,17 @@ def _text_of(content) -> str:
     return ""
 
 
+MEDIA_ITEMS = ("video_url", "video", "input_video", "audio_url", "audio")  # name a served file
+
+
 def _video_of(item: dict) -> str | None:
     kind = item.get("type")
-    value = item.get(kind) if kind in ("video_url", "video", "input_video") else None
+    if kind == "input_audio":
+        raise Refused("sound sent inside the request (input_audio) is not served here; upload "
+                      "it (PUT /api/upload/NAME) and name it by its path, e.g. {\"type\": "
+                      "\"audio_url\", \"audio_url\": {\"url\": \"call.m4a\"}}", 400,
+                      "unsupported_audio")
+    value = item.get(kind) if kind in MEDIA_ITEMS else None
     if isinstance(value, dict):
         value = value.get("url") or value.get("path") or value.get("id")
     if isinstance(value, list):

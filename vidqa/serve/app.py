@@ -78,7 +78,8 @@ def create_app(service: Service, *, api_key: str | None = None,
     async def http_error(request: Request, exc: HTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         message = exc.detail if exc.status_code != 404 else \
-            f"no route {request.url.path}; see /v1/models, /v1/chat/completions, /v1/find, /api/videos"
+            f"no route {request.url.path}; see /v1/models, /v1/chat/completions, /v1/find, " \
+            "/api/videos"
         return error_response(exc.status_code, message, code, headers=exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:

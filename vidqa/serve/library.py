@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from vidqa.errors import VidqaError, printable
-from vidqa.media.collection import VIDEO_EXTENSIONS, expand_videos
+from vidqa.media.collection import MEDIA_EXTENSIONS, expand_videos
 
 RESCAN_S = 5.0  # a listing older than this is read again from the folders
 
@@ -164,7 +164,7 @@ class Library:
             if not any(file.is_relative_to(root) for root in self.roots):
                 raise Refused(f"'{ref}' leads outside the served folders (a link?)", 403,
                               "path_not_served")
-            if file.is_file() and file.suffix.lower() in VIDEO_EXTENSIONS:
+            if file.is_file() and file.suffix.lower() in MEDIA_EXTENSIONS:
                 return file
         raise Refused(f"no video '{ref}' is served here; GET /api/videos lists them")
 
@@ -173,9 +173,9 @@ class Library:
         one safe path component (`upload_name`) with a video extension, never over an existing
         file. Checked before anything is written."""
         clean = upload_name(name)
-        if Path(clean).suffix.lower() not in VIDEO_EXTENSIONS:
-            raise Refused(f"'{printable(name)}' is not a video file name; use one of "
-                          f"{', '.join(sorted(VIDEO_EXTENSIONS))}", 400, "invalid_path")
+        if Path(clean).suffix.lower() not in MEDIA_EXTENSIONS:
+            raise Refused(f"'{printable(name)}' is not a video or sound file name; use one of "
+                          f"{', '.join(sorted(MEDIA_EXTENSIONS))}", 400, "invalid_path")
         target = self.roots[0] / clean
         if target.exists() or target.is_symlink():
             raise Refused(f"'{clean}' exists already in the served folder; rename the upload",

@@ -14,6 +14,29 @@ from vidqa.serve.library import Refused
 
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 
+# The Content-Type of each file the library serves, by extension: not the system's mime.types,
+# which varies by machine and calls .ts a Qt translation (text/...) and knows no .mka or .weba.
+MEDIA_TYPES = {
+    ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo",
+    ".flv": "video/x-flv", ".mpg": "video/mpeg", ".mpeg": "video/mpeg", ".ts": "video/mp2t",
+    ".mts": "video/mp2t", ".m2ts": "video/mp2t", ".wmv": "video/x-ms-wmv",
+    ".3gp": "video/3gpp", ".ogv": "video/ogg",
+    ".m4a": "audio/mp4", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac",
+    ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".aac": "audio/aac",
+    ".wma": "audio/x-ms-wma", ".aif": "audio/aiff", ".aiff": "audio/aiff",
+    ".mka": "audio/x-matroska", ".weba": "audio/webm", ".amr": "audio/amr",
+}
+# A sound-only file in a container named for video (a meeting's .webm or .mp4) is sound.
+SOUND_TYPES = {"video/mp4": "audio/mp4", "video/webm": "audio/webm", "video/ogg": "audio/ogg",
+               "video/x-matroska": "audio/x-matroska", "video/3gpp": "audio/3gpp"}
+
+
+def media_type(entry) -> str:
+    """The Content-Type the player gets for a served file."""
+    kind = MEDIA_TYPES.get(entry.file.suffix.lower(), "application/octet-stream")
+    return SOUND_TYPES.get(kind, kind) if entry.info.get("has_picture") is False else kind
+
 
 class MediaFile(FileResponse):
     """A file with range requests whose refusals (400 for a malformed `Range`, 416 for one past
@@ -88,14 +111,17 @@ async def video(request: Request) -> Response:
 
 
 async def media(request: Request) -> Response:
-    """The video file (range requests, so the player seeks in large files), or with `proxy=1`
-    an H.264 copy that every browser plays, made on first request."""
+    """The file (range requests, so the player seeks in large files), or with `proxy=1` a copy
+    that every browser plays (H.264 .mp4; AAC .m4a for a sound-only file), made on first
+    request."""
     service = service_of(request)
     entry = await _entry(request)
+    nosniff = {"X-Content-Type-Options": "nosniff"}
     if request.query_params.get("proxy") in ("1", "true"):
         path = await threaded(service.proxy, entry)
-        return MediaFile(path, media_type="video/mp4")
-    return MediaFile(entry.file, filename=None)
+        return MediaFile(path, media_type="audio/mp4" if path.suffix == ".m4a" else "video/mp4",
+                         headers=nosniff)
+    return MediaFile(entry.file, media_type=media_type(entry), headers=nosniff)
 
 
 def _float(request: Request, name: str) -> float | None:

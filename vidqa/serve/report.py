@@ -1,5 +1,7 @@
 """`vidqa report`: one HTML file with the timeline, the event log, the transcript and key-frame
-thumbnails of a video, that opens offline next to the video (a relative link plays it).
+thumbnails of a video, that opens offline next to the video (a relative link plays it). A
+sound-only recording's report plays it in an <audio> element, with the speech lane and the
+transcript, and no picture parts (no scenes, thumbnails or summaries of what is shown).
 
 Everything is inside the file: the page's own timeline script and styles, the data as JSON, the
 thumbnails as small JPEG data URLs. Nothing is fetched, so it can be mailed or archived with
@@ -52,15 +54,18 @@ def report_data(run, out: Path, *, thumb_width: int = THUMB_WIDTH,
     """What the report shows, as one JSON document."""
     summary = timeline(run, bins=2000)
     lanes = summary["lanes"]
-    wanted = [i["thumb"] for i in lanes["frames"]["items"] if i.get("thumb")]
+    picture = run.ingest.video.has_picture  # a sound-only recording: no scenes, no frames
+    frames = lanes["frames"]["items"] if picture else []
+    wanted = [i["thumb"] for i in frames if i.get("thumb")]
     if len(wanted) > max_thumbs:  # evenly over the video
         wanted = [wanted[round(n * (len(wanted) - 1) / (max_thumbs - 1))]
                   for n in range(max_thumbs)]
     keep = set(wanted)
-    lanes["frames"]["items"] = [i for i in lanes["frames"]["items"] if i.get("thumb") in keep]
-    for item in lanes["scenes"]["items"]:
-        if item.get("thumb") not in keep:
-            item.pop("thumb", None)
+    if picture:
+        lanes["frames"]["items"] = [i for i in frames if i.get("thumb") in keep]
+        for item in lanes["scenes"]["items"]:
+            if item.get("thumb") not in keep:
+                item.pop("thumb", None)
     thumbs = {}
     for name in keep:
         uri = _thumb(run.ingest.workdir / "keyframes" / name, thumb_width)
@@ -70,7 +75,7 @@ def report_data(run, out: Path, *, thumb_width: int = THUMB_WIDTH,
     return {
         "video": {"name": Path(run.video).name, "href": video_href(run.video, out),
                   "duration_s": run.ingest.stats.end_s,
-                  "start_offset_s": run.ingest.video.start_offset_s},
+                  "start_offset_s": run.ingest.video.start_offset_s, "has_picture": picture},
         "timeline": summary,
         "log": [{"start_s": s.start_s, "end_s": s.end_s, "source": s.source, "kind": s.kind,
                  "text": s.text.strip()} for s in run.log() if s.text.strip()],

@@ -25,8 +25,13 @@ from vidqa.tools import Tools
 
 # What Chromium, Firefox and Safari play in a <video> element without help.
 PLAYABLE_VIDEO = {"h264", "vp8", "vp9", "av1"}
-PLAYABLE_AUDIO = {"aac", "mp3", "opus", "vorbis", "flac"}
+PLAYABLE_AUDIO = {"aac", "mp3", "opus", "vorbis", "flac",
+                  "aac_fixed", "mp3float", "libopus", "libvorbis"}  # as decoders name them
 PLAYABLE_CONTAINERS = ("mp4", "webm", "mov")
+# ... and in an <audio> element: the containers above, and the sound-only ones (as PyAV names
+# them); WAV holding plain PCM. AIFF, WMA (asf) and AMR are not among them: they get a copy.
+PLAYABLE_SOUND_CONTAINERS = (*PLAYABLE_CONTAINERS, "mp3", "ogg", "flac", "wav", "aac")
+PLAYABLE_PCM = {"pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le"}
 THREAD_SAFE_BACKENDS = {"openai"}  # a local model answers one request at a time
 
 
@@ -46,14 +51,18 @@ class _OneAtATime:
 
 
 def playable(info) -> bool:
-    """Whether browsers play the file as it is (else the page gets an H.264 proxy)."""
+    """Whether browsers play the file as it is (else the page gets a copy, `Service.proxy`):
+    a video in a <video> element, a sound-only file in an <audio> element."""
     containers = info.container.split(",")
+    audio = [(s.codec or "").lower() for s in info.streams if s.kind == "audio"]
+    if not info.has_picture:
+        return any(c in PLAYABLE_SOUND_CONTAINERS for c in containers) and bool(audio) and (
+            audio[0] in PLAYABLE_AUDIO or "wav" in containers and audio[0] in PLAYABLE_PCM)
     if not any(c in PLAYABLE_CONTAINERS for c in containers):
         return False
     if (info.codec or "").lower() not in PLAYABLE_VIDEO:
         return False
-    audio = [s.codec for s in info.streams if s.kind == "audio"]
-    return all((codec or "").lower() in PLAYABLE_AUDIO for codec in audio[:1])
+    return all(codec in PLAYABLE_AUDIO for codec in audio[:1])
 
 
 class Service:
@@ -136,9 +145,12 @@ class Service:
             entry.duration_s = info.duration_s
             # start_offset_s: browsers put the container's start time on the player's clock
             # (an mp4 edit list that delays the video plays it from 1.075 s), where vidqa's
-            # times start at 0: the page adds it when it plays the file itself.
-            entry.info = {"codec": info.codec, "width": info.display_width,
-                          "height": info.display_height, "playable": playable(info),
+            # times start at 0: the page adds it when it plays the file itself. A sound-only
+            # file (has_picture false) is played in an <audio> element, its codec the sound's.
+            sound = next((s.codec for s in info.streams if s.kind == "audio"), None)
+            entry.info = {"codec": info.codec if info.has_picture else sound,
+                          "width": info.display_width, "height": info.display_height,
+                          "has_picture": info.has_picture, "playable": playable(info),
                           "start_offset_s": info.start_offset_s}
             run = self.pipeline().load(str(entry.file))
         except VidqaError as exc:
@@ -282,7 +294,7 @@ class Service:
             probe(partial)
         except VidqaError as exc:
             why = str(exc).replace(str(partial), target.name)
-            raise Refused(f"the upload is not a video vidqa can read: {why}", 415,
+            raise Refused(f"the upload is not a video or sound file vidqa can read: {why}", 415,
                           "unsupported_media") from None
         try:
             os.link(partial, target)
@@ -311,26 +323,31 @@ class Service:
         return run.ingest.workdir / wanted
 
     def proxy(self, entry: Entry) -> Path:
-        """An H.264/AAC copy of the video that every browser plays, made once by the bundled
-        ffmpeg and kept in the cache. ffmpeg writes a store temporary (`building_file`) that is
-        renamed into place when whole; a killed server's leftover is removed by the next
-        `clean_stale` of that folder. An OSError is left to the app (its reason, no path)."""
+        """A copy of the file that every browser plays, made once by the bundled ffmpeg and
+        kept in the cache: H.264/AAC in .mp4 for a video, AAC in .m4a for a sound-only file
+        (AIFF, WMA, AMR). ffmpeg writes a store temporary (`building_file`) that is renamed
+        into place when whole; a killed server's leftover is removed by the next `clean_stale`
+        of that folder. An OSError is left to the app (its reason, no path)."""
         from vidqa.media.ffmpeg import input_args, local_url, run_ffmpeg
+        from vidqa.media.probe import probe
         from vidqa.store import building_file, fingerprint
 
-        target = cache_dir() / "proxies" / f"{fingerprint(entry.file)}.mp4"
         with self._proxy_lock:
             lock = self._proxy_locks.setdefault(entry.id, threading.Lock())
         with lock:
+            known = entry.info.get("has_picture")  # None: not checked yet
+            sound = not (known if known is not None else probe(entry.file).has_picture)
+            suffix = ".m4a" if sound else ".mp4"
+            target = cache_dir() / "proxies" / f"{fingerprint(entry.file)}{suffix}"
             if target.exists():
                 return target
             target.parent.mkdir(parents=True, exist_ok=True)
-            with building_file(target, suffix=".mp4", tag="proxy") as partial:
-                run_ffmpeg([*input_args(entry.file), "-map", "0:v:0", "-map", "0:a:0?",
-                            "-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
-                            "-pix_fmt", "yuv420p", "-vf", "scale=-2:'trunc(min(720,ih)/2)*2'",
-                            "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
-                            "-threads", "2", local_url(partial)],
+            codecs = ["-map", "0:a:0", "-vn"] if sound else [
+                "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "libx264", "-preset", "veryfast",
+                "-crf", "26", "-pix_fmt", "yuv420p", "-vf", "scale=-2:'trunc(min(720,ih)/2)*2'"]
+            with building_file(target, suffix=suffix, tag="proxy") as partial:
+                run_ffmpeg([*input_args(entry.file), *codecs, "-c:a", "aac", "-b:a", "128k",
+                            "-movflags", "+faststart", "-threads", "2", local_url(partial)],
                            f"cannot make a playable copy of '{entry.path}'",
                            "play the file in a desktop player (mpv, VLC)")
         return target

@@ -3,6 +3,8 @@
 The lanes are the scenes (with the key frames' thumbnails, `frames`), then one per track that
 declares a `lane` (its key, title, kinds and colour), in registry order; `order` tells the page
 which to draw, with their titles and colours, so a new track gets its lane with no edit here.
+A sound-only recording has no picture: only the lanes of tracks that read no frames (speech),
+no scenes and no thumbnails.
 
 A 10-hour video has thousands of scenes and text lines; the page draws each lane on one canvas
 from at most `bins` items per lane: the items themselves when they are few enough, else equal
@@ -28,19 +30,39 @@ class Item(Timed):
     thumb: str | None = None  # a key frame's file name (scenes)
 
 
-def lanes_of(run) -> list[dict]:
-    """The lanes the page draws, in order: the scenes, then each track's that ran."""
+def _laned(run) -> list:
+    """The track classes that ran and have a lane here: of a sound-only run, those that read
+    no frames (the others have nothing to show)."""
     from vidqa.tracks.base import track_classes
 
-    return [SCENES] + [{"key": cls.lane.key, "title": cls.lane.title, "colour": cls.lane.colour}
-                       for cls in track_classes(run.tracks) if cls.lane is not None]
+    picture = run.ingest.video.has_picture
+    return [cls for cls in track_classes(run.tracks)
+            if cls.lane is not None and (picture or not cls.frames)]
+
+
+def lanes_of(run) -> list[dict]:
+    """The lanes the page draws, in order: the scenes (with a picture), then each track's that
+    ran."""
+    scenes = [SCENES] if run.ingest.video.has_picture else []
+    return scenes + [{"key": cls.lane.key, "title": cls.lane.title, "colour": cls.lane.colour}
+                     for cls in _laned(run)]
 
 
 def lane_items(run) -> dict[str, list[Item]]:
-    """Every item of each lane of a `VideoRun` (and the key frames', `frames`), in time
-    order."""
-    from vidqa.tracks.base import track_classes
+    """Every item of each lane of a `VideoRun` (and the key frames', `frames`, with a
+    picture), in time order."""
+    lanes: dict[str, list[Item]] = {}
+    if run.ingest.video.has_picture:
+        lanes.update(_picture_items(run))
+    for cls in _laned(run):
+        lanes[cls.lane.key] = [Item(s.start_s, s.end_s, s.text.strip())
+                               for s in run.tracks[cls.name]
+                               if s.kind in cls.lane.kinds and s.text.strip()]
+    return lanes
 
+
+def _picture_items(run) -> dict[str, list[Item]]:
+    """The scenes, each with its first key frame's thumbnail, and the key frames."""
     first_frame: dict[int, str] = {}
     for kf in run.ingest.keyframes:
         if kf.image and kf.scene_index not in first_frame:
@@ -50,13 +72,7 @@ def lane_items(run) -> dict[str, list[Item]]:
 
     frames = [Item(kf.pts_s, kf.pts_s, kf.reason, kf.image.rsplit("/", 1)[-1])
               for kf in run.ingest.keyframes if kf.image]
-    lanes = {"scenes": scenes, "frames": frames}
-    for cls in track_classes(run.tracks):
-        if cls.lane is not None:
-            lanes[cls.lane.key] = [Item(s.start_s, s.end_s, s.text.strip())
-                                   for s in run.tracks[cls.name]
-                                   if s.kind in cls.lane.kinds and s.text.strip()]
-    return lanes
+    return {"scenes": scenes, "frames": frames}
 
 
 def summarise(items: list[Item], start_s: float, end_s: float, bins: int) -> dict:
@@ -109,4 +125,4 @@ def timeline(run, *, bins: int = 1500, start_s: float | None = None,
     bins = max(1, min(int(bins), MAX_BINS))
     lanes = {name: summarise(items, lo, hi, bins) for name, items in lane_items(run).items()}
     return {"duration_s": duration, "start_s": lo, "end_s": hi, "bins": bins, "lanes": lanes,
-            "order": lanes_of(run)}
+            "order": lanes_of(run), "has_picture": run.ingest.video.has_picture}

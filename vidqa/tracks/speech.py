@@ -9,15 +9,17 @@ The source, by `speech.mode`:
 A file with no audio gets no speech and no error (and is done: `cached` gives no segments for
 it); an audio stream that does not decode gives a warning and the rest of the run goes on.
 Sound that stops decoding part way is transcribed as far as it decodes, with a warning that says
-from when (kept with the cache, so a later run says it again). Subtitles that are refused (a
-sidecar that links out of its folder, a file or stream over `speech.max_subtitles_mb`) leave the
-track out with a warning that names the fix: no recognition is run in their place, the
-person who put them there meant them to be read.
+from when; text the recogniser's guards leave out (a loop, Whisper's doubt, an echo) is told
+with its time range, one line each (both kept with the cache, so a later run says them again).
+Subtitles that are refused (a sidecar that links out of its folder, a file or stream over
+`speech.max_subtitles_mb`) leave the track out with a warning that names the fix: no
+recognition is run in their place, the person who put them there meant them to be read.
 
 One "speech" segment per cue or recognised utterance; `extras` holds `from` (which source) and,
-from recognition, `words`: [[start_s, end_s, word], ...]. Cached per file content (beside the
-work dirs of every decode setting: speech does not depend on them), the source, the model and
-its settings, and the track's version.
+from recognition, `language` (the utterance's own: each stretch of speech is recognised in its
+language) and `words`: [[start_s, end_s, word, probability], ...]. Cached per file content
+(beside the work dirs of every decode setting: speech does not depend on them), the source, the
+model and its settings, and the track's version.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ if TYPE_CHECKING:
     from vidqa.tracks.base import Media
 
 NAME = "speech"
-VERSION = "4"  # 2: cut at pauses between words; 3: repeats only when adjacent; 4: batched
+VERSION = "5"  # 2: cut at pauses between words; 3: repeats only when adjacent; 4: batched;
+# 5: guards per utterance (nothing said is lost), language per stretch, word probabilities
 
 
 class SpeechTrack(TrackBase):
@@ -107,7 +110,8 @@ class SpeechTrack(TrackBase):
 
         s = self.settings
         wanted = WhisperASR(s.model, language=s.language, beam_size=s.beam_size, vad=s.vad,
-                            threads=s.threads, batch_size=s.batch_size)  # loads nothing yet
+                            threads=s.threads, batch_size=s.batch_size,
+                            language_floor=s.language_floor)  # loads nothing yet
         if self.tools.asr is None or self.tools.asr.settings() != wanted.settings():
             self.tools.asr = wanted
         return self.tools.asr
@@ -142,7 +146,8 @@ class SpeechTrack(TrackBase):
                  on_progress: Callable[[float], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> list[Segment]:
         """The segments (see the module's doc); `warn` is told what was lost on the way
-        (sound that stops decoding part way), else Python's warnings (`errors.tell`)."""
+        (sound that stops decoding part way, text the guards left out), else Python's warnings
+        (`errors.tell`)."""
         from vidqa.model.asr import INSTALL, asr_available
 
         source = self._source(result)
@@ -193,12 +198,15 @@ class SpeechTrack(TrackBase):
         asr = self._asr()
         origin = f"asr:{asr.model_name}"
         try:
-            said = transcribe_stream(asr, result.video, stream, on_window=on_progress,
-                                     on_damage=lambda damage: warnings.append(damage.message))
+            said = transcribe_stream(
+                asr, result.video, stream, on_window=on_progress,
+                on_damage=lambda damage: warnings.append(damage.message),
+                on_drop=lambda dropped: warnings.append(dropped.message(str(result.video.path))))
         except AudioError as exc:
             raise TrackSkipped(str(exc)) from None
         return [Segment(u.start_s, u.end_s, u.text, NAME, "speech",
-                        {"from": origin, "words": [[w.start_s, w.end_s, w.text] for w in u.words]})
+                        {"from": origin, "language": u.language,
+                         "words": [[w.start_s, w.end_s, w.text, w.probability] for w in u.words]})
                 for u in said]
 
 

@@ -20,8 +20,11 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 import os
 import sys
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
@@ -130,8 +133,9 @@ class WriteCSV(EventWriter):
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(["start_s", "end_s", "start", "end", "source", "text"])
         for event in log.segments:
-            writer.writerow([f"{event.start_s:.3f}", f"{event.end_s:.3f}", format_hms(event.start_s),
-                             format_hms(event.end_s), event.source, one_line(event.text)])
+            writer.writerow([f"{event.start_s:.3f}", f"{event.end_s:.3f}",
+                             format_hms(event.start_s), format_hms(event.end_s), event.source,
+                             one_line(event.text)])
 
 
 class WriteTSV(EventWriter):
@@ -196,21 +200,93 @@ class WriteTranscriptTXT(EventWriter):
 
 
 class WriteTranscriptJSON(EventWriter):
-    """Laid out as whisper's JSON (the whole text, then each segment with its words), with
-    vidqa's names: `start_s`/`end_s` in seconds, and `from` (the subtitle stream, the sidecar
-    file, or the model that heard it); words only when recognised."""
+    """whisper's JSON: what `whisper.transcribe()` returns and its `WriteJSON` dumps, so that
+    whisper's writers, faster-whisper's `Segment`/`Word` and whisperX's `align()` read it.
+
+    Top level: `text` (the segments' texts joined), `segments`, `language` (the most common
+    segment language, the first heard among equals; null when none is known). Each segment:
+    `id` (from 0), `seek`, `start`, `end` (seconds), `text`, `tokens`, `temperature`,
+    `avg_logprob`, `compression_ratio`, `no_speech_prob`, and `words` ({`word`, `start`, `end`,
+    `probability`}). Texts are on one line, and segments and words have whisper's leading space
+    (`" Hello"`: whisper's subtitle writers join the words as they are), except in the languages
+    whisper writes without spaces (`UNSPACED_LANGUAGES`); a word's space is read from its
+    segment's text where the word is found there.
+
+    What vidqa does not keep is written as whisper's value for "none": `tokens` [] (as whisper
+    writes for a segment it cleared), and null for `seek`, `temperature`, `avg_logprob`,
+    `no_speech_prob` and a word's `probability` when recognition did not give one (whisper's
+    `DecodingResult` defaults are NaN, which strict JSON writes as null). `compression_ratio` is
+    whisper's `compression_ratio()` of the segment's own text (whisper's is of its 30-s window).
+
+    `words` is on every segment when any has word times (whisper's `word_timestamps=True`;
+    [] for one without, which whisper's subtitle writers then skip, as they skip whisper's own)
+    and on none otherwise (subtitles: whisper's writers then cue each segment whole; [] on
+    every segment would leave them nothing to write). vidqa's own keys come after whisper's:
+    `video` and `duration_s` at the top, and per segment `from` (the subtitle stream, the
+    sidecar file, or the model that heard it) and `language` when known."""
 
     extension = "json"
 
     def write(self, log: EventLog, file: TextIO) -> None:
-        segments = [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text,
-                     "from": s.extras.get("from", s.source),
-                     "words": [{"start_s": w[0], "end_s": w[1], "word": w[2]}
-                               for w in s.extras.get("words", [])]} for s in log.segments]
-        json.dump({"video": log.video, "duration_s": log.duration_s,
-                   "text": " ".join(one_line(s.text) for s in log.segments),
-                   "segments": segments}, file, indent=1, ensure_ascii=False)
+        language = _most_common_language(log.segments)
+        timed = any(s.extras.get("words") for s in log.segments)
+        segments = [_whisper_segment(i, s, language, timed) for i, s in enumerate(log.segments)]
+        json.dump({"text": "".join(s["text"] for s in segments), "segments": segments,
+                   "language": language, "video": log.video, "duration_s": log.duration_s},
+                  file, indent=1, ensure_ascii=False)
         file.write("\n")
+
+
+# Languages whisper writes without spaces between words (whisper/tokenizer.py
+# `split_to_word_tokens`): no leading space on their segments and words.
+UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+
+
+def _most_common_language(segments: list[Segment]) -> str | None:
+    counts = Counter(s.extras["language"] for s in segments if s.extras.get("language"))
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _whisper_segment(index: int, segment: Segment, language: str | None, timed: bool) -> dict:
+    said = one_line(segment.text)
+    own_language = segment.extras.get("language")
+    spaced = (own_language or language) not in UNSPACED_LANGUAGES
+    out = {"id": index, "seek": None, "start": segment.start_s, "end": segment.end_s,
+           "text": " " + said if spaced and said else said, "tokens": [],
+           "temperature": None, "avg_logprob": None,
+           "compression_ratio": _compression_ratio(said),
+           "no_speech_prob": None}
+    if timed:
+        out["words"] = _whisper_words(segment.extras.get("words") or [], said, spaced)
+    out["from"] = segment.extras.get("from", segment.source)
+    if own_language:
+        out["language"] = own_language
+    return out
+
+
+def _whisper_words(words: list, said: str, spaced: bool) -> list[dict]:
+    """vidqa's [start_s, end_s, word] or [start_s, end_s, word, probability] as whisper's
+    words, each with the space before it in `said` (the first: `spaced`)."""
+    out, at = [], 0
+    for start_s, end_s, word, *rest in words:
+        text = one_line(word)
+        if not text:
+            continue
+        found = said.find(text, at)
+        space = said[found - 1] == " " if found > 0 else spaced
+        at = found + len(text) if found >= 0 else at
+        probability = rest[0] if rest else None
+        if probability is not None and not math.isfinite(probability):
+            probability = None
+        out.append({"word": " " + text if space else text, "start": start_s, "end": end_s,
+                    "probability": probability})
+    return out
+
+
+def _compression_ratio(text: str) -> float:
+    """whisper's `compression_ratio`: UTF-8 bytes over zlib-compressed bytes (over 2.4: a loop)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data))
 
 
 WRITERS: dict[str, type[EventWriter]] = {

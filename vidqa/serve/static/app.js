@@ -69,6 +69,7 @@ function renderLibrary() {
   list.replaceChildren(...state.videos.map((video) => {
     const meta = el("span", { class: "meta" },
       el("span", { class: `state ${video.state}` }, LABELS[video.state] || video.state),
+      video.has_picture === false ? el("span", { class: "sound", title: "sound only: no picture" }, "\u266a sound") : null,
       video.duration_s ? el("span", {}, formatHms(video.duration_s).replace(/\.\d+$/, "")) : null);
     const missing = video.state === "indexed" && video.missing && video.missing.length;
     if (video.state === "not_indexed" || video.state === "failed" || missing) {
@@ -93,7 +94,7 @@ async function loadLibrary() {
   try { data = await api("/api/videos"); } catch (e) { $("model").textContent = e.message; return; }
   state.videos = data.videos;
   $("model").textContent = data.model ? `model: ${data.model}` : "no model: search only";
-  const signature = JSON.stringify(data.videos.map((v) => [v.id, v.state, v.error, v.missing]));
+  const signature = JSON.stringify(data.videos.map((v) => [v.id, v.state, v.error, v.missing, v.has_picture]));
   if (signature !== state.lastLibrary) { state.lastLibrary = signature; renderLibrary(); }
   for (const job of data.jobs) follow(job);
   if (state.current) {
@@ -153,24 +154,36 @@ const timeline = new VidqaTimeline($("timeline"), $("tooltip"), {
   thumbUrl: (name) => `/api/videos/${state.current.id}/keyframes/${encodeURIComponent(name)}`,
 });
 
-const player = $("player");
-player.addEventListener("timeupdate", () => timeline.setTime(player.currentTime - state.offset));
-player.addEventListener("seeked", () => timeline.setTime(player.currentTime - state.offset));
-player.addEventListener("loadedmetadata", () => {
-  if (state.pendingSeek !== null) {
-    player.currentTime = state.pendingSeek + state.offset;
-    state.pendingSeek = null;
-  }
-});
-player.addEventListener("error", () => {
-  const video = state.current;
-  if (video && state.tried !== "proxy") {  // a codec the browser cannot play: the H.264 copy
-    state.tried = "proxy";
-    state.offset = 0;
-    $("title").textContent = `${video.path} (making a copy this browser plays...)`;
-    player.src = video.proxy_url;
-  }
-});
+// #player is a <video>, or an <audio> while a sound-only recording plays (usePlayer)
+let player = $("player");
+
+function wirePlayer(node) {
+  node.addEventListener("timeupdate", () => timeline.setTime(node.currentTime - state.offset));
+  node.addEventListener("seeked", () => timeline.setTime(node.currentTime - state.offset));
+  node.addEventListener("loadedmetadata", () => {
+    if (state.pendingSeek !== null) {
+      node.currentTime = state.pendingSeek + state.offset;
+      state.pendingSeek = null;
+    }
+  });
+  node.addEventListener("error", () => {
+    const video = state.current;
+    if (video && state.tried !== "proxy" && node.getAttribute("src")) {
+      // a codec the browser cannot play: the copy it plays (H.264, or AAC for sound)
+      state.tried = "proxy";
+      state.offset = 0;
+      $("title").textContent = `${video.path} (making a copy this browser plays...)`;
+      node.src = video.proxy_url;
+    }
+  });
+}
+wirePlayer(player);
+
+function usePlayer(sound) {
+  const next = playerElement(player, sound);
+  if (next !== player) { player = next; wirePlayer(player); }
+  $("question").placeholder = sound ? "Ask about this recording (what is said)" : "Ask about this video";
+}
 
 async function selectVideo(id) {
   if (state.current && state.current.id === id) return state.current;
@@ -180,6 +193,7 @@ async function selectVideo(id) {
   state.offset = state.tried === "proxy" ? 0 : (video.start_offset_s || 0);
   $("title").textContent = video.path;
   $("title").classList.remove("muted");
+  usePlayer(video.has_picture === false);
   player.src = video.media_url;
   renderLibrary();
   timeline.data = null;

@@ -1,11 +1,13 @@
 // The offline report (vidqa report): the same timeline as the served page, the event log, the
 // transcript and the summaries, each time a link that plays the video (beside the report) there.
+// A sound-only recording plays in an <audio> element, with no summaries of what is shown.
 "use strict";
 
 (function () {
   const data = JSON.parse(document.getElementById("data").textContent);
   const $ = (id) => document.getElementById(id);
-  const player = $("player");
+  const sound = data.video.has_picture === false;
+  const player = playerElement($("player"), sound);
 
   $("title").textContent = data.video.name;
   $("made").textContent = `${data.video.name}, ${formatHms(data.video.duration_s)}; made by ${data.made.by} on ${data.made.at}`;
@@ -13,7 +15,7 @@
   player.src = data.video.href;
   player.addEventListener("error", () => {
     $("missing").hidden = false;
-    $("missing").textContent = `The video is not beside this report (looked for ${decodeURIComponent(data.video.href)}); keep the two together to play it.`;
+    $("missing").textContent = `The ${sound ? "recording" : "video"} is not beside this report (looked for ${decodeURIComponent(data.video.href)}); keep the two together to play it.`;
   });
 
   const timeline = new VidqaTimeline($("timeline"), $("tooltip"), {
@@ -63,6 +65,7 @@
     return p;
   }) : [Object.assign(document.createElement("p"), { className: "muted", textContent: "Nothing is said." })]));
 
+  $("summaries-panel").hidden = sound && !data.summaries.length;  // nothing is shown to sum up
   $("summaries").append(...(data.summaries.length ? data.summaries.map((chunk) => {
     const p = document.createElement("p");
     p.append(at(chunk.start_s), " ", chunk.text);

@@ -1,8 +1,9 @@
 // The timeline under the player: one lane per source (scenes with key-frame thumbnails, then
-// each track's lane: its title and colour come in the data's `order`) drawn on one canvas from
-// the server's summary, so a
-// 10-hour video costs the page a few thousand rectangles, not a DOM element per line.
-// Shared by the served page (app.js) and the offline report (vidqa report).
+// each track's lane: its title and colour come in the data's `order`; a sound-only recording
+// has no scenes) drawn on one canvas from the server's summary, so a 10-hour video costs the
+// page a few thousand rectangles, not a DOM element per line.
+// Shared by the served page (app.js) and the offline report (vidqa report), with the player
+// element's choice (playerElement).
 "use strict";
 
 function formatHms(seconds) {
@@ -11,6 +12,24 @@ function formatHms(seconds) {
   const s = Math.floor(ms / 1000) % 60, rest = ms % 1000;
   const two = (n) => String(n).padStart(2, "0");
   return `${two(h)}:${two(m)}:${two(s)}.${String(rest).padStart(3, "0")}`;
+}
+
+// The player for a file: an <audio> element for a sound-only recording (no picture), a
+// <video> otherwise. `current` is replaced in place (same id, controls) when it is the other
+// kind; the element to use is returned.
+function playerElement(current, sound) {
+  const tag = sound ? "AUDIO" : "VIDEO";
+  if (current.tagName === tag) return current;
+  const next = document.createElement(tag);
+  next.id = current.id;
+  next.controls = true;
+  next.preload = "metadata";
+  if (!sound) next.setAttribute("playsinline", "");
+  current.pause();
+  current.removeAttribute("src");
+  current.load();  // lets the old element's file go
+  current.replaceWith(next);
+  return next;
 }
 
 class VidqaTimeline {
