@@ -68,6 +68,7 @@ def test_settings_from_flags_and_config_file(cuts_video, tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: setting 'fps' must be between")
 
 
+@pytest.mark.slow
 def test_sample_and_paths(tmp_path, vidqa_home):
     out = tmp_path / "demo.mp4"
     result = run("sample", str(out), "--minutes", "0.5", "--event-every", "30")
@@ -183,6 +184,7 @@ def test_console_script_error_is_one_line(tmp_path):
     assert proc.stderr.strip() == f"Error: cannot open '{tmp_path / 'x.mp4'}': no such file; check the path"
 
 
+@pytest.mark.slow
 def test_index_events_and_ask_through_an_openai_compatible_server(cuts_video, tmp_path):
     """The whole model pipeline over HTTP on 127.0.0.1, with the official client."""
     from helpers.openai_server import OpenAIServer

@@ -296,6 +296,7 @@ def test_unwritable_output_folder_is_one_line(tmp_path):
     assert "-o a folder" in result.output
 
 
+@pytest.mark.slow
 def test_spoken_needles_over_a_sound_only_haystack(tmp_path, whisper, shared_haystacks):
     """`--sound-only`: each cell is the haystack's sound alone (.m4a, no picture) with the
     needle said in it, as a recorded call is: found by what is said, pinned by its words; a

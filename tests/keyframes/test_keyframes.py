@@ -98,6 +98,7 @@ def test_subtitle_lines_get_key_frames(media):
     assert any(3.9 <= t <= 4.6 for t in times)
 
 
+@pytest.mark.slow
 def test_caption_over_moving_footage_keeps_a_key_frame(gen):
     """A 2.5-second caption over moving pictures (test pattern, Game of Life, a zoom, a colour
     drift) gets a key frame too, not only over a still one."""
@@ -153,6 +154,7 @@ def test_of_close_cuts_the_stronger_stands_and_a_flash_is_no_cut():
     assert [s.start_s for s in scenes] == [0.0, 3.25]
 
 
+@pytest.mark.slow
 @pytest.mark.media
 def test_transnet_finds_generated_cuts(cuts_video):
     """TransNetV2 (its wheel's weights) as the detector: the cuts it finds are real ones."""

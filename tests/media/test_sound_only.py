@@ -64,7 +64,7 @@ def test_inspect_shows_the_sound(sound_files):
 
 
 @pytest.mark.parametrize("suffix", [
-    ".m4a", ".opus",
+    ".m4a", pytest.param(".opus", marks=pytest.mark.slow),
     pytest.param(".mp3", marks=pytest.mark.slow), pytest.param(".wav", marks=pytest.mark.slow),
     pytest.param(".flac", marks=pytest.mark.slow)])
 def test_each_format_is_transcribed_word_for_word(media, sound_files, models, vidqa_home,

