@@ -16,7 +16,7 @@ from vidqa.model.backends import REGISTRY, get_backend
 from vidqa.cli.commands import cli
 from vidqa.media.probe import probe
 from vidqa.config import Config
-from vidqa.errors import ConfigError
+from vidqa.errors import ConfigError, VidqaError
 from vidqa.evaluation.needle import Sweep, load_sweep, needle_eval, parse_depths, read_results
 from vidqa.media.ffmpeg import ffmpeg_exe
 from vidqa.evaluation.haystack import FPS, build_haystack, splice
@@ -321,6 +321,12 @@ def test_spoken_needles_over_a_sound_only_haystack(tmp_path, whisper, shared_hay
     assert result.exit_code == 1 and "--sound-only cells hold spoken needles only" in \
         result.output, result.output
     assert not (tmp_path / "refused" / "cells").exists()
+    call = tmp_path / "call.m4a"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=3", str(call)],
+                   check=True)
+    with pytest.raises(VidqaError, match="'.*call.m4a' has no picture, and a haystack is made "
+                                         "of videos"):
+        build_haystack([str(call)], minutes=0.5)
 
 
 def test_spoken_needles_are_heard_and_found(tmp_path, whisper, shared_haystacks):

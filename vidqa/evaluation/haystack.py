@@ -139,6 +139,10 @@ def build_haystack(videos: Sequence[str | os.PathLike] = (), *, minutes: float =
     paths = [Path(v) for v in videos]
     if paths:
         infos = [probe(p) for p in paths]  # a bad file fails here, with its own message
+        sound = next((i.path for i in infos if not i.has_picture), None)
+        if sound is not None:
+            raise VidqaError(f"'{sound}' has no picture, and a haystack is made of videos; pass "
+                             "videos (with --sound-only the cells keep only their sound)")
         width = min(WIDTH, max(i.display_width for i in infos)) // 2 * 2
         height = min(HEIGHT, max(i.display_height for i in infos)) // 2 * 2
         total = sum(i.duration_s or 0.0 for i in infos)

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import sys
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Callable, TextIO
 
 from vidqa.errors import VidqaError, one_line
 from vidqa.model.captions import VideoCaptions
+from vidqa.model.asr_guards import compression_ratio
 from vidqa.store import atomic_open, output_folder, write_error
 from vidqa.timecode import Timed, format_hms, format_srt, format_vtt
 from vidqa.tracks.base import Segment
@@ -254,7 +254,7 @@ def _whisper_segment(index: int, segment: Segment, language: str | None, timed: 
     out = {"id": index, "seek": None, "start": segment.start_s, "end": segment.end_s,
            "text": " " + said if spaced and said else said, "tokens": [],
            "temperature": None, "avg_logprob": None,
-           "compression_ratio": _compression_ratio(said),
+           "compression_ratio": compression_ratio(said),
            "no_speech_prob": None}
     if timed:
         out["words"] = _whisper_words(segment.extras.get("words") or [], said, spaced)
@@ -281,12 +281,6 @@ def _whisper_words(words: list, said: str, spaced: bool) -> list[dict]:
         out.append({"word": " " + text if space else text, "start": start_s, "end": end_s,
                     "probability": probability})
     return out
-
-
-def _compression_ratio(text: str) -> float:
-    """whisper's `compression_ratio`: UTF-8 bytes over zlib-compressed bytes (over 2.4: a loop)."""
-    data = text.encode("utf-8")
-    return len(data) / len(zlib.compress(data))
 
 
 WRITERS: dict[str, type[EventWriter]] = {
