@@ -338,7 +338,8 @@ class Pipeline:
 
             found = pin(found, {r.video: r.ingest for r in runs}, self.config,
                         top=self.config.index.refine_top, backend=refine_backend, query=query,
-                        words=by_segment("words"), pinned=by_segment("seen_s"))
+                        words=by_segment("words"), pinned=by_segment("seen_s"),
+                        embedder=self.embedder())
         return found
 
     def clock(self, targets: Sequence[str] | str, at: str, *,

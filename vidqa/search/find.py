@@ -43,7 +43,8 @@ class Found(Timed):
     text: str
     score: float
     refined_s: float | None = None  # where the match begins, pinned at 8 fps
-    refined_by: str | None = None  # "ocr" (at index time), "words" (speech) or "model"
+    refined_by: str | None = None  # "ocr" (at index time), "words" or "sentence" (speech),
+    # or "model"
 
     @property
     def time_s(self) -> float:
@@ -84,6 +85,39 @@ def refine_speech_hit(found: Found, words: list, query: str) -> float | None:
         if found_here > best:
             best, at = found_here, spoken[i][0]
     return at
+
+
+SENTENCE_PAUSE_S = 0.4  # a pause between words this long also ends a sentence
+
+
+def sentences_of(words: list) -> list[tuple[float, str]]:
+    """A speech segment's words as its sentences: (start_s, text) of each, cut after a word
+    that ends one (. ? ! and their full-width forms) or before a pause of SENTENCE_PAUSE_S."""
+    out: list[tuple[float, list[str]]] = []
+    ended, last_end = True, None
+    for item in words:
+        start_s, end_s, word = float(item[0]), float(item[1]), str(item[2]).strip()
+        if not word:
+            continue
+        if ended or (last_end is not None and start_s - last_end >= SENTENCE_PAUSE_S):
+            out.append((start_s, []))
+        out[-1][1].append(word)
+        ended, last_end = word.endswith((".", "?", "!", "。", "？", "！")), end_s
+    return [(start_s, " ".join(said)) for start_s, said in out]
+
+
+def refine_by_sentence(words: list, query: str, embedder) -> float | None:
+    """Where the sentence of a speech hit that means most what `query` means begins: for a
+    question whose words the segment does not share (asked in another language, or in other
+    words), when the segment holds more than one sentence. None when it holds one."""
+    sentences = sentences_of(words)
+    if len(sentences) < 2:
+        return None
+    import numpy as np
+
+    rows = embedder.encode([text for _, text in sentences])
+    asked = embedder.encode([query], query=True)[0]
+    return sentences[int(np.argmax(rows @ asked))][0]
 
 
 MODEL_REFINE_FPS = 4.0
@@ -262,13 +296,14 @@ def video_index_dir(result: IngestResult, entries: list, embedder) -> Path:
 
 def refine(found: list[Found], results: dict[str, IngestResult], config: Config, *,
            top: int = 3, backend=None, query: str = "", words: dict | None = None,
-           pinned: dict | None = None,
+           pinned: dict | None = None, embedder=None,
            on_progress: Callable[[Found], None] | None = None) -> list[Found]:
     """Pin hits to where they begin: text hits say where the index pinned them (`pinned`:
     (video, start_s, end_s, text) -> the first key frame that showed it); speech hits (all of
     them) are pinned to the first word that matches `query` (`words`: the same key -> the
-    segment's word times); the top caption and event hits by the model on 4 fps frames (when a
-    `backend` is given)."""
+    segment's word times), or, when no word matches, to the sentence that means most what the
+    query means (`embedder`: the index's; a question in another language); the top caption
+    and event hits by the model on 4 fps frames (when a `backend` is given)."""
     words, pinned = words or {}, pinned or {}
     timed = set(words) | set(pinned)  # hits that know their own times: no model needed
     for hit in found:
@@ -277,6 +312,10 @@ def refine(found: list[Found], results: dict[str, IngestResult], config: Config,
             at = refine_speech_hit(hit, words[key], query)
             if at is not None:
                 hit.refined_s, hit.refined_by = at, "words"
+            elif embedder is not None and query:
+                at = refine_by_sentence(words[key], query, embedder)
+                if at is not None:
+                    hit.refined_s, hit.refined_by = at, "sentence"
         elif pinned.get(key) is not None:
             hit.refined_s, hit.refined_by = hit.start_s, "ocr"
     if backend is None:
