@@ -208,11 +208,15 @@ class VideoRun:
         doc["tracks"] = {name: len(segs) for name, segs in self.tracks.items()}
         return doc
 
+    def shown(self) -> list[str]:
+        """The tracks that ran and have something to say of this recording: all of them, or
+        of a sound-only one those that read no frames (the others had nothing to read)."""
+        picture = self.ingest.video.has_picture
+        return [name for name in self.tracks if picture or not get_track(name).frames]
+
     def describe(self) -> str:
-        """One line of what it holds, for `vidqa index`: each track's `describe`, and the
-        index entries (of a sound-only recording, the tracks that read no frames)."""
-        pictures = self.ingest.video.has_picture
-        parts = [get_track(name).describe(segs) for name, segs in self.tracks.items()
-                 if pictures or not get_track(name).frames]
-        parts = parts if pictures else ["sound only", *parts]
+        """One line of what it holds, for `vidqa index`: each shown track's `describe`, and
+        the index entries."""
+        parts = [get_track(name).describe(self.tracks[name]) for name in self.shown()]
+        parts = parts if self.ingest.video.has_picture else ["sound only", *parts]
         return ", ".join(parts + [f"{len(self.entries())} index entries"])

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidqa.config import Config
 from vidqa.paths import cache_dir
@@ -28,6 +29,9 @@ from vidqa.keyframes.ingest import IngestResult
 from vidqa.search.lexical import STOPWORDS
 from vidqa.timecode import Timed
 from vidqa.tracks.ocr import similar
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REFINE_BEFORE_S = 2.5  # how far before the hit's first key frame the model looks
 
@@ -106,18 +110,18 @@ def sentences_of(words: list) -> list[tuple[float, str]]:
     return [(start_s, " ".join(said)) for start_s, said in out]
 
 
-def refine_by_sentence(words: list, query: str, embedder) -> float | None:
-    """Where the sentence of a speech hit that means most what `query` means begins: for a
+def refine_by_sentence(words: list, asked: Callable[[], np.ndarray], embedder) -> float | None:
+    """Where the sentence of a speech hit that means most what the query means begins: for a
     question whose words the segment does not share (asked in another language, or in other
-    words), when the segment holds more than one sentence. None when it holds one."""
+    words), when the segment holds more than one sentence. None when it holds one. `asked()`:
+    the query's row, embedded once however many hits need it."""
     sentences = sentences_of(words)
     if len(sentences) < 2:
         return None
     import numpy as np
 
     rows = embedder.encode([text for _, text in sentences])
-    asked = embedder.encode([query], query=True)[0]
-    return sentences[int(np.argmax(rows @ asked))][0]
+    return sentences[int(np.argmax(rows @ asked()))][0]
 
 
 MODEL_REFINE_FPS = 4.0
@@ -306,6 +310,13 @@ def refine(found: list[Found], results: dict[str, IngestResult], config: Config,
     and event hits by the model on 4 fps frames (when a `backend` is given)."""
     words, pinned = words or {}, pinned or {}
     timed = set(words) | set(pinned)  # hits that know their own times: no model needed
+    query_row: list[np.ndarray] = []
+
+    def asked() -> np.ndarray:
+        if not query_row:
+            query_row.append(embedder.encode([query], query=True)[0])
+        return query_row[0]
+
     for hit in found:
         key = (hit.video, hit.start_s, hit.end_s, hit.text)
         if words.get(key):
@@ -313,7 +324,7 @@ def refine(found: list[Found], results: dict[str, IngestResult], config: Config,
             if at is not None:
                 hit.refined_s, hit.refined_by = at, "words"
             elif embedder is not None and query:
-                at = refine_by_sentence(words[key], query, embedder)
+                at = refine_by_sentence(words[key], asked, embedder)
                 if at is not None:
                     hit.refined_s, hit.refined_by = at, "sentence"
         elif pinned.get(key) is not None:

@@ -31,13 +31,10 @@ class Item(Timed):
 
 
 def _laned(run) -> list:
-    """The track classes that ran and have a lane here: of a sound-only run, those that read
-    no frames (the others have nothing to show)."""
+    """The track classes that ran, have something to show (`VideoRun.shown`) and a lane."""
     from vidqa.tracks.base import track_classes
 
-    picture = run.ingest.video.has_picture
-    return [cls for cls in track_classes(run.tracks)
-            if cls.lane is not None and (picture or not cls.frames)]
+    return [cls for cls in track_classes(run.shown()) if cls.lane is not None]
 
 
 def lanes_of(run) -> list[dict]:
