@@ -65,7 +65,8 @@ SETTINGS = ["--ocr-size", "264", "--speech", "off"]
 QUERIES = ["part 17", "slide 7042", "vidqa sample", "EVENT 1 AT 30", "event at 44",
            "Part 61", "the slide numbered 7070", "when does event 1 at 12 appear",
            "part thirty three", "a red car in the parking lot"]
-SERVING = re.compile(r"vidqa: serving (\d+) videos? from .* at (http://[^/\s]+)/")
+SERVING = re.compile(r"vidqa: serving (\d+) (?:videos?|recordings?)(?: \(\d+ sound files?\))? "
+                     r"from .* at (http://[^/\s]+)/")
 
 
 def log(message: str) -> None:

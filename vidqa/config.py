@@ -129,8 +129,10 @@ class ChunkConfig:
 class ModelConfig:
     """Which model writes captions and answers, and how it is reached."""
 
+    # The names come from the backend registry (`vidqa.model.backends`), which plugins and
+    # tests add to: an unknown one is refused where the backend opens, with the choices.
     backend: str = _opt("transformers", "transformers (local Qwen3-VL) or openai (an OpenAI-"
-                        "compatible server); also $VIDQA_BACKEND", choices=("transformers", "openai"))
+                        "compatible server); also $VIDQA_BACKEND")
     model: str = _opt("", "hub id, local directory or served model name; empty: "
                       "Qwen/Qwen3-VL-8B-Instruct on a CUDA GPU with 24 GiB or more, else "
                       "Qwen/Qwen3-VL-2B-Instruct; also $VIDQA_MODEL")

@@ -164,12 +164,13 @@ class VideoRun:
                 if labels.get(s.source)]
 
     def event_log(self, tracks: Sequence[str] | None = None) -> EventLog:
-        """The event log of the named tracks (all that ran), for the writers."""
+        """The event log of the named tracks (all that ran), for the writers, with the probed
+        file and the scenes (for edit lists and chapters)."""
         from vidqa.tracks.writers import EventLog
 
         names = tuple(n for n in self.tracks if tracks is None or n in tracks)
         return EventLog(self.video, self.duration_s, self.log(names), self._captions(names),
-                        names)
+                        names, info=self.ingest.video, scenes=list(self.ingest.scenes))
 
     def _captions(self, names) -> VideoCaptions | None:
         for cls in track_classes(names):

@@ -329,6 +329,7 @@ def test_spoken_needles_over_a_sound_only_haystack(tmp_path, whisper, shared_hay
         build_haystack([str(call)], minutes=0.5)
 
 
+@pytest.mark.slow
 def test_spoken_needles_are_heard_and_found(tmp_path, whisper, shared_haystacks):
     """A sentence spoken over the haystack's (noise) sound track at three depths: find's top
     hit is the speech, pinned inside the needle; a user needle comes from any sound file."""

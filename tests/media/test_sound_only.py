@@ -76,6 +76,7 @@ def test_each_format_is_transcribed_word_for_word(media, sound_files, models, vi
     assert word_error_rate(truth, result.stdout) <= 0.15, result.stdout
 
 
+@pytest.mark.slow
 def test_a_folder_of_calls_is_indexed_and_searched_without_a_model(media, sound_files, models,
                                                                    vidqa_home, tmp_path):
     link_models(models, vidqa_home)

@@ -271,6 +271,7 @@ def languages(tmp_path_factory):
     return np.concatenate(parts), truth
 
 
+@pytest.mark.slow
 def test_each_stretch_is_heard_in_its_own_language(whisper, languages):
     """German, Spanish, English: each utterance in its stretch's language, with words of that
     language (recall measured 0.67, 0.44, 0.89); `language` forces one and detects nothing."""

@@ -173,7 +173,8 @@ def test_media_keyframes_timeline_and_indexing_progress_for_the_page(server, ser
             for line in stream.iter_lines():
                 if line.startswith("event: "):
                     events.append(line[7:])
-        assert events[-1] == "done" and "progress" in events
+        job = httpx.get(f"{server.url}/api/jobs/{started['job']['id']}").json()
+        assert events[-1] == "done" and "progress" in events, job
     detail = httpx.get(f"{server.url}/api/videos/{cuts.id}").json()
     assert detail["state"] == "indexed" and detail["playable"] is True
     # range requests, so the player seeks in large files

@@ -16,14 +16,16 @@ import traceback
 import click
 
 from vidqa import __version__
-from vidqa.cli.options import (VideoCommand, call, fail, index_options, ingest_options,
-                               model_named, model_options, pipeline, report_failures,
-                               serve_model_options, serve_options, settings, speech_options)
+from vidqa.cli.options import (VideoCommand, call, check_exposed, fail, index_options,
+                               ingest_options, model_named, model_options, pipeline,
+                               report_failures, serve_key_option, serve_model_options,
+                               serve_options, settings, speech_options)
 from vidqa.paths import cache_dir, config_file
 from vidqa.errors import VidqaError, printable
 from vidqa.scopes import SCOPES
 from vidqa.timecode import format_hms
 from vidqa.tracks.base import track_names
+from vidqa.tracks.writers import EDIT_WRITERS, EVENT_WRITERS, get_writer, write_hits
 
 SCOPE_HELP = "; ".join(f"{name}: {scope.help}" for name, scope in SCOPES.items())
 
@@ -122,7 +124,8 @@ def _summary(result) -> str:
                 f"  work dir: {result.workdir}")
     lines = [
         f"{printable(info.path)}: {format_hms(s.end_s)}, {len(result.scenes)} scenes, "
-        f"{s.keyframes} key frames of {s.frames_sampled} sampled at {result.config.decode.fps:g} fps",
+        f"{s.keyframes} key frames of {s.frames_sampled} sampled at "
+        f"{result.config.decode.fps:g} fps",
         f"  visual tokens: {s.tokens_kept:,} against {s.tokens_uniform:,} for uniform "
         f"{result.config.decode.fps:g} fps ({s.token_reduction:.1%} fewer; {s.frame_width}x"
         f"{s.frame_height} frames, {s.tokens_per_frame} tokens each)",
@@ -187,10 +190,10 @@ def scenes(ctx: click.Context, video: str, as_json: bool, as_csv: bool, **option
 @click.pass_context
 def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: bool,
           ray_address: str | None, **options) -> None:
-    """Ingest each VIDEO (a folder: every video and sound file in it), make its tracks (on-screen text, what
-    is said, and chunk captions by the model: a summary and timestamped events per chunk,
-    cached per chunk, so an interrupted run resumes) and build its search index; for several
-    videos, the index of the collection too."""
+    """Ingest each VIDEO (a folder: every video and sound file in it), make its tracks
+    (on-screen text, what is said, and chunk captions by the model: a summary and timestamped
+    events per chunk, cached per chunk, so an interrupted run resumes) and build its search
+    index; for several videos, the index of the collection too."""
     if ray_address is not None and ray_address != "local" and os.path.exists(ray_address):
         videos, ray_address = (*videos, ray_address), "local"  # `--ray DIR`: DIR is a video
     if not videos:
@@ -231,10 +234,13 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
 @cli.command(cls=VideoCommand)
 @click.argument("video", type=click.Path())
 @click.option("-f", "--format", "fmt", default="json", show_default=True,
-              type=click.Choice(["json", "jsonl", "csv", "tsv", "srt", "vtt", "txt", "all"]),
-              help="event-log format; all writes every one")
+              type=click.Choice([*EVENT_WRITERS, "all"]),
+              help="event-log format (all writes json to txt); chapters: YouTube's chapter "
+                   "lines, chapters.vtt: WebVTT chapters; edl: a CMX 3600 edit list, otio: an "
+                   "OpenTimelineIO timeline (pip install 'vidqa[edit]'), a clip a line")
 @click.option("-o", "--output", default="-", show_default=True,
-              help="folder to write <video name>.<format> into, or - for stdout")
+              help="folder to write <video name>.<format> into (chapters: .chapters.txt), or "
+                   "- for stdout")
 @click.option("--tracks", "track_list", metavar="NAMES",
               help=f"tracks in the log, comma-separated: {', '.join(track_names())}, or all "
                    "[default: all that are there; captions when a model is named or its "
@@ -249,9 +255,8 @@ def events(ctx: click.Context, video: str, fmt: str, output: str, track_list: st
     source (on-screen text, the model's caption events). Captions are made first when a model
     is named; without one the log holds the on-screen text and any cached captions."""
     from vidqa.tracks.base import get_track, parse_tracks, track_names
-    from vidqa.tracks.writers import get_writer
 
-    writer = call(get_writer, fmt, output)
+    writer = call(get_writer, fmt, output, EVENT_WRITERS)
     tracks = call(parse_tracks, track_list)
     # The model is loaded only for the tracks it makes (captions): asked for by --tracks, or
     # a model was named.
@@ -281,7 +286,7 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
     """What is said in VIDEO, with times: the file's own subtitles (a text stream, or a .srt or
     .vtt beside it), else speech recognition (`pip install 'vidqa[speech]'`). The frames are
     not decoded."""
-    from vidqa.tracks.writers import TRANSCRIPT_WRITERS, get_writer
+    from vidqa.tracks.writers import TRANSCRIPT_WRITERS
 
     writer = call(get_writer, fmt, output, TRANSCRIPT_WRITERS)
     from vidqa.tracks.base import kinds_of
@@ -313,12 +318,19 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 @click.option("--refine-model", is_flag=True,
               help="also pin caption and event hits: the model looks at their window at 4 fps")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("-f", "--format", "fmt", type=click.Choice(list(EDIT_WRITERS)),
+              help="the hits as an edit list, a clip per hit, best first: edl (CMX 3600) or "
+                   "otio (OpenTimelineIO, pip install 'vidqa[edit]'); one file per video")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="with -f: folder to write <video name>.<format> into (one per video with "
+                   "hits), or - for stdout (hits of one video)")
 @index_options
 @model_options
 @ingest_options
 @click.pass_context
 def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: int,
-         refine: bool, refine_model: bool, as_json: bool, **options) -> None:
+         refine: bool, refine_model: bool, as_json: bool, fmt: str | None, output: str,
+         **options) -> None:
     """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
     and the text that matched (captions, events, on-screen text, speech). Needs no model: it
     searches what `vidqa index` made (on-screen text and speech are made here when missing).
@@ -332,6 +344,13 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: 
                                "up, QUERY searches what is shown and said")
     if query is None and at is None:
         raise click.UsageError("Missing argument 'QUERY' (or --at TIME).")
+    if fmt is not None and (as_json or at is not None):
+        raise click.UsageError("-f writes the hits of QUERY as an edit list: give it without "
+                               "--json and --at")
+    if fmt is not None:
+        call(get_writer, fmt, output, EDIT_WRITERS)  # a missing package or bad -o: before work
+    elif output != "-":
+        raise click.UsageError("-o DIR goes with -f edl or -f otio")
     pipe = pipeline(ctx, options, load_model=False)  # the index holds what the model wrote
     if at is not None:
         _find_at(pipe, target, at, as_json)
@@ -342,6 +361,12 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: 
 
         pinner = call(open_backend, pipe.config, api_key=options.get("api_key"))
     found = call(pipe.find, [target], query, k=k, refine=refine, refine_backend=pinner)
+    if fmt is not None:
+        if not found:
+            click.echo(f"note: no hits for {query!r}; nothing written", err=True)
+        for path in call(write_hits, found, fmt, output):
+            click.echo(f"wrote {printable(path)}", err=True)
+        return
     if as_json:
         click.echo(json.dumps({"query": query, "hits": [f.to_dict() for f in found]},
                               indent=1, ensure_ascii=False))
@@ -457,9 +482,8 @@ def report(ctx: click.Context, video: str, output: str | None, **options) -> Non
 
 @cli.command(cls=VideoCommand)
 @click.argument("folders", metavar="[DIR]...", nargs=-1, type=click.Path())
-@click.option("--api-key", "serve_key", envvar="VIDQA_API_KEY",
-              help="key every request must carry (Authorization: Bearer KEY; the page asks for "
-                   "it once); needed to listen on any address but loopback; also $VIDQA_API_KEY")
+@serve_key_option("key every request must carry (Authorization: Bearer KEY; the page asks for "
+                  "it once)")
 @serve_options
 @index_options
 @serve_model_options
@@ -475,7 +499,6 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
 
     from vidqa.media.collection import AUDIO_EXTENSIONS
     from vidqa.serve.app import bind, create_app
-    from vidqa.serve.guard import is_loopback
     from vidqa.serve.service import Service
 
     try:
@@ -485,10 +508,7 @@ def serve(ctx: click.Context, folders: tuple[str, ...], serve_key: str | None,
         sys.exit(1)
     config = settings(ctx, options)
     host = config.serve.host
-    if not is_loopback(host) and not serve_key:
-        raise click.UsageError(f"--host {host} is not a loopback address: anyone who reaches "
-                               "it could read the videos; pass --api-key KEY (or set "
-                               "$VIDQA_API_KEY) so that every request must carry the key")
+    check_exposed(host, serve_key)
     named = model_named(config)
     pipe = pipeline(ctx, {**options, "api_key": options.get("api_key")}, load_model=named,
                     config=config)

@@ -79,7 +79,8 @@ def eval_needle(ctx: click.Context, videos: tuple[str, ...], sweep_path: str | N
 
     for name, value in (("--lengths", lengths), ("--depths", depths), ("--needles", needle_set),
                         ("--selectors", selectors)):
-        if value is not None and not value.strip():  # an empty option is an error, never the default
+        # An empty option is an error, never the default.
+        if value is not None and not value.strip():
             raise click.BadParameter("is empty; give a value or leave the option out",
                                      param_hint=f"'{name}'")
     config = settings(ctx, options)

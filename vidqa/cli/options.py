@@ -132,6 +132,23 @@ serve_model_options = _apply(_model_flags("--backend-api-key"))
 serve_options = _apply(_flags(("serve",)))
 
 
+def serve_key_option(about: str):
+    """`--api-key` of a server vidqa runs (`serve`, `mcp --http`): `about` says what it guards."""
+    return click.option("--api-key", "serve_key", envvar="VIDQA_API_KEY",
+                        help=f"{about}; needed to listen on any address but loopback; also "
+                        "$VIDQA_API_KEY")
+
+
+def check_exposed(host: str, key: str | None) -> None:
+    """A usage error for a server on an address others reach, with no key asked of them."""
+    from vidqa.serve.guard import is_loopback
+
+    if not is_loopback(host) and not key:
+        raise click.UsageError(f"--host {host} is not a loopback address: anyone who reaches "
+                               "it could read the videos; pass --api-key KEY (or set "
+                               "$VIDQA_API_KEY) so that every request must carry the key")
+
+
 def settings(ctx: click.Context, options: dict) -> Config:
     """The config file (or defaults) with every `stage__name` option the user gave set."""
     config = call(load_config, ctx.obj.get("config_path"))

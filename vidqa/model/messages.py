@@ -7,7 +7,9 @@ its track's label (as LongVideoBench's loader interleaves subtitles with frames)
 Qwen3-VL was trained with text timestamps before frames (text-timestamp alignment). vidqa never
 hands key frames over as a uniform-rate video: frames picked by content are not evenly spaced,
 and a video input would give them evenly spaced, wrong times. Times are absolute (seconds since
-the start of the file, as players show them), with one decimal.
+the start of the file, as players show them), with one decimal. Frames a client sampled itself
+(`frames_messages`: an evaluation harness sends frames, not the video) have no known times: each
+enters after `Frame i of N:`, and no time is made up for it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from vidqa.model.backends.base import Message
 from vidqa.keyframes.chunking import Chunk
 from vidqa.keyframes.selection import Keyframe
 from vidqa.timecode import Timed
-from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, FULL_CONTEXT,
-                                 LINE, SYSTEM, TEXT_LINES, Prompt)
+from vidqa.model.prompts import (ANSWER_CONTEXT, ANSWER_PROMPT, CAPTION_PROMPT, FRAME_LABEL,
+                                 FRAMES_PROMPT, FRAMES_SYSTEM, FULL_CONTEXT, LINE, SYSTEM,
+                                 TEXT_LINES, Prompt)
 
 
 SAID_LABEL = "Said"  # the speech lines a caption prompt places among its frames
@@ -97,3 +100,16 @@ def full_messages(question: str, keyframes: Sequence[Keyframe],
     return [{"role": "system", "content": [{"type": "text", "text": SYSTEM.text}]},
             {"role": "user", "content": content}]
 
+
+def frames_messages(question: str, images: Sequence[Path]) -> list[Message]:
+    """A question over frames a client sampled itself (no whole video): each frame after
+    `Frame i of N:`, in the order given, and never a `<t seconds>` label, since their times
+    are not known."""
+    content: list[dict] = []
+    for index, path in enumerate(images, 1):
+        content.append({"type": "text", "text": FRAME_LABEL.format(index=index,
+                                                                   count=len(images))})
+        content.append({"type": "image", "path": str(path)})
+    content.append({"type": "text", "text": FRAMES_PROMPT.format(question=question)})
+    return [{"role": "system", "content": [{"type": "text", "text": FRAMES_SYSTEM.text}]},
+            {"role": "user", "content": content}]

@@ -95,7 +95,16 @@ REFINE_PROMPT = Prompt("refine", "refine-v1", (
     "These frames come from a video, each after its time. At which time does "
     "this begin: \"{text}\"? Answer with the time in seconds only, like 12.5."))
 
+# Frames a client sampled itself (an evaluation harness sends frames, not the video): their
+# order is known, their times are not, so none are given or asked for.
+FRAMES_SYSTEM = Prompt("frames-system", "frames-v1", (
+    "You see frames of a video, in order, each after its number. When each was taken is not "
+    "known: do not state times."))
+FRAME_LABEL = Prompt("frame-label", "frames-v1", "Frame {index} of {count}:")
+FRAMES_PROMPT = Prompt("frames-question", "frames-v1", (
+    "Question: {question}\nAnswer from what the frames show."))
+
 PROMPTS = (SYSTEM, LINE, CAPTION_PROMPT, *CAPTION_RETRY.values(), TEXT_LINES,
            FULL_CONTEXT, HEARD_CONTEXT, AGENT_PROMPT, AGENT_RETRY, ANSWER_CONTEXT,
            ANSWER_PROMPT, MAP_PROMPT,
-           REDUCE_PROMPT, REFINE_PROMPT)
+           REDUCE_PROMPT, REFINE_PROMPT, FRAMES_SYSTEM, FRAME_LABEL, FRAMES_PROMPT)

@@ -6,15 +6,19 @@
         {"type": "text", "text": "When is the budget shown?"}]}])
 
 The user message names a served video (a `video_url` or `video` item holding its path as
-`/api/videos` lists it, `vidqa://ID`, or its id; a sound-only recording likewise, or as an
-`audio_url` item) and asks in text. vidqa indexes the video when it is not indexed, retrieves,
-and answers with the server's model; the reply's text ends with the cited times, and the
-response carries them as data too (`vidqa.citations`). A question with lettered options that
-asks for the letter ("Answer with the option's letter") is answered with the letter alone, the
-model's own reply kept in `vidqa.reply`; `"vidqa": {"answer": "letter"}` in the request asks for
-that too, and `"vidqa": {"scope": "all"}` answers from every chunk summary. `POST /v1/find`
-searches (`{"query": ..., "video": ...}`), or looks up where the wall clock burned into the
-picture shows a time (`{"at": "2024-12-05 12:01:30", ...}`).
+`/api/videos` lists it, `vidqa://ID`, its id, or a `file://` URL or absolute path inside the
+served folders; a sound-only recording likewise, or as an `audio_url` item), or sends one (a
+`data:video/...;base64,` URL, `input_audio`), or only frames (`image_url` data URLs, as
+lmms-eval sends them: answered from in order, with no times), and asks in text (what each
+shape gives: `vidqa.serve.given`; what vidqa did: the response's `vidqa.input`). vidqa indexes
+the video when it is not indexed, retrieves, and answers with the server's model; the reply's
+text ends with the cited times, and the response carries them as data too
+(`vidqa.citations`). A question with lettered options that asks for the letter ("Answer with
+the option's letter") is answered with the letter alone, the model's own reply kept in
+`vidqa.reply`; `"vidqa": {"answer": "letter"}` in the request asks for that too, and
+`"vidqa": {"scope": "all"}` answers from every chunk summary. `POST /v1/find` searches
+(`{"query": ..., "video": ...}`), or looks up where the wall clock burned into the picture
+shows a time (`{"at": "2024-12-05 12:01:30", ...}`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from vidqa.errors import BackendError, VidqaError
+from vidqa.serve.given import read_request
 from vidqa.serve.http import heartbeat_while, read_json, service_of, sse, threaded
 from vidqa.serve.library import Refused
 from vidqa.scopes import SCOPES
@@ -58,79 +63,22 @@ async def model(request: Request) -> Response:
     return JSONResponse(_model_card(name, int(service.started)))
 
 
-def _text_of(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(item.get("text", "") for item in content
-                         if isinstance(item, dict) and item.get("type") == "text")
-    return ""
-
-
-MEDIA_ITEMS = ("video_url", "video", "input_video", "audio_url", "audio")  # name a served file
-
-
-def _video_of(item: dict) -> str | None:
-    kind = item.get("type")
-    if kind == "input_audio":
-        raise Refused("sound sent inside the request (input_audio) is not served here; upload "
-                      "it (PUT /api/upload/NAME) and name it by its path, e.g. {\"type\": "
-                      "\"audio_url\", \"audio_url\": {\"url\": \"call.m4a\"}}", 400,
-                      "unsupported_audio")
-    value = item.get(kind) if kind in MEDIA_ITEMS else None
-    if isinstance(value, dict):
-        value = value.get("url") or value.get("path") or value.get("id")
-    if isinstance(value, list):
-        raise Refused("a video given as a list of frames is not served here; name a served "
-                      "video by its path or id", 400, "unsupported_video")
-    if value is not None and not isinstance(value, str):
-        raise Refused("a video item must hold the video's path or id as text", 400,
-                      "invalid_video")
-    return value
-
-
-def read_messages(messages) -> tuple[str, str]:
-    """(the video named, the question) of a chat request; `Refused` with the fix otherwise."""
-    if not isinstance(messages, list) or not messages:
-        raise Refused("'messages' must be a non-empty list of chat messages", 400,
-                      "invalid_messages")
-    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    if not users:
-        raise Refused("no user message; the last user message asks the question", 400,
-                      "invalid_messages")
-    video = None
-    for message in users:
-        content = message.get("content")
-        for item in content if isinstance(content, list) else []:
-            if isinstance(item, dict):
-                video = _video_of(item) or video
-    if isinstance(users[-1].get("content"), (dict, int, float)):
-        raise Refused("a message's content must be text or a list of content items", 400,
-                      "invalid_messages")
-    question = _text_of(users[-1].get("content")).strip()
-    if video is None:
-        raise Refused("no video named: add {\"type\": \"video_url\", \"video_url\": {\"url\": "
-                      "PATH}} to the user message, with a path as /api/videos lists it", 400,
-                      "missing_video")
-    if not question:
-        raise Refused("the user message asks nothing; add a text item with the question", 400,
-                      "missing_question")
-    return video, question
-
-
-def citation_data(entry, citation) -> dict:
+def citation_data(entry, citation, *, served: bool = True) -> dict:
+    """A cited time range as data; `url` seeks the page's player (None for a video the page
+    does not serve: one sent inside the request)."""
     return {"start_s": citation.start_s, "end_s": citation.end_s,
             "start": format_hms(citation.start_s), "end": format_hms(citation.end_s),
-            "url": f"/#v={entry.id}&t={citation.start_s:g}"}
+            "url": f"/#v={entry.id}&t={citation.start_s:g}" if served else None}
 
 
 def answer_content(entry, answer, letter: str | None) -> str:
     """What the reply says: the letter alone for a multiple-choice request, else the answer
-    followed by the times it rests on."""
+    followed by the times it rests on (none for frames given without a video)."""
     if letter is not None:
         return letter
     cited = ", ".join(f"{format_hms(c.start_s)}-{format_hms(c.end_s)}" for c in answer.citations)
-    return answer.text.strip() + (f"\n\nSources: {entry.path} {cited}" if cited else "")
+    return answer.text.strip() + (f"\n\nSources: {entry.path} {cited}"
+                                  if cited and entry is not None else "")
 
 
 async def chat_completions(request: Request) -> Response:
@@ -148,23 +96,34 @@ async def chat_completions(request: Request) -> Response:
     if scope not in SCOPES:
         raise Refused(f"scope '{scope}' is not one of {', '.join(SCOPES)}", 400,
                       "invalid_scope")
-    ref, question = read_messages(body.get("messages"))
-    entry = await threaded(service.entry, ref)  # a bad name is an error before any work
+    given = read_request(body)
+    question, media, entry, frames = given.question, given.media, None, []
+    if media is not None and media.served:  # a bad name is an error before any work
+        entry = await threaded(service.entry_given, media)
     if service.backend is None:
         raise Refused("this server has no model to answer with; start it with -m MODEL (and "
                       "-b openai --base-url URL for a model server)", 400, "model_not_loaded")
+    if media is not None and not media.served:  # sent inside the request: kept, probed
+        entry = await threaded(service.entry_given, media)
+    elif media is None:
+        frames = await threaded(service.frame_files, given.frames)
     options = parse_options(question)
     wants_letter = bool(options) and (extras.get("answer") == "letter"
                                       or asks_for_letter(question))
     created, reply_id = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
     def work() -> tuple[str, dict]:
-        found, answer = service.ask(entry.id, question, scope=scope)
+        if entry is not None:
+            found, answer = service.ask_entry(entry, question, scope=scope)
+        else:
+            found, answer = None, service.ask_frames(frames, question)
         letter = extract_letter(answer.text, options) if wants_letter else None
-        data = {"video": {"id": found.id, "path": found.path},
-                "citations": [citation_data(found, c) for c in answer.citations],
-                "chunks": answer.chunks, "model": answer.model, "scope": scope,
-                "warning": answer.warning}
+        data = {"video": {"id": found.id, "path": found.path} if found else None,
+                "citations": [citation_data(found, c, served=bool(media and media.served))
+                              for c in answer.citations],
+                "chunks": answer.chunks, "model": answer.model,
+                "scope": scope if found else "frames",
+                "warning": answer.warning, "input": given.described(answer.frames_sent)}
         if wants_letter:
             data.update(letter=letter, reply=answer.text)
             if letter is None:
@@ -186,8 +145,8 @@ async def chat_completions(request: Request) -> Response:
                     **more})
 
     def progress() -> str:
-        job = next((j for j in service.jobs.all() if j.video == entry.id
-                    and j.state in ("queued", "running")), None)
+        job = next((j for j in service.jobs.all() if entry is not None
+                    and j.video == entry.id and j.state in ("queued", "running")), None)
         if job is None or not job.stages:
             return "working"
         stage = job.stages[-1]

@@ -27,6 +27,11 @@ from vidqa.errors import VidqaError
 _ids = itertools.count(1)
 
 
+class Cancelled(VidqaError):
+    """A job was cancelled (its caller went away): raised in the job's thread at the next
+    step of its progress, so the run stops there and keeps only what it finished whole."""
+
+
 @dataclass
 class Job:
     """One video being indexed."""
@@ -34,7 +39,7 @@ class Job:
     id: str
     video: str  # the library's id of the video
     name: str
-    state: str = "queued"  # queued, running, done, failed
+    state: str = "queued"  # queued, running, done, failed, cancelled
     stages: list[dict] = field(default_factory=list)  # {desc, total, done, unit}
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -45,6 +50,16 @@ class Job:
     _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(
         default_factory=list, repr=False)
     result: Any = field(default=None, repr=False)
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """Stop the job: a queued one never starts, a running one stops at its next step."""
+        self.cancelled = True
+        self._bump()
+
+    def _check(self) -> None:
+        if self.cancelled:
+            raise Cancelled(f"indexing '{self.name}' was cancelled")
 
     def to_dict(self) -> dict:
         return {"id": self.id, "video": self.video, "name": self.name, "state": self.state,
@@ -94,12 +109,14 @@ class Job:
     def progress(self, desc: str, total: float | None, unit: str
                  ) -> Iterator[Callable[[float], None]]:
         """A stage of the run, as `vidqa.pipeline.Progress` opens one."""
+        self._check()
         stage = {"desc": desc, "total": total, "done": 0.0, "unit": unit}
         self.stages.append(stage)
         self._bump()
         last = [0.0]
 
         def advance(amount: float = 1) -> None:
+            self._check()
             stage["done"] = round(stage["done"] + amount, 3)
             now = time.monotonic()
             if now - last[0] >= 0.2:  # at most five events a second
@@ -161,10 +178,15 @@ class Jobs:
             job = self._queue.get()
             if job is None:
                 return
+            if job.cancelled:
+                job.finish("cancelled", f"indexing '{job.name}' was cancelled")
+                continue
             job.state = "running"
             job._bump()
             try:
                 result = self._work(job)
+            except Cancelled as exc:
+                job.finish("cancelled", str(exc))
             except VidqaError as exc:
                 job.finish("failed", str(exc))
             except Exception as exc:  # noqa: BLE001 - a job's failure is reported, not fatal

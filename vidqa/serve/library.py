@@ -3,7 +3,9 @@
 Requests name a video by its id (a hash of its place) or by its path as the library lists it
 (relative to its folder; with several folders, the folder's name first). A name that is
 absolute, holds `..`, a NUL or a backslash, leads outside the folders (a symlink included) or is
-not a video file of the library is refused before any file is opened.
+not a video file of the library is refused before any file is opened. The chat API also takes a
+`file://` URL or an absolute path (`Library.local`): read as text, it must lie under a served
+folder before it is looked at, and the rest is checked like a relative path.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from vidqa.errors import VidqaError, printable
 from vidqa.media.collection import MEDIA_EXTENSIONS, expand_videos
@@ -59,14 +62,16 @@ class Library:
     def __init__(self, roots: list[str | os.PathLike]):
         if not roots:
             raise VidqaError("no folders to serve; pass one or more folders holding videos")
-        resolved = []
+        resolved, given = [], []
         for root in roots:
             path = Path(root).expanduser()
             if not path.is_dir():
                 raise VidqaError(f"cannot serve '{root}': it is not a folder; pass folders "
                                  "holding videos")
             resolved.append(path.resolve())
+            given.append(PurePosixPath(os.path.abspath(path)))
         self.roots = resolved
+        self.given_roots = given  # as given at start (made absolute, links not followed)
         names: dict[str, int] = {}
         self.prefixes: list[str] = []  # with several folders, each one's name in paths
         for root in resolved:
@@ -120,7 +125,10 @@ class Library:
             entry = self._entries.get(ref)
         if entry is not None:
             return entry
-        file = self.resolve(ref)
+        return self._served(self.resolve(ref), ref)
+
+    def _served(self, file: Path, ref: str) -> Entry:
+        """The entry of `file` (resolved inside the folders), listed again when it is new."""
         with self._lock:
             entry = self._entries.get(video_id(file))
         if entry is None:
@@ -130,6 +138,48 @@ class Library:
         if entry is None:
             raise Refused(f"no video '{ref}' is served here; GET /api/videos lists them")
         return entry
+
+    def local(self, ref: str) -> Entry:
+        """The served video a `file://` URL or an absolute path names. The name is read as
+        text first: a place that is not under a served folder (as given at start, or as it
+        resolves) is refused with 403 before anything is looked at, the same for a file that
+        exists and one that does not; under a folder, the rest is checked as a relative path
+        is (`resolve`: no `..`, no link that leads out)."""
+        path = file_url_path(ref) if ref[:5].lower() == "file:" else ref
+        refused = Refused(f"'{printable(ref)[:300]}' is not inside the served folders; name a "
+                          "video under them (GET /api/videos lists them), by its path there, "
+                          "a file:// URL or an absolute path", 403, "path_not_served")
+        if path is None or not path.startswith("/"):
+            raise refused
+        names = [path]
+        if ref[:5].lower() == "file:" and "%" in path:
+            names.append(unquote(path))  # percent-encoded, as browsers write file URLs
+        for name in names:
+            if "\x00" in name or "\\" in name:
+                raise Refused("a video path must not hold NUL or backslash characters", 400,
+                              "invalid_path")
+            pure = PurePosixPath(name)
+            if ".." in pure.parts:
+                raise refused
+            rel = self._relative_name(pure)
+            if rel is None:
+                continue
+            try:
+                return self._served(self.resolve(rel), ref)
+            except Refused as exc:
+                if exc.status != 404 or name is names[-1]:
+                    raise
+        raise refused
+
+    def _relative_name(self, pure: PurePosixPath) -> str | None:
+        """The path as the library names it (relative, with the folder's name first when there
+        are several) of an absolute `pure` under a served folder, by its text alone."""
+        for given, root, prefix in zip(self.given_roots, self.roots, self.prefixes):
+            for base in (given, root):
+                if pure.is_relative_to(base) and pure != PurePosixPath(base):
+                    rel = pure.relative_to(base).as_posix()
+                    return rel if len(self.roots) == 1 else f"{prefix}/{rel}"
+        return None
 
     def entry_of(self, file: str | os.PathLike) -> Entry | None:
         """The served video at `file` (a path the pipeline reported), if it is one."""
@@ -181,6 +231,20 @@ class Library:
             raise Refused(f"'{clean}' exists already in the served folder; rename the upload",
                           409, "exists")
         return target
+
+
+def file_url_path(url: str) -> str | None:
+    """The absolute path a `file://` URL names on this machine (`file:///x`,
+    `file://localhost/x`), as written (lmms-eval writes `file://` + the path, unencoded); None
+    for another host or a URL that names no absolute path."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "file" or parts.netloc.lower() not in ("", "localhost"):
+        return None
+    path = url[len(f"{url[:5]}//{parts.netloc}"):] if url[5:7] == "//" else url[5:]
+    return path if path.startswith("/") else None
 
 
 MAX_NAME_BYTES = 200

@@ -5,6 +5,11 @@ with the service's shared `Tools` (the OCR engine, the embedder and the model, e
 and kept warm). Videos indexed before are recognised from the caches (`Pipeline.load`, no work
 done) by a thread that checks each new file once; a video indexed here, or found indexed, stays
 in memory, so a search reads no file.
+
+A chat request may also send its video inside itself (a data URL, `input_audio`): it is kept in
+the cache (`vidqa.serve.received`) and indexed and answered like a served video, as an entry
+of its own that no route lists or serves. Frames sent without a video are answered from as
+they are (`ask_frames`): in order, with no times.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from vidqa.paths import cache_dir
 from vidqa.errors import VidqaError
 from vidqa.pipeline import Pipeline, no_progress
 from vidqa.plan import VideoRun
-from vidqa.serve.jobs import Job, Jobs
-from vidqa.serve.library import Entry, Library, Refused
+from vidqa.serve.jobs import Cancelled, Job, Jobs
+from vidqa.serve.library import Entry, Library, Refused, video_id
 from vidqa.tools import Tools
 
 # What Chromium, Firefox and Safari play in a <video> element without help.
@@ -81,6 +86,8 @@ class Service:
         self._runs_lock = threading.Lock()
         self._proxy_locks: dict[str, threading.Lock] = {}
         self._proxy_lock = threading.Lock()
+        self._received: dict[str, Entry] = {}  # videos sent inside requests, by id
+        self._received_lock = threading.Lock()
         self.jobs = Jobs(self._index)
         self._wake = threading.Event()
         self._closed = False
@@ -112,6 +119,35 @@ class Service:
 
     def entry(self, ref: str) -> Entry:
         return self.library.get(ref)
+
+    def entry_given(self, media) -> Entry:
+        """The entry of the video a chat request gives (`vidqa.serve.given.Media`): served
+        (by its name, a file URL or an absolute path inside the folders), or sent inside the
+        request and kept in the cache (`received`)."""
+        if media.how == "served":
+            return self.entry(media.ref)
+        if media.how in ("file_url", "path"):
+            return self.library.local(media.ref)
+        return self.received(media.data, media.suffix)
+
+    def received(self, data: bytes, suffix: str) -> Entry:
+        """The entry of a video (or recording) sent inside a request: written to the cache
+        once, probed (415 when it is no video), then indexed like a served one; not listed."""
+        from vidqa.serve.received import store_media
+
+        file = store_media(data, suffix)
+        key = video_id(file)
+        with self._received_lock:
+            entry = self._received.get(key)
+            if entry is None:
+                entry = self._received[key] = Entry(key, f"received/{file.name}", file,
+                                                    size_bytes=len(data))
+        return entry
+
+    def _entry_by_id(self, key: str) -> Entry:
+        with self._received_lock:
+            entry = self._received.get(key)
+        return entry if entry is not None else self.library.get(key)
 
     @staticmethod
     def _stamp(entry: Entry) -> tuple:
@@ -207,12 +243,15 @@ class Service:
         return job
 
     def _index(self, job: Job) -> VideoRun:
-        entry = self.library.get(job.video)
+        entry = self._entry_by_id(job.video)
         entry.state, entry.job, entry.error = "indexing", job.id, None
         pipeline = self.pipeline(progress=job.progress, warn=job.warnings.append)
         try:
             run = pipeline.run(str(entry.file))
             pipeline.index(run)
+        except Cancelled:
+            entry.state = "not_indexed"  # its caller went away; nothing half-made is kept
+            raise
         except BaseException as exc:
             entry.state = "failed"
             entry.error = str(exc) if isinstance(exc, VidqaError) else \
@@ -228,6 +267,9 @@ class Service:
         video when none is named."""
         if refs:
             return [self.indexed(self.entry(ref)) for ref in refs]
+        for entry in self.library.scan():  # just started: read the caches before saying none
+            if entry.state in ("unchecked", "checking"):
+                self.check(entry)
         runs = [r for r in (self.run_of(e) for e in self.library.scan()
                             if e.state == "indexed") if r is not None]
         if not runs:
@@ -267,17 +309,51 @@ class Service:
                     match["url"] = f"/#v={entry.id}&t={match['time_s']:g}"
         return doc
 
-    def ask(self, ref: str, question: str, *, scope: str = "chunks", top_k: int = 2):
-        """(the video's entry, the answer) for `question` about one served video."""
+    def _need_model(self) -> None:
         if self.backend is None:
             raise Refused("this server has no model to answer with; start it with -m MODEL "
                           "(and -b openai --base-url URL for a model server)", 400,
                           "model_not_loaded")
-        entry = self.entry(ref)
+
+    def ask(self, ref: str, question: str, *, scope: str = "chunks", top_k: int = 2):
+        """(the video's entry, the answer) for `question` about one served video."""
+        self._need_model()
+        return self.ask_entry(self.entry(ref), question, scope=scope, top_k=top_k)
+
+    def ask_entry(self, entry: Entry, question: str, *, scope: str = "chunks",
+                  top_k: int = 2):
+        """(the entry, the answer) for `question` about a served or received video, indexed
+        first when it is not."""
+        self._need_model()
         run = self.indexed(entry, complete=True)
         _, answer = self.pipeline().ask([run.video], question, scope=scope, top_k=top_k,
                                         runs=[run])
         return entry, answer
+
+    def frame_files(self, frames: list[bytes]) -> list[tuple[Path, int, int]]:
+        """Frames a request gave (image bytes), decoded, scaled as vidqa's own and kept in the
+        cache: (path, width, height) of each, in order (`vidqa.serve.received`)."""
+        from vidqa.serve.received import store_frames
+
+        return store_frames(frames, self.config.decode)
+
+    def ask_frames(self, frames: list[tuple[Path, int, int]], question: str):
+        """The answer to `question` from frames a client sampled itself (`frame_files`): shown
+        to the model in order, each after its number, with no times (none are known), so the
+        answer cites none."""
+        from vidqa.keyframes.tokens import visual_tokens
+        from vidqa.model.answers import Answer, generate_answer
+        from vidqa.model.messages import frames_messages
+
+        self._need_model()
+        settings = self.config.model
+        messages = frames_messages(question, [path for path, _, _ in frames])
+        text, warning = generate_answer(self.backend, messages,
+                                        max_new_tokens=settings.max_new_tokens,
+                                        temperature=settings.temperature)
+        return Answer(question, text, [], [], self.backend.model, warning,
+                      f"frames: {len(frames)} given frames in order, no times", len(frames),
+                      sum(visual_tokens(h, w) for _, w, h in frames))
 
     # -- files
 

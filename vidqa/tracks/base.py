@@ -134,6 +134,8 @@ class TrackBase:
     clock_kinds: ClassVar[tuple[str, ...]] = ()  # kinds whose text may show a wall clock
     # burned into the picture, read as it changes: `find --at` maps them
     said_kinds: ClassVar[tuple[str, ...]] = ()  # kinds that are what is said: the transcript
+    title_kinds: ClassVar[tuple[str, ...]] = ()  # kinds whose text, showing as a scene
+    # begins, may title a chapter (`vidqa.tracks.chapters`): on-screen text
     label: ClassVar[str | None] = None  # put before its lines among the frames in a prompt:
     # "<13.4 seconds> {label}: {text}"; None: its lines are not in prompts
     prompt_kinds: ClassVar[tuple[str, ...]] = ()  # the kinds a prompt shows under `label`

@@ -124,6 +124,7 @@ class OcrTrack(TrackBase):
     kinds: ClassVar[tuple[str, ...]] = ("text",)
     log_kinds: ClassVar[tuple[str, ...]] = ("text",)
     clock_kinds: ClassVar[tuple[str, ...]] = ("text",)
+    title_kinds: ClassVar[tuple[str, ...]] = ("text",)
     needs: ClassVar[str] = "ocr"
     unit: ClassVar[str] = "frame"
     label: ClassVar[str] = "On screen"

@@ -13,6 +13,14 @@ The tabular formats (JSONL, CSV, TSV, TXT) name each line's source; the subtitle
 VTT) hold the text alone, as players show it. Text is kept on one line (newlines and tabs become
 spaces) in every format but JSON, which holds the segments as they are, and the chunk summaries
 when the captions track is in the log. Writers take `VideoCaptions` too (their events).
+
+Beside the log's lines, two families read what else the log carries: chapters (YouTube's
+description lines and WebVTT chapters, from the run's scenes: `vidqa.tracks.chapters`) and edit
+lists (a CMX 3600 EDL and an OpenTimelineIO timeline, at the file's frame rate:
+`vidqa.tracks.edits`), of the event log or of search hits (`EventLog.of_hits`). A writer declares
+what it needs beyond the segments (`needs`: "video", the probed file, read when the log lacks
+it) and checks what it needs installed before any work (`check`). `-f all` writes the log's own
+formats (`in_all`); the others are asked for by name.
 """
 
 from __future__ import annotations
@@ -24,17 +32,21 @@ import math
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, ClassVar, TextIO
 
 from vidqa.errors import VidqaError, one_line
-from vidqa.model.captions import VideoCaptions
 from vidqa.model.asr_guards import compression_ratio
 from vidqa.store import atomic_open, output_folder, write_error
 from vidqa.timecode import Timed, format_hms, format_srt, format_vtt
-from vidqa.tracks.base import Segment
-from vidqa.tracks.captions import segments_from
+from vidqa.tracks import edits
+from vidqa.tracks.base import Segment, track_classes
+from vidqa.tracks.chapters import chapters_of
+
+if TYPE_CHECKING:  # the captions' module reads frames (PyAV): imported where it is used
+    from vidqa.media.probe import VideoInfo
+    from vidqa.model.captions import VideoCaptions
 
 
 @dataclass
@@ -46,12 +58,30 @@ class EventLog:
     segments: list[Segment]
     captions: VideoCaptions | None = None  # chunk summaries, for the JSON document
     tracks: tuple[str, ...] = field(default_factory=tuple)
+    info: VideoInfo | None = None  # the probed file (frame rate, picture, sound): edit lists
+    scenes: list[Timed] = field(default_factory=list)  # the shots: chapters
 
     @classmethod
     def from_captions(cls, captions: VideoCaptions) -> EventLog:
+        from vidqa.tracks.captions import segments_from
+
         events = [s for s in segments_from(captions) if s.kind == "event"]
         events.sort(key=lambda s: (s.start_s, s.end_s))
         return cls(captions.video, captions.duration_s, events, captions, ("captions",))
+
+    @classmethod
+    def of_hits(cls, found: list) -> list[EventLog]:
+        """Search hits (`vidqa.search.find.Found`, best first) as one log per video, in the
+        order their best hits rank: each hit a segment of its track (by its kind), its rank,
+        score and pinned time (`time_s`) in `extras`. The length is the file's (read with its
+        `info` by a writer that needs it)."""
+        sources = {kind: cls_.name for cls_ in track_classes() for kind in cls_.kinds}
+        videos: dict[str, list[Segment]] = {}
+        for rank, hit in enumerate(found, 1):
+            videos.setdefault(hit.video, []).append(Segment(
+                hit.start_s, hit.end_s, hit.text, sources.get(hit.kind, hit.kind), hit.kind,
+                {"time_s": hit.time_s, "score": hit.score, "rank": rank}))
+        return [cls(video, 0.0, segments) for video, segments in videos.items()]
 
     def to_dict(self) -> dict:
         captions = self.captions
@@ -63,7 +93,7 @@ class EventLog:
 
 
 def _log(log: EventLog | VideoCaptions) -> EventLog:
-    return EventLog.from_captions(log) if isinstance(log, VideoCaptions) else log
+    return log if isinstance(log, EventLog) else EventLog.from_captions(log)
 
 
 def _cue_times(event: Timed) -> tuple[float, float]:
@@ -74,18 +104,34 @@ def _cue_times(event: Timed) -> tuple[float, float]:
 
 
 class EventWriter:
-    """Base class: subclasses set `extension` and implement `write`."""
+    """Base class: subclasses set `extension` and implement `write`; they may declare `needs`
+    ("video": the probed file), `check` what they need installed, and leave `-f all`."""
 
     extension: str
+    needs: ClassVar[frozenset[str]] = frozenset()
+    in_all: ClassVar[bool] = True  # written by `-f all`
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise a VidqaError naming what to install when the format cannot be written here."""
 
     def write(self, log: EventLog, file: TextIO) -> None:
         raise NotImplementedError
+
+    def ready(self, log: EventLog) -> EventLog:
+        """The log with what this writer `needs`: the probed file when it lacks it."""
+        if "video" in self.needs and log.info is None:
+            from vidqa.media.probe import probe
+
+            info = probe(log.video)
+            log = replace(log, info=info, duration_s=log.duration_s or info.duration_s or 0.0)
+        return log
 
     def __call__(self, log: EventLog | VideoCaptions,
                  output_dir: str | os.PathLike) -> Path | None:
         """Write `<video stem>.<extension>` into `output_dir` (created if needed) and return its
         path; with "-", write to stdout and return None."""
-        log = _log(log)
+        log = self.ready(_log(log))
         if str(output_dir) == "-":
             self.write(log, sys.stdout)
             return None
@@ -189,6 +235,68 @@ class WriteTXT(EventWriter):
                        f"{event.source}: {one_line(event.text)}\n")
 
 
+class WriteChapters(EventWriter):
+    """YouTube's chapters, for a video's description: `MM:SS Title` a line (`HH:MM:SS` for a
+    video of an hour or more), whole seconds, the first at 00:00, each at least 10 s long."""
+
+    extension = "chapters.txt"
+    in_all = False
+
+    def write(self, log: EventLog, file: TextIO) -> None:
+        hours = log.duration_s >= 3600
+        for chapter in chapters_of(log):
+            h, rest = divmod(int(math.floor(chapter.start_s + 1e-6)), 3600)
+            stamp = f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}" if hours else \
+                f"{rest // 60 + h * 60:02d}:{rest % 60:02d}"
+            file.write(f"{stamp} {one_line(chapter.title)}\n")
+
+
+class WriteChaptersVTT(EventWriter):
+    """WebVTT chapters, for `<track kind="chapters">`: a `WEBVTT` header, one cue a chapter
+    (`HH:MM:SS.mmm --> HH:MM:SS.mmm`, to the next chapter or the end), its title, `&<>`
+    escaped."""
+
+    extension = "chapters.vtt"
+    in_all = False
+
+    def write(self, log: EventLog, file: TextIO) -> None:
+        file.write("WEBVTT\n\n")
+        for chapter in chapters_of(log):
+            start, end = _cue_times(chapter)
+            title = html.escape(one_line(chapter.title), quote=False)
+            file.write(f"{format_vtt(start)} --> {format_vtt(end)}\n{title}\n\n")
+
+
+class WriteEDL(EventWriter):
+    """A CMX 3600 EDL: one event a segment, at the file's frame rate (drop-frame at 29.97 and
+    59.94), laid end to end from 01:00:00:00, the text as a locator (`vidqa.tracks.edits`)."""
+
+    extension = "edl"
+    in_all = False
+    needs = frozenset({"video"})
+
+    def write(self, log: EventLog, file: TextIO) -> None:
+        rate, start = edits.source_clock(log.info)
+        file.write(edits.edl_text(log, log.info, rate, start))
+
+
+class WriteOTIO(EventWriter):
+    """An OpenTimelineIO timeline (`.otio` JSON, by OpenTimelineIO's own adapter): a track of
+    clips of the file, each with a marker holding its text (`vidqa.tracks.edits`)."""
+
+    extension = "otio"
+    in_all = False
+    needs = frozenset({"video"})
+
+    @classmethod
+    def check(cls) -> None:
+        edits.check_otio()
+
+    def write(self, log: EventLog, file: TextIO) -> None:
+        rate, start = edits.source_clock(log.info)
+        file.write(edits.otio_text(log, log.info, rate, start))
+
+
 class WriteTranscriptTXT(EventWriter):
     """whisper's TXT: what was said, one segment per line, no times."""
 
@@ -288,6 +396,11 @@ WRITERS: dict[str, type[EventWriter]] = {
     for cls in (WriteJSON, WriteJSONL, WriteCSV, WriteTSV, WriteSRT, WriteVTT, WriteTXT)
 }
 FORMATS: tuple[str, ...] = tuple(WRITERS)
+# Edit lists: of search hits (`vidqa find -f`) and of the event log.
+EDIT_WRITERS: dict[str, type[EventWriter]] = {"edl": WriteEDL, "otio": WriteOTIO}
+# `vidqa events -f`: the log's own formats, then chapters and edit lists, by name.
+EVENT_WRITERS: dict[str, type[EventWriter]] = {
+    **WRITERS, "chapters": WriteChapters, "chapters.vtt": WriteChaptersVTT, **EDIT_WRITERS}
 # `vidqa transcript`: what was said, in whisper's formats.
 TRANSCRIPT_WRITERS: dict[str, type[EventWriter]] = {
     cls.extension: cls for cls in (WriteSRT, WriteVTT, WriteTranscriptTXT, WriteTranscriptJSON)
@@ -310,7 +423,7 @@ def get_writer(fmt: str, output_dir: str | os.PathLike,
         if str(output_dir) == "-":
             raise VidqaError("cannot write every format to stdout: pass -o DIR to write them "
                              "to a directory")
-        chosen = [cls() for cls in writers.values()]
+        chosen = [cls() for cls in writers.values() if cls.in_all]
     elif fmt in writers:
         chosen = [writers[fmt]()]
     else:
@@ -318,9 +431,30 @@ def get_writer(fmt: str, output_dir: str | os.PathLike,
                          "all")
     if str(output_dir) != "-":
         check_output_dir(output_dir)
+    for writer in chosen:
+        writer.check()
 
     def write(log: EventLog | VideoCaptions) -> list[Path]:
         written = (writer(log, output_dir) for writer in chosen)
         return [path for path in written if path is not None]
 
     return write
+
+
+def write_hits(found: list, fmt: str, output_dir: str | os.PathLike,
+               writers: dict[str, type[EventWriter]] = EDIT_WRITERS) -> list[Path]:
+    """Search hits (best first) in `fmt`, one file per video (`<video stem>.<ext>`, an edit
+    list holds one source), or to stdout ("-") when they are of one video. The paths written."""
+    write = get_writer(fmt, output_dir, writers)
+    logs = EventLog.of_hits(found)
+    if str(output_dir) == "-" and len(logs) > 1:
+        raise VidqaError(f"the hits are in {len(logs)} videos and a {fmt} file holds one: pass "
+                         "-o DIR to write one file per video")
+    stems: dict[str, str] = {}
+    for log in logs:
+        other = stems.setdefault(Path(log.video).stem, log.video)
+        if other != log.video:
+            raise VidqaError(f"'{other}' and '{log.video}' would both be written as "
+                             f"{Path(other).stem}.{fmt}: search them one at a time, each with "
+                             "its own -o DIR")
+    return [path for log in logs for path in write(log)]
