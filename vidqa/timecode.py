@@ -99,6 +99,15 @@ def format_vtt(seconds: float) -> str:
     return format_hms(seconds, sep=".")
 
 
+def seconds_and_hms(start_s: float, end_s: float | None = None) -> dict:
+    """A time, or a time range, as data: in seconds (to the millisecond) and as HH:MM:SS.mmm,
+    `{"start_s", "start"}` (and `"end_s", "end"`), as vidqa's APIs give every time."""
+    out: dict = {"start_s": round(start_s, 3), "start": format_hms(start_s)}
+    if end_s is not None:
+        out.update(end_s=round(end_s, 3), end=format_hms(end_s))
+    return out
+
+
 def parse_time(text: str | float | int) -> float:
     """Seconds from `"1:02:03.5"`, `"62:03"`, `"3723.5s"`, `"3723.5"` or a number."""
     if isinstance(text, (int, float)):

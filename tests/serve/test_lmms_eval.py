@@ -271,7 +271,7 @@ def test_n_above_one_too_many_frames_and_frames_by_url_are_refused_in_one_line(s
         "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     status, body = refusal(server, by_url)
     assert (status, body["code"]) == (415, "unsupported_image")
-    assert body["message"].startswith("frame 1 of 1 is GIF")
+    assert body["message"].startswith("frame 1 of 1 is not a PNG, JPEG or WebP image")
     # the others of its options are taken, and what is unknown is ignored
     reply = client(server).chat.completions.create(**frames, n=1, top_p=1.0, seed=3,
                                                    extra_body={"some_extension": True})

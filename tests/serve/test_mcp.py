@@ -243,7 +243,7 @@ def test_a_cancelled_index_call_cancels_its_indexing_and_leaves_nothing_half_mad
         service.close()
     job = service.jobs.all()[0]
     assert progress and job.state == "cancelled", (job.state, job.error, progress)
-    assert video["state"] != "indexed"
+    assert video["state"] == "not_indexed"  # as it was before the call
     assert not complete_manifests(home) or all("ingest" in str(p) or "decode" in str(p)
                                                for p in complete_manifests(home))
     assert not [p for p in home.rglob("*") if p.name.startswith(".tmp-")]
@@ -296,3 +296,18 @@ def test_the_command_refuses_a_key_without_http_and_an_open_address_without_a_ke
     open_ = runner.invoke(cli, ["mcp", str(tmp_path), "--http", "--host", "0.0.0.0"],
                           env={"VIDQA_API_KEY": ""})
     assert open_.exit_code == 2 and "--api-key" in open_.output
+
+
+def test_a_key_in_the_environment_does_not_stop_stdio(tmp_path):
+    """$VIDQA_API_KEY set for `vidqa serve` (a desktop client passes the user's environment):
+    `vidqa mcp` over stdio starts all the same, and answers."""
+    env = {**os.environ, "VIDQA_API_KEY": "k3y", "VIDQA_HOME": str(tmp_path / "home")}
+    params = StdioServerParameters(command=sys.executable, env=env, cwd=str(tmp_path),
+                                   args=["-m", "vidqa", "mcp", str(tmp_path)])
+
+    async def main():
+        async with Client(params) as client:
+            listed = await client.call_tool("list_videos", {})
+            assert listed.structured_content["videos"] == []
+
+    run(main)

@@ -44,8 +44,10 @@ def mcp(ctx: click.Context, folders: tuple[str, ...], over_http: bool, serve_key
     if over_http:
         check_exposed(host, serve_key)
     if serve_key and not over_http:
-        raise click.UsageError("--api-key guards the HTTP transport; over stdio only the "
-                               "program that started vidqa can talk to it (add --http)")
+        if ctx.get_parameter_source("serve_key") == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("--api-key guards the HTTP transport; over stdio only the "
+                                   "program that started vidqa can talk to it (add --http)")
+        serve_key = None  # $VIDQA_API_KEY set for `vidqa serve`: nothing to guard here
     pipe = pipeline(ctx, {**options, "api_key": options.get("api_key")},
                     load_model=model_named(config), config=config)
     service = call(Service, list(folders) or ["."], pipe.config, backend=pipe.backend)

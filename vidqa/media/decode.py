@@ -195,3 +195,18 @@ def iter_frames(info: VideoInfo, config: DecodeConfig | None = None, *,
                 allow_errors: bool = False) -> Iterator[Frame]:
     """Sampled frames of a probed video, in time order."""
     yield from FrameReader(info, config or DecodeConfig(), allow_errors=allow_errors)
+
+
+def frame_at(info: VideoInfo, config: DecodeConfig, time_s: float, *,
+             within_s: float = 1.0) -> Frame | None:
+    """The first frame shown at or after `time_s` (within `within_s`), at the decode's picture
+    size, with its own stream time (its PTS, not the time asked); None when none decodes
+    there. The decode stops (ffmpeg ends) once it is read."""
+    import dataclasses
+
+    frames = iter(FrameReader(info, dataclasses.replace(config, fps=8.0),
+                              window=(time_s, time_s + within_s), allow_errors=True))
+    try:
+        return next(frames, None)
+    finally:
+        frames.close()

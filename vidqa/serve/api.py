@@ -34,7 +34,7 @@ from vidqa.serve.given import read_request
 from vidqa.serve.http import heartbeat_while, read_json, service_of, sse, threaded
 from vidqa.serve.library import Refused
 from vidqa.scopes import SCOPES
-from vidqa.timecode import format_hms
+from vidqa.timecode import format_hms, seconds_and_hms
 
 MODEL = "vidqa"
 
@@ -66,8 +66,7 @@ async def model(request: Request) -> Response:
 def citation_data(entry, citation, *, served: bool = True) -> dict:
     """A cited time range as data; `url` seeks the page's player (None for a video the page
     does not serve: one sent inside the request)."""
-    return {"start_s": citation.start_s, "end_s": citation.end_s,
-            "start": format_hms(citation.start_s), "end": format_hms(citation.end_s),
+    return {**seconds_and_hms(citation.start_s, citation.end_s),
             "url": f"/#v={entry.id}&t={citation.start_s:g}" if served else None}
 
 
@@ -100,9 +99,7 @@ async def chat_completions(request: Request) -> Response:
     question, media, entry, frames = given.question, given.media, None, []
     if media is not None and media.served:  # a bad name is an error before any work
         entry = await threaded(service.entry_given, media)
-    if service.backend is None:
-        raise Refused("this server has no model to answer with; start it with -m MODEL (and "
-                      "-b openai --base-url URL for a model server)", 400, "model_not_loaded")
+    service.need_model()
     if media is not None and not media.served:  # sent inside the request: kept, probed
         entry = await threaded(service.entry_given, media)
     elif media is None:
@@ -147,11 +144,8 @@ async def chat_completions(request: Request) -> Response:
     def progress() -> str:
         job = next((j for j in service.jobs.all() if entry is not None
                     and j.video == entry.id and j.state in ("queued", "running")), None)
-        if job is None or not job.stages:
-            return "working"
-        stage = job.stages[-1]
-        total = f"/{stage['total']:g}" if stage["total"] else ""
-        return f"indexing: {stage['desc']} {stage['done']:g}{total} {stage['unit']}"
+        stage = job.stage_text() if job is not None else None
+        return f"indexing: {stage}" if stage else "working"
 
     async def stream():
         yield chunk({"role": "assistant", "content": ""})

@@ -27,9 +27,10 @@ from vidqa.errors import VidqaError
 _ids = itertools.count(1)
 
 
-class Cancelled(VidqaError):
-    """A job was cancelled (its caller went away): raised in the job's thread at the next
-    step of its progress, so the run stops there and keeps only what it finished whole."""
+class Cancelled(Exception):
+    """A job was cancelled (everyone who asked for it went away): raised in the job's thread
+    at the next step of its progress, so the run stops there and keeps only what it finished
+    whole. Not a VidqaError: nothing that reports a video's failure and goes on may take it."""
 
 
 @dataclass
@@ -51,13 +52,38 @@ class Job:
         default_factory=list, repr=False)
     result: Any = field(default=None, repr=False)
     cancelled: bool = False
+    asked: int = 0  # callers holding the job (`Jobs.submit`): a page, a chat request, MCP
 
-    def cancel(self) -> None:
-        """Stop the job: a queued one never starts, a running one stops at its next step."""
-        self.cancelled = True
+    def release(self) -> bool:
+        """One caller no longer wants the job; when none does, it is cancelled: a queued one
+        never starts, a running one stops at its next step. Whether it was cancelled."""
+        with self._changed:
+            self.asked = max(0, self.asked - 1)
+            if self.asked or self.state not in ("queued", "running"):
+                return False
+            self.cancelled = True
         self._bump()
+        return True
 
-    def _check(self) -> None:
+    def stage_text(self) -> str | None:
+        """The current stage as words, e.g. "decode 40/120 s" (None before the first)."""
+        if not self.stages:
+            return None
+        stage = self.stages[-1]
+        total = f"/{stage['total']:g}" if stage["total"] else ""
+        return f"{stage['desc']} {stage['done']:g}{total} {stage['unit']}".strip()
+
+    def fraction(self) -> float:
+        """Stages finished plus the fraction of the current one: a number that only grows
+        (what progress notifications carry)."""
+        if not self.stages:
+            return 0.0
+        stage = self.stages[-1]
+        part = stage["done"] / stage["total"] if stage["total"] else 0.0
+        return round(len(self.stages) - 1 + min(part, 1.0), 3)
+
+    def check(self) -> None:
+        """Raise `Cancelled` when the job was cancelled (the job's thread, between steps)."""
         if self.cancelled:
             raise Cancelled(f"indexing '{self.name}' was cancelled")
 
@@ -109,14 +135,14 @@ class Job:
     def progress(self, desc: str, total: float | None, unit: str
                  ) -> Iterator[Callable[[float], None]]:
         """A stage of the run, as `vidqa.pipeline.Progress` opens one."""
-        self._check()
+        self.check()
         stage = {"desc": desc, "total": total, "done": 0.0, "unit": unit}
         self.stages.append(stage)
         self._bump()
         last = [0.0]
 
         def advance(amount: float = 1) -> None:
-            self._check()
+            self.check()
             stage["done"] = round(stage["done"] + amount, 3)
             now = time.monotonic()
             if now - last[0] >= 0.2:  # at most five events a second
@@ -151,12 +177,16 @@ class Jobs:
         self._thread.start()
 
     def submit(self, video: str, name: str) -> Job:
-        """A job indexing `video`; the one already queued or running for it, if any."""
+        """A job indexing `video`, held by one more caller (`Job.release` lets go): the one
+        already queued or running for it, if any and not cancelled."""
         with self._lock:
             for job in self._jobs.values():
                 if job.video == video and job.state in ("queued", "running"):
-                    return job
-            job = Job(f"job-{next(_ids)}", video, name)
+                    with job._changed:
+                        if not job.cancelled:
+                            job.asked += 1
+                            return job
+            job = Job(f"job-{next(_ids)}", video, name, asked=1)
             self._jobs[job.id] = job
         self._queue.put(job)
         return job
@@ -178,9 +208,6 @@ class Jobs:
             job = self._queue.get()
             if job is None:
                 return
-            if job.cancelled:
-                job.finish("cancelled", f"indexing '{job.name}' was cancelled")
-                continue
             job.state = "running"
             job._bump()
             try:

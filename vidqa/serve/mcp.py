@@ -30,16 +30,18 @@ import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from vidqa import __version__
 from vidqa.errors import VidqaError
+from vidqa.model.messages import timestamp_label
 from vidqa.scopes import SCOPES
 from vidqa.serve.library import Refused
 from vidqa.serve.service import Service
 from vidqa.timecode import format_hms, parse_time
+from vidqa.timecode import seconds_and_hms as when
 from vidqa.tracks.base import track_classes
 
 MAX_FRAMES = 32  # images one `frames` call returns at most
@@ -55,14 +57,6 @@ READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 TimeArg = Annotated[float | str | None, Field(
     description="seconds (12.5) or HH:MM:SS(.mmm); none: the recording's start or end")]
 VideoArg = Annotated[str, Field(description="the video's id or its path as list_videos lists it")]
-
-
-def when(start_s: float, end_s: float | None = None) -> dict[str, Any]:
-    """A time, or a time range, in seconds and as HH:MM:SS.mmm."""
-    out: dict[str, Any] = {"start_s": round(start_s, 3), "start": format_hms(start_s)}
-    if end_s is not None:
-        out.update(end_s=round(end_s, 3), end=format_hms(end_s))
-    return out
 
 
 def _time(value: float | str | None, name: str) -> float | None:
@@ -102,6 +96,8 @@ class VidqaMCP(MCPServer):
                         context: Context | None = None):
         try:
             return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise  # a crash: the SDK logs its traceback and tells the client only the tool
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
@@ -119,7 +115,7 @@ class VideoTools:
     def __init__(self, service: Service):
         self.service = service
 
-    def _entry(self, ref: str):
+    def entry(self, ref: str):
         try:
             return self.service.entry(ref)
         except Refused as exc:
@@ -127,7 +123,7 @@ class VideoTools:
 
     def _run(self, ref: str):
         """The indexed run of a served video; a tool error saying to index it first."""
-        entry = self._entry(ref)
+        entry = self.entry(ref)
         try:
             run = self.service.run_of(entry)
         except VidqaError as exc:
@@ -151,7 +147,7 @@ class VideoTools:
         return {"videos": videos, "model": self.service.model}
 
     def find(self, query: str, video: str | None, k: int) -> dict:
-        refs = [self._entry(video).id] if video else None
+        refs = [self._run(video)[0].id] if video else None  # indexing is index_video's
         try:
             found = self.service.find(query, refs, k=k)
         except Refused as exc:
@@ -201,13 +197,14 @@ class VideoTools:
                 raise ToolError("give 'times' or a range (start, end), not both")
             if len(times) > max_frames:
                 raise ToolError(f"{len(times)} times asked for, more than max_frames "
-                                f"({max_frames}); ask for at most {MAX_FRAMES} at once")
+                                f"({max_frames}); raise max_frames (at most {MAX_FRAMES}) or "
+                                "ask for fewer times")
             wanted = [_time(t, "times") for t in times]
             late = [t for t in wanted if t >= run.duration_s]
             if late:
                 raise ToolError(f"{format_hms(late[0])} is past the end of '{entry.path}' "
                                 f"({format_hms(run.duration_s)})")
-            shots = frames_at(self.service, run, wanted)
+            shots = frames_at(self.service, run, wanted, entry.path)
             note = f"{len(shots)} frames at the times asked"
         else:
             start_s, end_s = _span(start, end, run.duration_s)
@@ -220,7 +217,7 @@ class VideoTools:
         content: list = [TextContent(type="text", text=f"{entry.path}: {note}")]
         for pts_s, jpeg in shots:
             content.append(TextContent(type="text",
-                                       text=f"<{pts_s:.1f} seconds> ({format_hms(pts_s)})"))
+                                       text=f"{timestamp_label(pts_s)} ({format_hms(pts_s)})"))
             content.append(ImageContent(type="image", data=_b64(jpeg), mime_type="image/jpeg"))
         return content
 
@@ -229,7 +226,7 @@ class VideoTools:
             raise ToolError("the question is empty; ask something about the recording")
         if scope not in SCOPES:
             raise ToolError(f"scope '{scope}' is not one of {', '.join(SCOPES)}")
-        entry = self._entry(video)
+        entry, _ = self._run(video)  # indexing is index_video's (with progress, cancellable)
         try:
             found, answer = self.service.ask(entry.id, question, scope=scope)
         except (Refused, VidqaError) as exc:
@@ -248,8 +245,10 @@ class VideoTools:
         return buffer.getvalue()
 
     def events_json(self, video: str) -> str:
-        _, run = self._resource_run(video)
-        return json.dumps(run.event_log().to_dict(), ensure_ascii=False, indent=1)
+        entry, run = self._resource_run(video)
+        doc = run.event_log().to_dict()
+        doc["video"] = entry.path  # as the library names it, not its place on this machine
+        return json.dumps(doc, ensure_ascii=False, indent=1)
 
     def _resource_run(self, video: str):
         try:
@@ -268,25 +267,23 @@ def thin(items: list, count: int) -> list:
     return [items[round(i * step)] for i in range(count)]
 
 
-def frames_at(service: Service, run, times: list[float]) -> list[tuple[float, bytes]]:
+def frames_at(service: Service, run, times: list[float],
+              name: str) -> list[tuple[float, bytes]]:
     """(the frame's own time, its JPEG) of the first frame shown at or after each time, at
-    the decode's picture size; exact stream times (the frame's PTS, not the time asked)."""
-    import dataclasses
-
+    the decode's picture size (`vidqa.media.decode.frame_at`); `name`: the video as errors
+    name it."""
     import cv2
 
-    from vidqa.media.decode import FrameReader
+    from vidqa.media.decode import frame_at
 
-    decode = dataclasses.replace(service.config.decode, fps=8.0)
     out = []
     for t in times:
-        end = min(t + 1.0, run.duration_s + 0.5)
-        frame = next(iter(FrameReader(run.ingest.video, decode, window=(t, end),
-                                      allow_errors=True)), None)
-        if frame is None:
-            raise ToolError(f"no frame could be decoded at {format_hms(t)} of "
-                            f"'{run.video}'")
-        ok, jpeg = cv2.imencode(".jpg", frame.bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        frame = frame_at(run.ingest.video, service.config.decode, t)
+        ok, jpeg = cv2.imencode(".jpg", frame.bgr, [cv2.IMWRITE_JPEG_QUALITY, 90]) \
+            if frame is not None else (False, None)
+        if not ok:
+            raise ToolError(f"no frame could be decoded at {format_hms(t)} of '{name}'; "
+                            "try a time a little earlier, or key frames (no times)")
         out.append((frame.pts_s, jpeg.tobytes()))
     return out
 
@@ -358,7 +355,8 @@ def create_mcp(service: Service) -> MCPServer:
             scope: Annotated[str, Field(description=f"how to answer: {', '.join(SCOPES)}")]
             = "chunks") -> dict[str, Any]:
         """Answer a question about one recording with the server's model, citing the time
-        ranges the answer rests on (the recording is indexed first when it is not)."""
+        ranges the answer rests on (index_video it first; one indexed without the model's
+        captions is captioned first)."""
         return tools.ask(video, question, scope)
 
     @mcp.resource("vidqa://videos/{video}/transcript", name="transcript", mime_type="text/vtt",
@@ -375,34 +373,29 @@ def create_mcp(service: Service) -> MCPServer:
     return mcp
 
 
-async def index(service: Service, tools: VideoTools, video: str, ctx: Context) -> dict[str, Any]:
+async def index(service: Service, tools: VideoTools, video: str,
+                ctx: Context) -> dict[str, Any]:
     """Index one video, telling the client each stage's progress; a cancelled call cancels the
     job when this call started it (a job someone else started goes on)."""
     import anyio
 
-    entry = tools._entry(video)
+    entry = await anyio.to_thread.run_sync(tools.entry, video)  # scans folders: off the loop
     run = await anyio.to_thread.run_sync(service.run_of, entry)
     if run is not None and not run.missing:
         return {"video": entry.id, "path": entry.path, "state": "indexed", "cached": True,
                 "duration_s": run.duration_s, "duration": format_hms(run.duration_s),
                 "tracks": {name: len(segs) for name, segs in run.tracks.items()}}
-    under_way = any(j.video == entry.id and j.state in ("queued", "running")
-                    for j in service.jobs.all())
-    job = service.index(entry)
+    job = await anyio.to_thread.run_sync(service.index, entry)  # held by this call
     version, shown = -1, -1.0
     try:
         while job.state in ("queued", "running"):
             version = await job.next_change(version, 5.0)
-            done = job_progress(job)
+            done = job.fraction()
             if done > shown:
                 shown = done
-                stage = job.stages[-1] if job.stages else None
-                message = stage_text(stage) if stage else job.state
-                await ctx.report_progress(done, None, message)
-    except BaseException:
-        if not under_way:
-            job.cancel()
-        raise
+                await ctx.report_progress(done, None, job.stage_text() or job.state)
+    finally:
+        job.release()  # a cancelled call: the job stops unless someone else still wants it
     if job.state != "done":
         raise ToolError(job.error or f"indexing '{entry.path}' {job.state}")
     run = job.result
@@ -410,20 +403,6 @@ async def index(service: Service, tools: VideoTools, video: str, ctx: Context) -
             "duration_s": run.duration_s, "duration": format_hms(run.duration_s),
             "tracks": {name: len(segs) for name, segs in run.tracks.items()},
             "warnings": list(job.warnings)}
-
-
-def job_progress(job) -> float:
-    """Stages finished plus the fraction of the current one: a number that only grows."""
-    if not job.stages:
-        return 0.0
-    stage = job.stages[-1]
-    part = stage["done"] / stage["total"] if stage["total"] else 0.0
-    return round(len(job.stages) - 1 + min(part, 1.0), 3)
-
-
-def stage_text(stage: dict) -> str:
-    total = f"/{stage['total']:g}" if stage["total"] else ""
-    return f"{stage['desc']} {stage['done']:g}{total} {stage['unit']}".strip()
 
 
 def http_app(service: Service, mcp: MCPServer, *, host: str, api_key: str | None = None,
@@ -437,10 +416,10 @@ def http_app(service: Service, mcp: MCPServer, *, host: str, api_key: str | None
     from vidqa.serve.guard import guarded
 
     settings = service.config.serve
-    app = mcp.streamable_http_app(
-        streamable_http_path="/mcp", host=host,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
     limit = int(settings.max_body_mb * 2**20)
+    app = mcp.streamable_http_app(
+        streamable_http_path="/mcp", host=host, max_request_body_size=limit,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
     return guarded(app, host=host, allowed_hosts=tuple(allowed_hosts or settings.allowed_hosts),
                    cors_origins=tuple(cors_origins or settings.cors_origins), api_key=api_key,
                    max_body_bytes=limit, max_upload_bytes=limit, public=(), page_files=())

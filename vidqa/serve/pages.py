@@ -191,9 +191,9 @@ async def job(request: Request) -> Response:
 
 async def job_events(request: Request) -> Response:
     """The job's progress as server-sent events: `progress` on every change (at most five a
-    second while a stage counts), then `done` or `failed`. The stream waits for the job's next
-    change (`Job.next_change`: no polling, no thread held) and sends a keep-alive comment after
-    KEEPALIVE_S without one."""
+    second while a stage counts), then `done`, `failed` or `cancelled`. The stream waits for
+    the job's next change (`Job.next_change`: no polling, no thread held) and sends a
+    keep-alive comment after KEEPALIVE_S without one."""
     job = _job(request)
 
     async def stream():
@@ -201,7 +201,7 @@ async def job_events(request: Request) -> Response:
         while True:
             if job.version != version:
                 version = job.version  # read first: a change while sending wakes the wait
-                finished = job.state in ("done", "failed")
+                finished = job.state in ("done", "failed", "cancelled")
                 yield sse(job.to_dict(), job.state if finished else "progress")
                 if finished:
                     return

@@ -135,13 +135,19 @@ class Service:
         once, probed (415 when it is no video), then indexed like a served one; not listed."""
         from vidqa.serve.received import store_media
 
-        file = store_media(data, suffix)
+        file = store_media(data, suffix)  # older received files may have been removed
         key = video_id(file)
         with self._received_lock:
+            gone = [k for k, e in self._received.items() if not e.file.exists()]
+            for old in gone:
+                del self._received[old]
             entry = self._received.get(key)
             if entry is None:
                 entry = self._received[key] = Entry(key, f"received/{file.name}", file,
                                                     size_bytes=len(data))
+        with self._runs_lock:
+            for old in gone:
+                self._runs.pop(old, None)
         return entry
 
     def _entry_by_id(self, key: str) -> Entry:
@@ -229,9 +235,16 @@ class Service:
             return run
         job = self.index(entry)
         job.wait()
-        if job.state == "failed":
-            raise VidqaError(job.error or f"indexing '{entry.path}' failed")
+        if job.state != "done":  # failed, or cancelled by every caller but this one
+            raise VidqaError(self.shown_error(entry, job.error or
+                                              f"indexing '{entry.path}' {job.state}"))
         return job.result
+
+    @staticmethod
+    def shown_error(entry: Entry, message: str) -> str:
+        """An error about a video as a client may read it: the file named by its path in the
+        library (a received file's as `received/NAME`), never by its place on this machine."""
+        return message.replace(str(entry.file), entry.path)
 
     # -- indexing
 
@@ -244,18 +257,21 @@ class Service:
 
     def _index(self, job: Job) -> VideoRun:
         entry = self._entry_by_id(job.video)
+        with self._runs_lock:
+            before = "indexed" if entry.id in self._runs else "not_indexed"
         entry.state, entry.job, entry.error = "indexing", job.id, None
         pipeline = self.pipeline(progress=job.progress, warn=job.warnings.append)
         try:
+            job.check()  # cancelled while it waited in the queue
             run = pipeline.run(str(entry.file))
             pipeline.index(run)
         except Cancelled:
-            entry.state = "not_indexed"  # its caller went away; nothing half-made is kept
+            entry.state = before  # every caller went away; nothing half-made is kept
             raise
         except BaseException as exc:
             entry.state = "failed"
-            entry.error = str(exc) if isinstance(exc, VidqaError) else \
-                f"{type(exc).__name__}: {exc}"
+            entry.error = self.shown_error(entry, str(exc)) if isinstance(exc, VidqaError) \
+                else f"{type(exc).__name__}: {exc}"
             raise
         self._keep(entry, run)
         return run
@@ -309,7 +325,8 @@ class Service:
                     match["url"] = f"/#v={entry.id}&t={match['time_s']:g}"
         return doc
 
-    def _need_model(self) -> None:
+    def need_model(self) -> None:
+        """Refuse (400) when this server has no model to answer with."""
         if self.backend is None:
             raise Refused("this server has no model to answer with; start it with -m MODEL "
                           "(and -b openai --base-url URL for a model server)", 400,
@@ -317,17 +334,22 @@ class Service:
 
     def ask(self, ref: str, question: str, *, scope: str = "chunks", top_k: int = 2):
         """(the video's entry, the answer) for `question` about one served video."""
-        self._need_model()
+        self.need_model()
         return self.ask_entry(self.entry(ref), question, scope=scope, top_k=top_k)
 
     def ask_entry(self, entry: Entry, question: str, *, scope: str = "chunks",
                   top_k: int = 2):
         """(the entry, the answer) for `question` about a served or received video, indexed
         first when it is not."""
-        self._need_model()
+        self.need_model()
         run = self.indexed(entry, complete=True)
-        _, answer = self.pipeline().ask([run.video], question, scope=scope, top_k=top_k,
-                                        runs=[run])
+        try:
+            _, answer = self.pipeline().ask([run.video], question, scope=scope, top_k=top_k,
+                                            runs=[run])
+        except VidqaError as exc:
+            if str(entry.file) not in str(exc):
+                raise
+            raise VidqaError(self.shown_error(entry, str(exc))) from None
         return entry, answer
 
     def frame_files(self, frames: list[bytes]) -> list[tuple[Path, int, int]]:
@@ -345,7 +367,7 @@ class Service:
         from vidqa.model.answers import Answer, generate_answer
         from vidqa.model.messages import frames_messages
 
-        self._need_model()
+        self.need_model()
         settings = self.config.model
         messages = frames_messages(question, [path for path, _, _ in frames])
         text, warning = generate_answer(self.backend, messages,

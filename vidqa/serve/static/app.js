@@ -143,6 +143,7 @@ function follow(job) {
   };
   source.addEventListener("done", end);
   source.addEventListener("failed", end);
+  source.addEventListener("cancelled", end);
   renderLibrary();
 }
 
