@@ -84,7 +84,8 @@ def test_sound_that_decodes_to_its_end_is_not_damaged(damaged, media):
         assert reader.damage is None, reader.damage
 
 
-@pytest.mark.parametrize("kind", ["mp4", pytest.param("mkv", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(MUXERS))
 def test_the_intact_speech_is_transcribed_and_the_damage_is_told(damaged, kind, whisper):
     video = damaged[kind]
     config = Config()

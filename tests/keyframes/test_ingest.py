@@ -91,7 +91,8 @@ def _keyframes_written(home: Path) -> int:
     return len(list(tmp[0].rglob("*.jpg"))) if tmp else 0
 
 
-@pytest.mark.parametrize("when", ["at once", "first key frame", "late"])
+@pytest.mark.parametrize("when", ["at once", "first key frame",
+                                  pytest.param("late", marks=pytest.mark.slow)])
 def test_sigkill_leaves_nothing_complete_and_next_run_finishes(event_video, vidqa_home, when):
     path, _ = event_video
     proc = _start(path, vidqa_home)

@@ -133,6 +133,7 @@ def test_a_subtitle_stream_is_read_up_to_the_limit_and_no_further(subtitled):
         read_stream(info, stream, max_mb=0.05)
 
 
+@pytest.mark.slow
 def test_parsing_holds_little_beyond_the_cues_it_gives(tmp_path):
     """Beyond the cues themselves, parsing a file holds less than the file's own size: no
     copies of the whole text, no list of all its lines."""

@@ -88,6 +88,7 @@ def test_urls_come_from_flags_files_and_the_environment(tmp_path, monkeypatch):
     assert ServerPool.identity_for(one.model) == "http://a/v1"
 
 
+@pytest.mark.slow
 def test_three_servers_one_dies_one_is_slow_every_chunk_captioned_once(cuts_video):
     video, _ = cuts_video
     fast, slow, dying = (OpenAIServer(), OpenAIServer(delay_s=0.4), OpenAIServer(die_after=2))

@@ -151,6 +151,7 @@ def test_a_malformed_tool_call_is_asked_again_once_then_reported(talk):
     assert answer.strategy == "agent: stopped (malformed tool calls)"
 
 
+@pytest.mark.slow
 def test_full_over_an_openai_compatible_server_and_on_the_tiny_model(talk, no_openai_env,
                                                                       tmp_path):
     from helpers.openai_server import OpenAIServer

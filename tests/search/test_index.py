@@ -175,6 +175,7 @@ def test_without_an_atomic_exchange_the_old_index_is_renamed_aside(minilm, tmp_p
     assert len(index) == 5 and index.search("fire alarm", 1)[0].entry == ALARM
 
 
+@pytest.mark.slow
 def test_flat_and_hnsw_agree_on_the_top_hit(minilm, tmp_path, monkeypatch):
     entries = ENTRIES + filler(300, seed=1)
     flat = VectorIndex.build(entries, minilm, tmp_path / "flat", index_type="flat")

@@ -171,6 +171,7 @@ def test_an_index_of_the_previous_format_does_not_open(index, minilm, tmp_path):
     assert VectorIndex.open(tmp_path / "old", minilm) is None  # the caller rebuilds
 
 
+@pytest.mark.slow
 def test_a_collection_of_two_videos_finds_the_exact_line_in_the_right_video(minilm, tmp_path):
     from vidqa.search.find import search
 

@@ -214,6 +214,7 @@ def test_an_uploaded_video_is_served_and_too_large_ones_leave_nothing(tmp_path, 
     assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]
 
 
+@pytest.mark.slow
 def test_twenty_searches_at_once_beside_an_indexing_job_match_sequential_ones(
         library, tmp_path, shared_home, answering, clock_video, serve_config):
     from vidqa.serve.service import Service

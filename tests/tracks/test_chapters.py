@@ -275,6 +275,7 @@ def test_events_chapters_of_a_video_with_titles_on_screen(cuts_video, chapters_h
                                                    .stdout)["duration_s"])
 
 
+@pytest.mark.slow
 def test_captions_title_the_chapters_of_a_run(cuts_video, chapters_home, scripted, monkeypatch):
     """Through the pipeline, as a server would: the scripted model captions chunks of at most
     8 s, and each chapter is titled by the summary of the chunk it begins in."""

@@ -314,6 +314,7 @@ def test_find_in_a_folder_writes_one_list_per_video(rate_clips, edits_home, tmp_
     assert not read_edl((tmp_path / "lists" / "c25.edl").read_text(), 25).drop
 
 
+@pytest.mark.slow
 def test_events_as_edit_lists_at_29_97(rate_clips, edits_home, tmp_path, monkeypatch):
     """The event log of a real 29.97 fps clip (the on-screen clock, read by OCR), every event
     checked against the log's JSON."""

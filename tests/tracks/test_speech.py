@@ -108,6 +108,7 @@ def test_speech_enters_the_caption_and_ask_prompts_in_time_order(spoken_video, w
             assert all(p <= t for p in before) and all(p > t for p in after)
 
 
+@pytest.mark.slow
 def test_the_files_own_subtitles_are_the_speech_track(media, whisper):
     video = str(media / "torchcodec" / "nasa_13013.mp4")
     run = pipeline(whisper, config=Config(), tracks=["speech"]).run(video)
