@@ -58,3 +58,16 @@ def service(library, shared_home, answering, serve_config):
 def server(service):
     with running(service) as live:
         yield live
+
+
+@pytest.fixture
+def uploads(tmp_path, shared_home):
+    """A service over an empty folder, `tmp_path/uploads` (its `library.roots[0]`), for the
+    upload tests; closed after the test."""
+    from vidqa.serve.service import Service
+
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    made = Service([folder], check=False)
+    yield made
+    made.close()

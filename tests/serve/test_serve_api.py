@@ -191,15 +191,10 @@ def test_media_keyframes_timeline_and_indexing_progress_for_the_page(server, ser
                          ).status_code == 404
 
 
-def test_an_uploaded_video_is_served_and_too_large_ones_leave_nothing(tmp_path, shared_home,
-                                                                      clips):
-    from vidqa.serve.service import Service
-
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    service = Service([folder], check=False)
+def test_an_uploaded_video_is_served_and_too_large_ones_leave_nothing(uploads, clips):
+    folder = uploads.library.roots[0]
     data = clips["short3"].read_bytes()
-    with running(service, max_upload_mb=1) as server:
+    with running(uploads, max_upload_mb=1) as server:
         made = httpx.put(f"{server.url}/api/upload/clip.mp4", content=data)
         assert made.status_code == 201 and made.json()["path"] == "clip.mp4"
         assert (folder / "clip.mp4").stat().st_size == len(data)
@@ -210,7 +205,6 @@ def test_an_uploaded_video_is_served_and_too_large_ones_leave_nothing(tmp_path, 
                 in (400, 404)
         big = httpx.put(f"{server.url}/api/upload/big.mp4", content=b"\0" * (2**20 + 1))
         assert big.status_code == 413
-    service.close()
     assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]
 
 

@@ -201,29 +201,21 @@ def test_a_sound_format_browsers_cannot_play_gets_an_aac_copy_made_once(tmp_path
 
 
 @pytest.mark.media
-def test_uploads_take_sound_files_and_still_refuse_anything_else(tmp_path, shared_home,
-                                                                 sound_files):
-    from vidqa.serve.service import Service
-
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    service = Service([folder], check=False)
+def test_uploads_take_sound_files_and_still_refuse_anything_else(uploads, sound_files):
+    folder = uploads.library.roots[0]
     data = sound_files[".wav"].read_bytes()
-    try:
-        with running(service) as server:
-            made = httpx.put(f"{server.url}/api/upload/call.wav", content=data)
-            assert made.status_code == 201 and made.json()["path"] == "call.wav"
-            assert (folder / "call.wav").read_bytes() == data
-            detail = httpx.get(f"{server.url}/api/videos/{made.json()['id']}").json()
-            assert detail["has_picture"] is False and detail["playable"] is True
-            text = httpx.put(f"{server.url}/api/upload/notes.txt", content=b"minutes\n")
-            assert text.status_code == 400 and "not a video or sound file name" in \
-                text.json()["error"]["message"]
-            fake = httpx.put(f"{server.url}/api/upload/fake.wav", content=b"not sound\n" * 50)
-            assert fake.status_code == 415
-            assert "not a video or sound file vidqa can read" in fake.json()["error"]["message"]
-    finally:
-        service.close()
+    with running(uploads) as server:
+        made = httpx.put(f"{server.url}/api/upload/call.wav", content=data)
+        assert made.status_code == 201 and made.json()["path"] == "call.wav"
+        assert (folder / "call.wav").read_bytes() == data
+        detail = httpx.get(f"{server.url}/api/videos/{made.json()['id']}").json()
+        assert detail["has_picture"] is False and detail["playable"] is True
+        text = httpx.put(f"{server.url}/api/upload/notes.txt", content=b"minutes\n")
+        assert text.status_code == 400 and "not a video or sound file name" in \
+            text.json()["error"]["message"]
+        fake = httpx.put(f"{server.url}/api/upload/fake.wav", content=b"not sound\n" * 50)
+        assert fake.status_code == 415
+        assert "not a video or sound file vidqa can read" in fake.json()["error"]["message"]
     assert sorted(p.name for p in folder.iterdir()) == ["call.wav"]
 
 

@@ -228,7 +228,7 @@ class VideoTools:
             raise ToolError(f"scope '{scope}' is not one of {', '.join(SCOPES)}")
         entry, _ = self._run(video)  # indexing is index_video's (with progress, cancellable)
         try:
-            found, answer = self.service.ask(entry.id, question, scope=scope)
+            found, answer = self.service.ask_entry(entry, question, scope=scope)
         except (Refused, VidqaError) as exc:
             raise ToolError(str(exc)) from None
         return {"video": found.id, "path": found.path, "answer": answer.text.strip(),
