@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from vidqa.config import Config
+from vidqa.errors import VidqaError
 from vidqa.pipeline import Pipeline
 from vidqa.plan import VideoRun
 
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from vidqa.model.answers import Answer
     from vidqa.search.find import Found
     from vidqa.tracks.base import Segment
+
 
 def _pipeline(config: Config | None, backend, **options) -> Pipeline:
     return Pipeline(config, backend=backend, **options)
@@ -47,9 +50,18 @@ def index_folder(videos: Sequence[str] | str, config: Config | None = None, back
     return pipeline.index_all(videos, executor=executor)
 
 
-def find(video: str, query: str, config: Config | None = None, *, k: int = 5, backend=None,
+def find(video: str, query: str | None = None, config: Config | None = None, *, k: int = 5,
+         backend=None, image: str | os.PathLike | bytes | None = None,
          **options) -> list[Found]:
-    """Where `query` happens in `video` (or in every video of a folder)."""
+    """Where `query` happens in `video` (or in every video of a folder); or, with `image` (a
+    picture's path or bytes) instead, where that picture is shown."""
+    if (query is None) == (image is None):
+        raise VidqaError("give find a query or an image, one of the two")
+    if image is not None:
+        from vidqa.search.pictures import Picture
+
+        query = Picture(bytes(image)) if isinstance(image, (bytes, bytearray)) else \
+            Picture.from_path(image)
     return _pipeline(config, backend, **options).find(video, query, k=k)
 
 

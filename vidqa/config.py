@@ -188,6 +188,11 @@ class IndexConfig:
     refine_top: int = _opt(3, "top caption and event hits whose time `find --refine-model` "
                            "asks the model to pin on 4 fps frames",
                            lo=0, hi=50)
+    visual_model: str = _opt(
+        "auto", "image-text embedder of the visual track (text queries over what key frames "
+        "show): auto (the first registered one whose weights are in the Hugging Face cache), a "
+        "registered name (see docs/visual.md), any CLIP or SigLIP model id in the cache or a "
+        "local folder, or off; without weights the track is absent", added=True)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from vidqa.model.answers import Answer
     from vidqa.search.clock import ClockLookup
     from vidqa.search.find import Found
+    from vidqa.search.pictures import Picture
     from vidqa.tracks.writers import EventLog
 
 
@@ -130,6 +131,17 @@ class Pipeline:
         for name in list(names):
             names.update(getattr(get_track(name), "uses", ()))
         return [n for n in REGISTRY if n in names]
+
+    def absent(self) -> list[str]:
+        """One line for each track of this pipeline that declares `tell_absent` and cannot
+        run here: why, and how to add it (`vidqa index` says them once)."""
+        out = []
+        for name in self.track_names():
+            if getattr(get_track(name), "tell_absent", False):
+                why = get_track(name)(self.config, self.tools).unavailable()
+                if why:
+                    out.append(f"no {name} track: {why}")
+        return out
 
     def make(self, name: str, source: IngestResult | Media,
              earlier: dict[str, list[Segment]] | None = None, *,
@@ -320,16 +332,25 @@ class Pipeline:
         return search([(r.ingest, r.entries()) for r in runs], query, self.embedder(), k=k,
                       warn=self.warn)
 
-    def find(self, targets: Sequence[str] | str, query: str, *, k: int = 5,
+    def find(self, targets: Sequence[str] | str, query: str | Picture, *, k: int = 5,
              refine: bool = True, refine_backend: Any = None,
              runs: list[VideoRun] | None = None) -> list[Found]:
         """Where `query` happens: ranked hits pinned to where they begin (text hits by OCR at
         8 fps when indexed, speech by its words; the top caption and event hits by
-        `refine_backend`, a model, at 4 fps).
-        `runs`: videos already run (else `targets` are)."""
+        `refine_backend`, a model, at 4 fps), fused with the hits of the tracks that answer a
+        text themselves (`finds`: the visual track). `query` a `Picture`
+        (`vidqa.search.pictures`): where that picture is shown, by the tracks that find
+        pictures. `runs`: videos already run (else `targets` are)."""
+        from vidqa.search.find import fuse
         from vidqa.search.find import refine as pin
+        from vidqa.search.pictures import Picture
 
         runs = runs if runs is not None else self._targets(targets)
+        if isinstance(query, Picture):
+            return self._found_by_tracks(runs, query, "picture", k=k)
+        own = self._found_by_tracks(runs, query, "text", k=k, needed=False)
+        if own and not any(r.entries() for r in runs):
+            return own  # nothing written or said to search: what the picture tracks found
         found = self.search(runs, query, k=k)
         if refine:
             def by_segment(extra: str) -> dict:
@@ -340,7 +361,32 @@ class Pipeline:
                         top=self.config.index.refine_top, backend=refine_backend, query=query,
                         words=by_segment("words"), pinned=by_segment("seen_s"),
                         embedder=self.embedder())
-        return found
+        return fuse([found, own], k) if own else found
+
+    def _found_by_tracks(self, runs: list[VideoRun], query, kind: str, *, k: int,
+                         needed: bool = True) -> list[Found]:
+        """The hits of the tracks that answer a query of `kind` themselves ("picture",
+        "text"; `TrackBase.finds`), over every run, best first. With `needed`, an error
+        when none of them ran."""
+        from vidqa.tracks.base import finders
+
+        names = finders(kind)
+        found: list[Found] = []
+        ran = False
+        for run in runs:
+            for name in names:
+                if name in run.tracks:
+                    ran = True
+                    track = get_track(name)(self.config, self.tools)
+                    found += track.find(run.ingest, run.tracks[name], query, k=k)
+        if needed and not ran:
+            why = [f"{n}: {w}" for n in names
+                   if (w := get_track(n)(self.config, self.tools).unavailable())]
+            raise VidqaError(f"no track that finds a {kind} ran ({', '.join(names) or 'none'} "
+                             "registered); " + ("; ".join(why) if why else
+                                               f"run with --tracks all or add {names[0]}"
+                                               if names else "register one"))
+        return sorted(found, key=lambda f: -f.score)[:k]
 
     def clock(self, targets: Sequence[str] | str, at: str, *,
               runs: list[VideoRun] | None = None) -> list[ClockLookup]:

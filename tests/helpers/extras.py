@@ -17,6 +17,7 @@ import pytest
 # A top-level module -> the extra of pyproject.toml that installs it.
 EXTRAS = {
     "torch": "local", "torchvision": "local", "transformers": "local", "accelerate": "local",
+    "sentencepiece": "local",
     "openai": "openai",
     "rapidocr": "ocr", "onnxruntime": "ocr",
     "faiss": "index", "sentence_transformers": "index", "onnx": "index", "tokenizers": "index",

@@ -80,9 +80,10 @@ def test_a_new_track_is_one_class(spoken, clips):
     assert bars["slide.mp4 ocr"] == [len(run.ingest.keyframes), "frame", len(run.ingest.keyframes)]
     # No model: the captions track is left out (none cached); the others run. The clip has
     # no sound: the speech track runs and hears nothing, without a warning.
-    assert list(run.tracks) == ["ocr", "speech", "spoken"] and spoken.built == [video]
+    assert list(run.tracks) == ["ocr", "speech", "pictures", "spoken"]
+    assert spoken.built == [video]
     assert run.tracks["speech"] == [] and run.warnings == []
-    assert {s.source for s in run.segments()} == {"ocr", "spoken"}
+    assert {s.source for s in run.segments()} == {"ocr", "pictures", "spoken"}
     assert {e.kind for e in run.entries()} == {"text", "speech"}
     log = run.event_log()
     assert [s.source for s in log.segments].count("spoken") == len(run.ingest.scenes)

@@ -222,6 +222,8 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
             click.echo(f"{printable(video_run.video)}: {video_run.describe()}")
 
     runs, failures = call(pipe.index_all, videos, executor=executor, on_done=done)
+    for note in pipe.absent():
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps([documents[r.video] for r in runs], indent=1, ensure_ascii=False))
     total = len(runs) + len(failures)
@@ -310,6 +312,10 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 @click.option("--at", "at", metavar="TIME",
               help="instead of QUERY: where the wall clock burned into the picture (a camera's, "
                    "a broadcast's) shows TIME, e.g. '2024-12-05 12:01:30' or '12:01:30'")
+@click.option("--image", "image", metavar="PICTURE",
+              help="instead of QUERY: where this picture (a photo of a slide, a screenshot, a "
+                   "crop of a frame, a logo: PNG, JPEG, WebP, BMP) is shown, each showing "
+                   "pinned to its first sampled frame; no model needed")
 @click.option("-k", "--top", "k", type=click.IntRange(1, 100), default=5, show_default=True,
               help="hits to show")
 @click.option("--refine/--no-refine", default=True, show_default=True,
@@ -328,22 +334,29 @@ def transcript(ctx: click.Context, video: str, fmt: str, output: str, **options)
 @model_options
 @ingest_options
 @click.pass_context
-def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: int,
-         refine: bool, refine_model: bool, as_json: bool, fmt: str | None, output: str,
-         **options) -> None:
+def find(ctx: click.Context, target: str, query: str | None, at: str | None,
+         image: str | None, k: int, refine: bool, refine_model: bool, as_json: bool,
+         fmt: str | None, output: str, **options) -> None:
     """Where QUERY happens in VIDEO (or in every video of DIR): ranked hits with their times
     and the text that matched (captions, events, on-screen text, speech). Needs no model: it
     searches what `vidqa index` made (on-screen text and speech are made here when missing).
 
     With --at TIME instead of QUERY: the second where the clock burned into the picture shows
-    TIME, the readings either side, and notes (outside the recording, the clock jumps)."""
+    TIME, the readings either side, and notes (outside the recording, the clock jumps).
+
+    With --image PICTURE instead of QUERY: where that picture is shown (reverse video search:
+    rescaled, recompressed, cropped, letterboxed or photographed off a screen); a picture the
+    video does not show gives no hit."""
     from vidqa.media.collection import expand_videos
 
-    if query is not None and at is not None:
-        raise click.UsageError("give QUERY or --at TIME, not both: --at looks a wall-clock time "
-                               "up, QUERY searches what is shown and said")
-    if query is None and at is None:
-        raise click.UsageError("Missing argument 'QUERY' (or --at TIME).")
+    given = [name for name, value in (("QUERY", query), ("--at TIME", at),
+                                      ("--image PICTURE", image)) if value is not None]
+    if len(given) > 1:
+        raise click.UsageError(f"give one of QUERY, --at TIME and --image PICTURE, not "
+                               f"{' and '.join(given)}: --at looks a wall-clock time up, "
+                               "--image finds a picture, QUERY searches what is shown and said")
+    if not given:
+        raise click.UsageError("Missing argument 'QUERY' (or --at TIME, or --image PICTURE).")
     if fmt is not None and (as_json or at is not None):
         raise click.UsageError("-f writes the hits of QUERY as an edit list: give it without "
                                "--json and --at")
@@ -355,22 +368,30 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: 
     if at is not None:
         _find_at(pipe, target, at, as_json)
         return
+    if image is not None:
+        from vidqa.search.pictures import Picture
+
+        query = call(Picture.from_path, image)
+        call(query.image)  # a file that is no picture: one line, before any video is read
     pinner = None
-    if refine and refine_model:  # the model pins caption hits; it captions nothing here
+    if refine and refine_model and image is None:  # the model pins caption hits
         from vidqa.model.backends import open_backend
 
         pinner = call(open_backend, pipe.config, api_key=options.get("api_key"))
     found = call(pipe.find, [target], query, k=k, refine=refine, refine_backend=pinner)
     if fmt is not None:
         if not found:
-            click.echo(f"note: no hits for {query!r}; nothing written", err=True)
+            click.echo(f"note: no hits for {_asked(query)}; nothing written", err=True)
         for path in call(write_hits, found, fmt, output):
             click.echo(f"wrote {printable(path)}", err=True)
         return
     if as_json:
-        click.echo(json.dumps({"query": query, "hits": [f.to_dict() for f in found]},
+        asked = {"image": image} if image is not None else {"query": query}
+        click.echo(json.dumps({**asked, "hits": [f.to_dict() for f in found]},
                               indent=1, ensure_ascii=False))
         return
+    if image is not None and not found:
+        click.echo(f"no frame shows the picture '{printable(image)}'", err=True)
     several = len(expand_videos([target])) > 1
     for rank, hit in enumerate(found, 1):
         pinned = f" (pinned at {format_hms(hit.refined_s)} by {hit.refined_by})" \
@@ -379,6 +400,11 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None, k: 
         click.echo(f"{rank:>2}. {format_hms(hit.time_s)}  {where}[{hit.kind}] {hit.text}  "
                    f"(score {hit.score:.2f}, {format_hms(hit.start_s)}-{format_hms(hit.end_s)})"
                    f"{pinned}")
+
+
+def _asked(query) -> str:
+    """What was searched for, as a note says it: the query, or the picture's name."""
+    return repr(query) if isinstance(query, str) else f"the picture '{query.name}'"
 
 
 def _find_at(pipe, target: str, at: str, as_json: bool) -> None:

@@ -66,6 +66,7 @@ _SETTING_FLAGS = [
     ("--ocr", "ocr", "mode", None),
     ("--ocr-size", "ocr", "detect_size", int),
     ("--embedder", "index", "embedder", str),
+    ("--visual-model", "index", "visual_model", str),
     ("--speech", "speech", "mode", None),
     ("--speech-model", "speech", "model", str),
     ("--language", "speech", "language", str),

@@ -289,6 +289,21 @@ def search(parts: list[tuple[IngestResult, list]], query: str, embedder, *, k: i
                   round(h.score, 4)) for h in index.search(query, k, kinds=kinds)]
 
 
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al.): a hit at rank r adds 1/(60+r)
+
+
+def fuse(lists: list[list[Found]], k: int) -> list[Found]:
+    """Hits of several rankings (the text index's, a visual track's) in one, by reciprocal
+    rank fusion: each hit's rank in its own list counts, not its score, whose scales differ
+    (a sentence embedder's cosine against CLIP's). Each hit keeps its own score."""
+    fused: dict[int, tuple[float, Found]] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits, 1):
+            before = fused.get(id(hit), (0.0, hit))[0]
+            fused[id(hit)] = (before + 1.0 / (RRF_K + rank), hit)
+    return [hit for _, hit in sorted(fused.values(), key=lambda x: -x[0])][:k]
+
+
 def _dir_name(embedder) -> str:
     return embedder.name.replace("/", "_")
 

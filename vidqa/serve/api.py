@@ -17,7 +17,8 @@ text ends with the cited times, and the response carries them as data too
 the option's letter") is answered with the letter alone, the model's own reply kept in
 `vidqa.reply`; `"vidqa": {"answer": "letter"}` in the request asks for that too, and
 `"vidqa": {"scope": "all"}` answers from every chunk summary. `POST /v1/find` searches
-(`{"query": ..., "video": ...}`), or looks up where the wall clock burned into the picture
+(`{"query": ..., "video": ...}`), finds where a picture is shown (`{"image_url":
+"data:image/png;base64,...", ...}`), or looks up where the wall clock burned into the picture
 shows a time (`{"at": "2024-12-05 12:01:30", ...}`).
 """
 
@@ -30,7 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from vidqa.errors import BackendError, VidqaError
-from vidqa.serve.given import read_request
+from vidqa.media.images import picture_header
+from vidqa.serve.given import read_picture, read_request
 from vidqa.serve.http import heartbeat_while, read_json, service_of, sse, threaded
 from vidqa.serve.library import Refused
 from vidqa.scopes import SCOPES
@@ -185,12 +187,23 @@ def _pieces(text: str, size: int = 24) -> list[str]:
 async def find(request: Request) -> Response:
     """`{"query": TEXT, "video": ID|PATH | "videos": [...], "k": 5, "refine": true}`: hits
     with their video, time and text (every indexed video when none is named).
+    `{"image_url": "data:image/png;base64,..." | {"url": ..., "name": "slide.png"}, ...}`
+    instead of a query: where that picture is shown (hits of kind "picture", each pinned to
+    the first sampled frame of a showing; none when no frame shows it).
     `{"at": "2024-12-05 12:01:30", "video": ...}` instead of a query: where the wall clock
     burned into the picture shows that time (`vidqa find --at --json`'s document, with
     `"object": "clock"` and each video's id and path)."""
     service = service_of(request)
     body = await read_json(request)
-    query, at = body.get("query"), body.get("at")
+    query, at, image = body.get("query"), body.get("at"), body.get("image_url")
+    given = [name for name, value in (("query", query), ("at", at), ("image_url", image))
+             if value is not None]
+    if len(given) > 1:
+        which = f"'{given[0]}' or '{given[1]}', not both" if len(given) == 2 else \
+            "one of 'query', 'image_url' and 'at', not all three"
+        raise Refused(f"give {which}: 'query' searches what is shown and said, 'image_url' "
+                      "finds where a picture is shown, 'at' looks a wall-clock time up", 400,
+                      "invalid_query")
     refs = body.get("videos") if body.get("videos") is not None else (
         [body["video"]] if body.get("video") is not None else None)
     if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str)
@@ -198,19 +211,23 @@ async def find(request: Request) -> Response:
         raise Refused("'video' must be a video's path or id ('videos': a list of them)", 400,
                       "invalid_video")
     if at is not None:
-        if query is not None:
-            raise Refused("give 'query' or 'at', not both: 'at' looks a wall-clock time up, "
-                          "'query' searches what is shown and said", 400, "invalid_query")
         if not isinstance(at, str):
             raise Refused("'at' must be a wall-clock time as text, e.g. \"2024-12-05 "
                           "12:01:30\"", 400, "invalid_at")
         return JSONResponse({"object": "clock", **await threaded(service.clock, at, refs)})
-    if not isinstance(query, str):
-        raise Refused("'query' must be the text to look for (or 'at': a wall-clock time)", 400,
-                      "invalid_query")
+    if image is None and not isinstance(query, str):
+        raise Refused("'query' must be the text to look for (or 'image_url': a picture as a "
+                      "data URL; 'at': a wall-clock time)", 400, "invalid_query")
     k = body.get("k", 5)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         raise Refused("'k' must be a whole number from 1 to 100", 400, "invalid_k")
+    asked: dict = {"query": query}
+    if image is not None:
+        sent, name = read_picture(image)
+        query = await threaded(service.picture, sent, name)  # checked, decoded, described
+        form, width, height = picture_header(sent)
+        asked = {"image": {"name": name, "format": form.lower(), "width": width,
+                           "height": height, "bytes": len(sent)}}
     found = await threaded(service.find, query, refs, k=k, refine=body.get("refine", True)
                            is not False)
     hits = []
@@ -220,5 +237,5 @@ async def find(request: Request) -> Response:
         data.pop("video")
         hits.append({"video": entry.id if entry else None, "path": entry.path if entry else None,
                      "time": format_hms(hit.time_s), **data})
-    return JSONResponse({"object": "list", "query": query, "data": hits})
+    return JSONResponse({"object": "list", **asked, "data": hits})
 

@@ -13,6 +13,11 @@ shapes OpenAI-compatible clients send (lmms-eval's `openai` model among them).
 A whole video wins over frames: vidqa selects its own key frames from it and the frames given
 beside it are counted, not decoded. Nothing is fetched: an http(s) URL is refused with the fix.
 Reading stays pure here (base64 decoded, types checked); `vidqa.serve.service` does the work.
+
+`/v1/find` and MCP's `find` take a picture to look for the same way (`read_picture`): a
+`data:image/png|jpeg|webp;base64,` URL, or `{"url": ..., "name": ...}`;
+`vidqa.media.images.picture_header` reads
+its format and size from the bytes, before anything decodes them.
 """
 
 from __future__ import annotations
@@ -161,17 +166,45 @@ def _frame(url: str | None, index: int) -> bytes:
     if not url:
         raise Refused(f"{what} (an image_url item) holds no URL; send it as "
                       "{\"url\": \"data:image/png;base64,...\"}", 400, "invalid_image")
+    return image_data(url, what, "frames")[1]
+
+
+def image_data(url: str, what: str, plural: str = "pictures") -> tuple[str, bytes]:
+    """(type, bytes) of an image given as a `data:image/png|jpeg|webp;base64,` URL; `what`
+    names it in the errors ("frame 3", "'image_url'"), `plural` what is sent ("frames")."""
     if not url[:5].lower() == "data:":
         shown = "an http(s) URL" if url[:8].lower().startswith(("http:", "https:")) else \
             "not a data: URL"
-        raise Refused(f"{what} is {shown}; this server fetches nothing: send frames inside the "
+        raise Refused(f"{what} is {shown}; this server fetches nothing: send {plural} inside the "
                       "request as data:image/png;base64 (or jpeg, webp) URLs", 400,
                       "unsupported_image_url")
     kind, data = _data_url(url, what)
     if kind not in IMAGE_TYPES:
-        raise Refused(f"{what} is of type '{kind[:60]}'; send PNG, JPEG or WebP frames", 415,
+        raise Refused(f"{what} is of type '{kind[:60]}'; send PNG, JPEG or WebP {plural}", 415,
                       "unsupported_image")
-    return data
+    return kind, data
+
+
+def read_picture(value, what: str = "'image_url'") -> tuple[bytes, str]:
+    """(bytes, name) of the picture `/v1/find` looks for: a data URL, or `{"url": DATA_URL,
+    "name": "slide.png"}` (OpenAI's image_url form; the name, optional, is what the hits'
+    text calls it: "picture.png" by default)."""
+    name = None
+    if isinstance(value, dict):
+        name, value = value.get("name"), value.get("url")
+    if not isinstance(value, str) or not value.strip():
+        raise Refused(f"{what} must be the picture as a data URL (data:image/png;base64,...), "
+                      "or {\"url\": DATA_URL}", 400, "invalid_image")
+    kind, data = image_data(value.strip(), what)
+    return data, picture_name(name, IMAGE_TYPES[kind].lower().replace("jpeg", "jpg"))
+
+
+def picture_name(name, extension: str = "png") -> str:
+    """A picture's name as hits show it: the one given, printable and at most 100 characters,
+    else "picture.EXT"."""
+    shown = "".join(c for c in name if c.isprintable()).strip()[:100] \
+        if isinstance(name, str) else ""
+    return shown or f"picture.{extension}"
 
 
 def _check_options(body: dict) -> None:

@@ -7,7 +7,8 @@ same library, warm models and indexing jobs as `vidqa serve`):
 - `list_videos`: the recordings under the served folders, with their state;
 - `index_video`: index one (progress notifications while it runs; cancelling the call cancels
   the indexing it started);
-- `find`: hits pinned to the second (kind, text, score);
+- `find`: hits pinned to the second (kind, text, score), for words or for a picture (where
+  a screenshot, a photo of a slide or a crop of a frame is shown);
 - `transcript`, `events`: what is said, and the event log, over a time range;
 - `frames`: key frames (or frames at given times) as images, each after its `<t seconds>`;
 - `ask`: an answer with the times it cites, and the scope it used (needs `-m MODEL`).
@@ -25,6 +26,8 @@ server it runs.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 from typing import Annotated, Any
@@ -38,6 +41,8 @@ from vidqa import __version__
 from vidqa.errors import VidqaError
 from vidqa.model.messages import timestamp_label
 from vidqa.scopes import SCOPES
+from vidqa.media.images import picture_header
+from vidqa.serve.given import picture_name, read_picture
 from vidqa.serve.library import Refused
 from vidqa.serve.service import Service
 from vidqa.timecode import format_hms, parse_time
@@ -50,9 +55,9 @@ MAX_LINES = 2000  # transcript and event lines one call returns at most
 INSTRUCTIONS = (
     "vidqa answers questions about long recordings (meetings, lectures, screen recordings, "
     "footage) to the second. Start with list_videos; index_video a recording that is not "
-    "indexed; find says when something is shown or said; transcript and events read a time "
-    "range; frames shows key frames (each after its time); ask answers with cited times. "
-    "Times: seconds (12.5) or HH:MM:SS(.mmm).")
+    "indexed; find says when something is shown or said (given an image: when that picture "
+    "is shown); transcript and events read a time range; frames shows key frames (each after "
+    "its time); ask answers with cited times. Times: seconds (12.5) or HH:MM:SS(.mmm).")
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 TimeArg = Annotated[float | str | None, Field(
     description="seconds (12.5) or HH:MM:SS(.mmm); none: the recording's start or end")]
@@ -146,7 +151,21 @@ class VideoTools:
                 "events": f"vidqa://videos/{item['id']}/events"})
         return {"videos": videos, "model": self.service.model}
 
-    def find(self, query: str, video: str | None, k: int) -> dict:
+    def find(self, query: str | None, video: str | None, k: int,
+             image: str | None = None) -> dict:
+        if (query is None) == (image is None):
+            raise ToolError("give 'query' (words to look for) or 'image' (a picture to find), "
+                            "one of the two")
+        asked: dict = {"query": query}
+        if image is not None:
+            data, name = _picture(image)
+            try:
+                query = self.service.picture(data, name)
+            except Refused as exc:
+                raise ToolError(str(exc)) from None
+            form, width, height = picture_header(data)
+            asked = {"image": {"format": form.lower(), "width": width, "height": height,
+                               "bytes": len(data)}}
         refs = [self._run(video)[0].id] if video else None  # indexing is index_video's
         try:
             found = self.service.find(query, refs, k=k)
@@ -160,7 +179,7 @@ class VideoTools:
                          "time_s": round(hit.time_s, 3), "time": format_hms(hit.time_s),
                          **when(hit.start_s, hit.end_s), "kind": hit.kind, "text": hit.text,
                          "score": round(hit.score, 4), "pinned_by": hit.refined_by})
-        return {"query": query, "hits": hits}
+        return {**asked, "hits": hits}
 
     def lines(self, video: str, start, end, *, said: bool,
               tracks: list[str] | None = None) -> dict:
@@ -257,6 +276,24 @@ class VideoTools:
             raise ResourceError(str(exc)) from None
 
 
+def _picture(image: str) -> tuple[bytes, str]:
+    """(bytes, name) of `find`'s `image`: a data URL, or the file's bytes in base64."""
+    text = image.strip()
+    if text[:5].lower() == "data:":
+        try:
+            return read_picture(text, "'image'")
+        except Refused as exc:
+            raise ToolError(str(exc)) from None
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ToolError("'image' is neither a data URL nor valid base64; send the PNG, JPEG or "
+                        "WebP file's bytes in base64, or data:image/png;base64,...") from None
+    form = picture_header(data)
+    return data, picture_name(None, {"JPEG": "jpg"}.get(form[0], form[0].lower())
+                              if form else "png")
+
+
 def thin(items: list, count: int) -> list:
     """At most `count` of `items`, spread evenly (the first and the last kept)."""
     if len(items) <= count:
@@ -289,8 +326,6 @@ def frames_at(service: Service, run, times: list[float],
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.b64encode(data).decode("ascii")
 
 
@@ -315,14 +350,21 @@ def create_mcp(service: Service) -> MCPServer:
         return await index(service, tools, video, ctx)
 
     @mcp.tool(annotations=READ_ONLY)
-    def find(query: Annotated[str, Field(description="what to look for, in words")],
+    def find(query: Annotated[str | None, Field(
+                 description="what to look for, in words")] = None,
              video: Annotated[str | None, Field(
                  description="one video's id or path; none: every indexed video")] = None,
              k: Annotated[int, Field(ge=1, le=100, description="hits to return")] = 5,
+             image: Annotated[str | None, Field(
+                 description="instead of query: a picture to find (a screenshot, a photo of "
+                 "a slide, a crop of a frame), as data:image/png;base64,... or the PNG, JPEG "
+                 "or WebP file's bytes in base64")] = None,
              ) -> dict[str, Any]:
         """When something is shown or said: ranked hits with their time (pinned to the
-        second), kind (speech, text, event, summary), text and score."""
-        return tools.find(query, video, k)
+        second), kind (speech, text, event, summary), text and score. With image instead of
+        query: where that picture is shown (kind picture, each showing pinned to its first
+        frame; no hit when no frame shows it)."""
+        return tools.find(query, video, k, image)
 
     @mcp.tool(annotations=READ_ONLY)
     def transcript(video: VideoArg, start: TimeArg = None, end: TimeArg = None,

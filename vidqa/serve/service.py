@@ -9,7 +9,9 @@ in memory, so a search reads no file.
 A chat request may also send its video inside itself (a data URL, `input_audio`): it is kept in
 the cache (`vidqa.serve.received`) and indexed and answered like a served video, as an entry
 of its own that no route lists or serves. Frames sent without a video are answered from as
-they are (`ask_frames`): in order, with no times.
+they are (`ask_frames`): in order, with no times. A picture sent to `find` (`picture`) is
+checked from its bytes, decoded once and looked for in the videos' key frames; it is kept
+nowhere.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidqa.config import Config
 from vidqa.paths import cache_dir
@@ -27,6 +29,9 @@ from vidqa.plan import VideoRun
 from vidqa.serve.jobs import Cancelled, Job, Jobs
 from vidqa.serve.library import Entry, Library, Refused, video_id
 from vidqa.tools import Tools
+
+if TYPE_CHECKING:
+    from vidqa.search.pictures import Picture
 
 # What Chromium, Firefox and Safari play in a <video> element without help.
 PLAYABLE_VIDEO = {"h264", "vp8", "vp9", "av1"}
@@ -38,6 +43,7 @@ PLAYABLE_CONTAINERS = ("mp4", "webm", "mov")
 PLAYABLE_SOUND_CONTAINERS = (*PLAYABLE_CONTAINERS, "mp3", "ogg", "flac", "wav", "aac")
 PLAYABLE_PCM = {"pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le"}
 THREAD_SAFE_BACKENDS = {"openai"}  # a local model answers one request at a time
+_DESCRIBING = threading.Semaphore(1)  # one picture to find decoded at a time (up to 50 MP)
 
 
 class _OneAtATime:
@@ -293,15 +299,64 @@ class Service:
                           "`vidqa index`", 409, "not_indexed")
         return runs
 
-    def find(self, query: str, refs: list[str] | None = None, *, k: int = 5,
+    def find(self, query: str | Picture, refs: list[str] | None = None, *, k: int = 5,
              refine: bool = True) -> list:
         """Hits for `query` in the named videos (indexed first when they are not), or in every
-        indexed video when none is named."""
+        indexed video when none is named. `query` a `Picture` (`picture`): where it is shown,
+        each showing pinned to its first sampled frame; [] when no frame shows it."""
+        from vidqa.search.pictures import Picture
+
+        if isinstance(query, Picture):
+            self._check(query)  # a picture that does not decode: refused before any work
+            entries = [self.entry(ref) for ref in refs or []]
+            sound = [e for e in entries if e.info.get("has_picture") is False]  # checked
+            runs = self._runs_of(refs) if not sound else []
+            if refs:
+                sound += [e for e, r in zip(entries, runs) if not r.ingest.video.has_picture]
+            if sound:
+                raise Refused(f"'{sound[0].path}' is a sound-only recording: it shows no "
+                              "picture; name a video", 400, "no_picture")
+            runs = [r for r in runs if r.ingest.video.has_picture]  # of every indexed one
+            return self.pipeline().find([r.video for r in runs], query, k=k,
+                                        runs=runs) if runs else []
         if not query.strip():
             raise Refused("the query is empty; give the words to look for", 400, "empty_query")
         runs = self._runs_of(refs)
         return self.pipeline().find([r.video for r in runs], query, k=k, refine=refine,
                                     runs=runs)
+
+    def picture(self, data: bytes, name: str = "picture") -> Picture:
+        """The picture a request asks `find` for (`vidqa.serve.given.read_picture`), checked
+        from its bytes before they are decoded: PNG, JPEG or WebP alone (415 otherwise; no
+        other parser runs), at most 50 megapixels (413), then decoded and described once,
+        one picture at a time (400 when it does not decode)."""
+        from vidqa.search.pictures import Picture
+
+        return self._check(Picture(data, name))
+
+    @staticmethod
+    def _check(picture: Picture) -> Picture:
+        from vidqa.search.pictures import MAX_PICTURE_PIXELS
+        from vidqa.media.images import picture_header
+
+        head = picture_header(picture.data)
+        if head is None:
+            raise Refused(f"the picture '{picture.name}' is not a PNG, JPEG or WebP image; send "
+                          "one of those (as data:image/png;base64,...)", 415,
+                          "unsupported_image")
+        form, width, height = head
+        if width * height > MAX_PICTURE_PIXELS:
+            raise Refused(f"the picture '{picture.name}' is {width}x{height} pixels, over "
+                          f"{MAX_PICTURE_PIXELS // 1_000_000} million; scale it down (the "
+                          "search reads it 640 pixels wide)", 413, "image_too_large")
+        with _DESCRIBING:
+            try:
+                picture.described()
+            except VidqaError:
+                raise Refused(f"the picture '{picture.name}' does not decode as a {form} (cut "
+                              "off or damaged?); send the whole image file", 400,
+                              "invalid_image") from None
+        return picture
 
     def clock(self, at: str, refs: list[str] | None = None) -> dict:
         """Where the wall clock in the named videos (every indexed one when none is named)

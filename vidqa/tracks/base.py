@@ -122,6 +122,11 @@ class Track(Protocol):
         """The cached segments, or None when any are missing; never does the work."""
         ...
 
+    # Optional, for a track that declares `finds`: `find(result, segments, query, *, k)` gives
+    # `vidqa.search.find.Found` hits (best first, at most `k`) for `query`, a text (str) or a
+    # picture (`vidqa.search.pictures.Picture`), from its own `segments` of `result` and what
+    # it stored beside them.
+
 
 class TrackBase:
     """What a track declares beyond the `Track` protocol, with its defaults."""
@@ -142,6 +147,12 @@ class TrackBase:
     lane: ClassVar[Lane | None] = None  # its lane on the page's timeline
     tool: ClassVar[AgentTool | None] = None  # the agent's tool that reads it
     noun: ClassVar[str] = "segments"  # what `vidqa index` counts: "12 {noun}"
+    finds: ClassVar[tuple[str, ...]] = ()  # the queries it answers from what it stored, beside
+    # the text index, through `find(result, segments, query, k=)`: "picture" (`find --image`:
+    # where a picture is shown), "text" (a text query over its own vectors, fused with the
+    # index's hits)
+    tell_absent: ClassVar[bool] = False  # `vidqa index` says once why it did not run and how
+    # to add it (a track that needs weights only some users have)
 
     @classmethod
     def to_json(cls, segments: list[Segment]) -> dict[str, Any]:
@@ -175,6 +186,11 @@ REGISTRY: dict[str, TrackSpec] = {
                         "(`pip install 'vidqa[speech]'`)"),
     "captions": TrackSpec("captions", "vidqa.tracks.captions:CaptionsTrack",
                           "chunk summaries and timestamped events written by the model"),
+    "pictures": TrackSpec("pictures", "vidqa.tracks.pictures:PicturesTrack",
+                          "what each key frame looks like (ORB features), for `find --image`"),
+    "visual": TrackSpec("visual", "vidqa.tracks.visual:VisualTrack",
+                        "what each key frame shows, for text queries (CLIP/SigLIP weights from "
+                        "the Hugging Face cache; docs/visual.md)"),
 }
 
 
@@ -237,6 +253,32 @@ def track_classes(names=None) -> list[type]:
     """The classes of the named tracks (every registered one), in registry order: what the
     consumers that show segments (prompts, the page, the agent, --json) loop over."""
     return [get_track(n) for n in REGISTRY if names is None or n in names]
+
+
+def keyframes_digest(result: IngestResult) -> str:
+    """A short hash of the key frames (their times and images): what a track that reads them
+    keys its cache by."""
+    import hashlib
+
+    listing = "\n".join(f"{k.pts_s:.6f} {k.image}" for k in result.keyframes)
+    return hashlib.blake2b(listing.encode(), digest_size=8).hexdigest()
+
+
+def keyframe_spans(result: IngestResult, source: str, kind: str) -> list[Segment]:
+    """One segment with no text per key frame, from it to the next (the last to the end of the
+    video), its index in `extras["row"]`: what a track that keeps something per key frame
+    beside its segments (pictures, visual) gives."""
+    keyframes = result.keyframes
+    ends = [k.pts_s for k in keyframes[1:]] + [max(result.stats.end_s, keyframes[-1].pts_s)
+                                                if keyframes else 0.0]
+    return [Segment(k.pts_s, end_s, "", source, kind, {"row": i})
+            for i, (k, end_s) in enumerate(zip(keyframes, ends))]
+
+
+def finders(kind: str, names=None) -> list[str]:
+    """The named tracks (all) that answer queries of `kind` ("picture", "text") themselves
+    (`finds`), in registry order."""
+    return [cls.name for cls in track_classes(names) if kind in getattr(cls, "finds", ())]
 
 
 def kinds_of(attribute: str, names=None) -> dict[str, tuple[str, ...]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from vidqa.store import atomic_write_text, write_error
-from vidqa.tracks.base import AgentTool, Lane, Segment, TrackBase
+from vidqa.tracks.base import AgentTool, Lane, Segment, TrackBase, keyframes_digest
 from vidqa.tracks.ocr_engine import (  # noqa: F401
     DET_SIDE,
     INSTALL_HINT,
@@ -51,11 +51,6 @@ from vidqa.tracks.ocr_read import (  # noqa: F401
 if TYPE_CHECKING:
     from vidqa.keyframes.ingest import IngestResult
     from vidqa.tools import Tools
-
-
-def _keyframes_digest(result: IngestResult) -> str:
-    listing = "\n".join(f"{k.pts_s:.6f} {k.image}" for k in result.keyframes)
-    return hashlib.blake2b(listing.encode(), digest_size=8).hexdigest()
 
 
 def cache_path(result: IngestResult, engine: str) -> Path:
@@ -92,7 +87,7 @@ def text_track(result: IngestResult, engine: OcrEngine | None = None, *, threads
     """
     engine = engine or OcrEngine(threads=threads)
     path = cache_path(result, engine.name)
-    digest = _keyframes_digest(result)
+    digest = keyframes_digest(result)
     cached = _load(path, engine.name, digest, pin)
     if cached is not None:
         return cached
@@ -168,5 +163,5 @@ class OcrTrack(TrackBase):
         name = self.tools.ocr_name()
         if name is None:
             return None
-        lines = _load(cache_path(result, name), name, _keyframes_digest(result))
+        lines = _load(cache_path(result, name), name, keyframes_digest(result))
         return None if lines is None else [_segment(line) for line in lines]

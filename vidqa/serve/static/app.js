@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { videos: [], current: null, tried: null, pendingSeek: null, streams: new Map(),
-                lastLibrary: "", offset: 0 };
+                lastLibrary: "", offset: 0, picture: null };
 // vidqa's times start at 0; a browser playing the file itself puts the container's start time
 // on its clock (an mp4 edit list that delays the video): player time = vidqa time + offset.
 // The H.264 copy starts at 0 (offset 0).
@@ -276,30 +276,148 @@ async function lookUpClock(at, forced) {
   return true;
 }
 
-$("search-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const query = $("query").value.trim();
-  if (!query) return;
-  const clock = clockTime(query);
-  if (clock && await lookUpClock(clock.at, clock.forced)) return;
-  const body = { query, k: 10 };
+async function find(body, searching) {
+  // POST /v1/find; the hits listed (video, time, kind, text; a click plays from there), or
+  // null after the error is shown
   if ($("only-this").checked && state.current) body.video = state.current.id;
-  $("hits-note").textContent = "Searching...";
+  $("hits-note").textContent = searching;
   $("hits").replaceChildren();
   let data;
   try {
     data = await api("/v1/find", { method: "POST", body: JSON.stringify(body),
                                     headers: { "Content-Type": "application/json" } });
-  } catch (e) { $("hits-note").textContent = e.message; return; }
-  $("hits-note").textContent = data.data.length ? `${data.data.length} hits for "${query}"` : `Nothing found for "${query}"`;
+  } catch (e) { $("hits-note").textContent = e.message; return null; }
   $("hits").replaceChildren(...data.data.map((hit) => el("li", {},
     el("a", { href: `#v=${hit.video}&t=${hit.time_s}`, class: "hit", "data-video": hit.video,
-              "data-time": hit.time_s,
+              "data-time": hit.time_s, "data-kind": hit.kind,
               onclick: (e) => { e.preventDefault(); seekTo(hit.video, hit.time_s); } },
        el("span", { class: "when" }, hit.time)),
     " ", el("span", { class: "muted" }, hit.path), " ",
     el("span", { class: "kind" }, `[${hit.kind}]`), " ", hit.text)));
+  return data.data;
+}
+
+$("search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const picture = state.picture;
+  if (picture) {
+    const hits = await find({ image_url: { url: picture.url, name: picture.name }, k: 10 },
+                            `Looking for ${picture.name}...`);
+    if (hits) $("hits-note").textContent = hits.length ? `${picture.name} is shown ${hits.length === 1 ? "once" : `${hits.length} times`}`
+                                                       : `No frame shows ${picture.name}`;
+    return;
+  }
+  const query = $("query").value.trim();
+  if (!query) return;
+  const clock = clockTime(query);
+  if (clock && await lookUpClock(clock.at, clock.forced)) return;
+  const hits = await find({ query, k: 10 }, "Searching...");
+  if (hits) $("hits-note").textContent = hits.length ? `${hits.length} hits for "${query}"` : `Nothing found for "${query}"`;
 });
+
+// -- find by picture: a picture dropped on the search box or pasted into it is looked for
+// (where it is shown: a screenshot, a photo of a slide, a crop of a frame). It goes to the
+// server inside the request, as a data URL; nothing else is fetched.
+
+const PICTURE_TYPES = ["image/png", "image/jpeg", "image/webp"];  // what the server reads
+const PICTURE_MAX_BYTES = 6 * 1024 * 1024;  // sent as it is up to this; a larger picture, or
+const PICTURE_SIDE = 2048;  // another format the browser reads (GIF, BMP, AVIF), is sent as a
+                            // JPEG at most this long a side (the search reads it 640 wide)
+
+function readDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+async function pictureUrl(file) {
+  if (PICTURE_TYPES.includes(file.type) && file.size <= PICTURE_MAX_BYTES) return readDataUrl(file);
+  let bitmap;
+  try { bitmap = await createImageBitmap(file); } catch (e) {
+    throw new Error(`cannot read ${file.name || "the pasted file"} as a picture; drop or paste a PNG, JPEG or WebP`);
+  }
+  const scale = Math.min(1, PICTURE_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  const g = canvas.getContext("2d");
+  g.fillStyle = "#fff";  // a transparent picture over white, as a page shows it
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return canvas.toDataURL("image/jpeg", 0.92);
+}
+
+function pictureOf(transfer) {
+  // the first picture among the files of a drop or a paste (undefined: none)
+  return Array.from((transfer && transfer.files) || []).find((f) => f.type.startsWith("image/"));
+}
+
+async function setPicture(file, name) {
+  let url;
+  try { url = await pictureUrl(file); } catch (e) { $("hits-note").textContent = e.message; return; }
+  clearPicture();
+  name = name || file.name || "picture";
+  state.picture = { name, url, thumb: URL.createObjectURL(file) };
+  $("picture-thumb").src = state.picture.thumb;
+  $("picture-name").textContent = name;
+  $("picture-chip").title = name;
+  $("picture-chip").hidden = false;
+  $("query").value = "";
+  $("query").placeholder = "Enter: find where this picture is shown (\u00d7 to search words)";
+  $("query").focus();
+}
+
+function clearPicture() {
+  if (!state.picture) return;
+  URL.revokeObjectURL(state.picture.thumb);
+  state.picture = null;
+  $("picture-chip").hidden = true;
+  $("picture-thumb").removeAttribute("src");
+  $("query").placeholder = $("query").dataset.placeholder;
+}
+
+$("query").dataset.placeholder = $("query").placeholder;
+// the x is a span, not a <button>: the form's one button stays its submit button
+$("picture-clear").addEventListener("click", () => { clearPicture(); $("query").focus(); });
+$("picture-clear").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") { e.preventDefault(); clearPicture(); $("query").focus(); }
+});
+$("query").addEventListener("keydown", (e) => {
+  if (e.key === "Backspace" && state.picture && !$("query").value) clearPicture();
+});
+$("query").addEventListener("paste", (e) => {
+  const file = pictureOf(e.clipboardData);
+  if (!file) return;  // text is pasted as text
+  e.preventDefault();
+  setPicture(file, file.name === "image.png" ? "pasted picture" : file.name);  // Chromium's name
+});
+
+const box = $("search-box");
+const carriesFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types).includes("Files");
+for (const type of ["dragenter", "dragover"]) {
+  box.addEventListener(type, (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+    box.classList.add("dragover");
+  });
+}
+box.addEventListener("dragleave", (e) => { if (!box.contains(e.relatedTarget)) box.classList.remove("dragover"); });
+box.addEventListener("drop", (e) => {
+  box.classList.remove("dragover");
+  if (!carriesFiles(e)) return;  // dragged text drops as text
+  e.preventDefault();
+  const file = pictureOf(e.dataTransfer);
+  if (file) setPicture(file);
+  else $("hits-note").textContent = "Drop a picture (PNG, JPEG, WebP) to find where it is shown";
+});
+// a file dropped anywhere else is not opened in place of the page
+window.addEventListener("dragover", (e) => { if (carriesFiles(e)) e.preventDefault(); });
+window.addEventListener("drop", (e) => { if (carriesFiles(e)) e.preventDefault(); });
 
 // -- ask
 
