@@ -1,7 +1,9 @@
 """Find by picture, measured: robustness on real footage, the cost at index time, query latency.
 
     python3 pipelines/bench_pictures.py [--work /tmp/bench-pictures] [--minutes 10 60]
-                                        [--skip-latency]
+        [--seed 0] [--skip-latency] [--skip-cli] [--skip-robustness]
+
+VIDQA_HOME: where the generated haystack is cached (made when missing: minutes of ffmpeg).
 
 1. Robustness: frames cut from the real clips of ../shared/media at 20/50/80% of their length,
    each changed by every transformation of tests/helpers/pictures.py (rescaled, recompressed,
@@ -31,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "pipelines"))
 
 from helpers.pictures import TRANSFORMS, grab, png, transformed  # noqa: E402
 
@@ -115,7 +118,22 @@ def time_errors(cache: Path) -> None:
               f"{', '.join(f'{e:.2f}' for e in errors) or '-'} |")
 
 
-def cost_and_latency(work: Path, minutes: list[float], cli: bool) -> None:
+def whole(haystack, minutes: float, out: Path) -> Path:
+    """The haystack's first `minutes` of pieces joined into one video (stream copy), once."""
+    from vidqa.evaluation.haystack import PIECE_S
+    from vidqa.media.ffmpeg import ffmpeg_exe
+
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        listing = out.with_suffix(".txt")
+        pieces = haystack.pieces[:max(1, round(minutes * 60 / PIECE_S))]
+        listing.write_text("".join(f"file '{p}'\n" for p in pieces))
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
+                        str(listing), "-c", "copy", str(out)], check=True)
+    return out
+
+
+def cost_and_latency(work: Path, minutes: list[float], cli: bool, seed: int) -> None:
     from vidqa.config import Config
     from vidqa.evaluation.haystack import build_haystack
     from vidqa.keyframes.ingest import ingest
@@ -125,11 +143,12 @@ def cost_and_latency(work: Path, minutes: list[float], cli: bool) -> None:
     print("\n| haystack | key frames | ingest, cold (s) | describe, cold (s) | ms per key frame "
           "| of the ingest | features (MB) |\n|---|---|---|---|---|---|---|")
     rows = []
+    made = build_haystack(minutes=max(minutes), seed=seed, on_status=log)
     for length in minutes:
-        haystack = build_haystack(minutes=length, on_status=log)
+        haystack = whole(made, length, work / "videos" / f"haystack-{length:g}min.mp4")
         cache = work / f"cache-{length:g}"
         started = time.perf_counter()
-        result = ingest(probe(haystack.path), Config(), cache_root=cache)
+        result = ingest(probe(haystack), Config(), cache_root=cache)
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
         features = describe_frames(result)
@@ -146,7 +165,7 @@ def cost_and_latency(work: Path, minutes: list[float], cli: bool) -> None:
         shown, absent, right = [], [], 0
         for _ in range(10):
             time_s = rng.uniform(5, result.stats.end_s - 5)
-            image = grab(haystack.path, time_s)
+            image = grab(haystack, time_s)
             started = time.perf_counter()
             hits = find_picture(result, Picture(transformed(image, "photographed off a screen",
                                                             rng.randint(0, 99))), k=5)
@@ -163,26 +182,63 @@ def cost_and_latency(work: Path, minutes: list[float], cli: bool) -> None:
         command_line(work, rows[0][1])
 
 
-def command_line(work: Path, haystack) -> None:
+def command_line(work: Path, haystack: Path) -> None:
     """`vidqa find --image` against `vidqa find QUERY`, whole processes, on one indexed video
     (on-screen text, no speech) in its own VIDQA_HOME."""
     env = {**os.environ, "VIDQA_HOME": str(work / "home")}
     flags = ["--speech", "off", "--ocr", "on"]
-    subprocess.run(["vidqa", "index", "--no-captions", *flags, str(haystack.path)], env=env,
+    subprocess.run(["vidqa", "index", "--no-captions", *flags, str(haystack)], env=env,
                    check=True, stdout=subprocess.DEVNULL)
     picture = work / "asked.jpg"
-    picture.write_bytes(transformed(grab(haystack.path, 200.0), "recompressed (JPEG 25)"))
+    from vidqa.media.probe import probe
+
+    time_s = (probe(haystack).duration_s or 60.0) / 3
+    picture.write_bytes(transformed(grab(haystack, time_s), "recompressed (JPEG 25)"))
     timings: dict[str, list[float]] = {"text": [], "picture": []}
     for _ in range(5):
         for kind, asked in (("text", ["event"]), ("picture", ["--image", str(picture)])):
             started = time.perf_counter()
-            subprocess.run(["vidqa", "find", *flags, str(haystack.path), *asked], env=env,
+            subprocess.run(["vidqa", "find", *flags, str(haystack), *asked], env=env,
                            check=True, stdout=subprocess.DEVNULL)
             timings[kind].append(time.perf_counter() - started)
     text, image = statistics.median(timings["text"]), statistics.median(timings["picture"])
     print(f"\n| command (whole process, median of 5) | seconds |\n|---|---|\n"
           f"| `vidqa find VIDEO event` (baseline) | {text:.2f} |\n"
           f"| `vidqa find VIDEO --image PICTURE` | {image:.2f} ({image / text:.2f}x) |")
+    server(env, flags, haystack, picture)
+
+
+def server(env: dict, flags: list[str], haystack: Path, picture: Path) -> None:
+    """`POST /v1/find` of `vidqa serve` over the haystack's folder: a picture (`image_url`)
+    against a text query, on one kept-alive connection, 20 each after a first of each."""
+    import base64
+
+    import bench_serve
+    from bench_serve import Client, Served
+
+    bench_serve.SETTINGS = flags
+    served = Served(haystack.parent, env)
+    try:
+        served.wait_checked(want=None)
+        client = Client(served.url)
+        url = "data:image/jpeg;base64," + base64.b64encode(picture.read_bytes()).decode()
+        bodies = {"text": {"query": "event", "video": haystack.name},
+                  "picture": {"image_url": url, "video": haystack.name}}
+        seconds: dict[str, list[float]] = {"text": [], "picture": []}
+        for kind, body in bodies.items():
+            client.json("POST", "/v1/find", body)  # the first: the index opened, warm
+        for _ in range(20):
+            for kind, body in bodies.items():
+                reply, took = client.json("POST", "/v1/find", body)
+                assert reply.get("data"), reply
+                seconds[kind].append(took)
+        client.close()
+    finally:
+        served.stop()
+    text, image = (statistics.median(seconds[k]) for k in ("text", "picture"))
+    print(f"\n| `POST /v1/find` (warm, median of 20) | ms |\n|---|---|\n"
+          f"| a text query (baseline) | {1000 * text:.0f} |\n"
+          f"| a picture (`image_url`, JPEG) | {1000 * image:.0f} ({image / text:.1f}x) |")
 
 
 def main() -> None:
@@ -191,12 +247,16 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--skip-robustness", action="store_true")
+    parser.add_argument("--seed", type=int, default=0, help="of the generated haystack (the "
+                        "longest; the shorter ones are its first minutes)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("VIDQA_HOME", str(args.work / "home"))
-    robustness(args.work / "robustness")
+    os.environ.setdefault("VIDQA_HOME", str(args.work / "home"))  # the haystacks' cache
+    if not args.skip_robustness:
+        robustness(args.work / "robustness")
     if not args.skip_latency:
-        cost_and_latency(args.work, args.minutes, not args.skip_cli)
+        cost_and_latency(args.work, args.minutes, not args.skip_cli, args.seed)
     print(f"\n`{' '.join(['python3', 'pipelines/bench_pictures.py', *sys.argv[1:]])}`")
 
 

@@ -247,8 +247,8 @@ class NeedleConfig:
         read=parse_depths, show=lambda v: [round(d * 100, 4) for d in v], min_items=1,
         valid="a count 1 .. 101, or a list of percentages 0 .. 100")
     needles: str = _opt("builtin-text", "builtin, builtin-text, builtin-image, builtin-clip, "
-                        "builtin-spoken, or "
-                        "a YAML/JSON file of needles", min_items=1)
+                        "builtin-picture (images and clips, found by picture too), "
+                        "builtin-spoken, or a YAML/JSON file of needles", min_items=1)
     videos: tuple[str, ...] = _opt((), "haystack source videos, joined and looped as needed "
                                    "(none: a generated haystack)", item=str)
     seed: int = _opt(0, "varies the generated haystack", lo=-(2**31), hi=2**31 - 1)

@@ -90,8 +90,9 @@ def test_a_folder_lists_each_video_whose_clock_shows_the_time(cams, wallclock):
     (["--at", "noon-ish"], ("Error: cannot read 'noon-ish' as a wall-clock time; use "
                            "2024-12-05 12:01:30, 2024/12/05 12:01, 05.12.2024 12:01:30, ")),
     (["--at", "2024-12-05"], "Error: '2024-12-05' has a date but no time; add the time of day"),
-    (["budget", "--at", "12:00"], "Error: give QUERY or --at TIME, not both"),
-    ([], "Error: Missing argument 'QUERY' (or --at TIME)."),
+    (["budget", "--at", "12:00"], "Error: give one of QUERY, --at TIME and --image PICTURE, "
+                                  "not QUERY and --at TIME"),
+    ([], "Error: Missing argument 'QUERY' (or --at TIME, or --image PICTURE)."),
 ])
 def test_usage_errors_are_one_line_and_exit_2(cams, wallclock, args, message):
     result = run(*FAST, str(cams / "cam1.mp4"), *args)

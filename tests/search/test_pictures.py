@@ -184,3 +184,26 @@ def test_the_image_header_is_read_without_decoding():
     assert picture_header(cv2.imencode(".jpg", image)[1].tobytes()) == ("JPEG", 70, 40)
     assert picture_header(cv2.imencode(".webp", image)[1].tobytes()) == ("WEBP", 70, 40)
     assert picture_header(b"GIF89a") is None
+
+
+def test_a_moving_shot_is_searched_between_its_key_frames(shown_twice, tmp_path):
+    """Where no key frame shows the picture but one key frame's votes stand out (its shot
+    holds the picture's features: a pan, a scrolling page), the frames sampled after it are
+    checked; each run of them that shows the picture is a showing of its own."""
+    path, picture = shown_twice
+    result = ingest(probe(path), Config(), cache_root=tmp_path)
+    features = pictures.describe_frames(result)
+    asked = Picture.from_path(picture)
+    size = (result.stats.frame_width, result.stats.frame_height)
+    # The key frame where the picture's first showing begins: the frames sampled after it,
+    # to the next key frame, show it too.
+    i = next(i for i, t in enumerate(features.times_s) if 2.2 <= t < 4.6)
+    votes = np.ones(len(features), np.int64)
+    votes[i] = 200  # its votes stand out
+    found = pictures.between_keyframes(result, asked, features, votes, size)
+    step = 1 / result.config.decode.fps
+    assert len(found) == 1 and found[0].between and found[0].first == i
+    assert found[0].pinned_s == pytest.approx(features.times_s[i] + step, abs=0.05)
+    assert found[0].end_s <= min(features.times_s[i + 1], 4.6 + step)
+    votes[i] = 10  # no key frame stands out: nothing decoded, nothing found
+    assert pictures.between_keyframes(result, asked, features, votes, size) == []

@@ -248,3 +248,21 @@ def _open(path):
 
     with Image.open(path) as image:
         return image.convert("RGB")
+
+
+def test_find_fuses_the_visual_hits_with_the_text_index(hub, visual, cuts_video):
+    """Text hits (on-screen text) and the visual track's, by reciprocal rank: each list's
+    first hits come first, each keeping its own score."""
+    from vidqa.pipeline import Pipeline
+    from vidqa.search.find import Found, fuse
+
+    config = Config().replace("index", visual_model="siglip2-base").replace("ocr", mode="on")
+    video = str(cuts_video[0])
+    hits = Pipeline(config, tracks=("ocr", "visual")).find(video, "Three", k=4)
+    assert [h.kind for h in hits].count("visual") == 2 and hits[0].kind == "text"
+    assert "Three" in hits[0].text and hits[1].kind == "visual"
+
+    a = [Found("v", "text", float(i), i + 1.0, f"t{i}", 0.9 - i / 10) for i in range(3)]
+    b = [Found("v", "visual", float(i), i + 1.0, f"v{i}", 0.3 - i / 10) for i in range(2)]
+    assert [h.text for h in fuse([a, b], 5)] == ["t0", "v0", "t1", "v1", "t2"]
+    assert [h.text for h in fuse([a, []], 2)] == ["t0", "t1"]

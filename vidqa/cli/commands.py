@@ -222,7 +222,7 @@ def index(ctx: click.Context, videos: tuple[str, ...], as_json: bool, captions: 
             click.echo(f"{printable(video_run.video)}: {video_run.describe()}")
 
     runs, failures = call(pipe.index_all, videos, executor=executor, on_done=done)
-    for note in pipe.absent():
+    for note in pipe.absent() if runs else []:  # what would add a track, once indexed
         click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps([documents[r.video] for r in runs], indent=1, ensure_ascii=False))

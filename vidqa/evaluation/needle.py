@@ -10,7 +10,13 @@ the on-screen text track, the vector index, then
   V-NIAH: a distractor that happens to lie there counts too). Recall@1 and @k, the time error
   of the first right hit (seconds from the needle's start). Without a model the index holds
   the on-screen text only, so only needles that show text can be found; with one (`-m`), the
-  chunk captions are indexed too;
+  chunk captions are indexed too. An image or clip needle is also looked for by a picture of
+  it, as `find --image` does (`vidqa.evaluation.needles.needle_pictures`: the image file, or a
+  frame from inside the clip, as it is and degraded; the cell runs the `pictures` track), with
+  no model and no OCR: each query's hits, recall and time error go in the line's `pictures`,
+  the as-is query's figures also in `picture_rank`, `picture_recall_at_1`,
+  `picture_recall_at_k` and `picture_time_error_s`, beside the text query's fields (which are
+  null where nothing reads text: `--ocr off` without a model, allowed for picture needles);
 - `ask`: the model captions the chunks and answers the needle's question over the retrieved
   chunks' frames; the reply is scored against the answer (`vidqa.evaluation.needles.is_correct`).
 
@@ -39,7 +45,8 @@ from vidqa.config import Config, NeedleConfig, InvalidSetting, read_yaml, settin
 from vidqa.evaluation.grid import parse_depths, parse_lengths
 from vidqa.errors import CacheError, ConfigError, VidqaError
 from vidqa.evaluation.haystack import Haystack, build_haystack, needle_start, splice
-from vidqa.evaluation.needles import Needle, get_needles, is_correct
+from vidqa.evaluation.needles import (Needle, NeedlePicture, get_needles, is_correct,
+                                     needle_pictures, picture_query_settings)
 from vidqa.store import output_folder
 from vidqa.tools import Tools
 
@@ -47,6 +54,9 @@ if TYPE_CHECKING:
     from vidqa.pipeline import Pipeline
 
 EVAL_VERSION = "2"  # 2: the speech track runs in every cell
+# The cells of image and clip needles are keyed with their picture query too ("-picture" and
+# `picture_query_settings`), so their lines from before (the text query alone) are run again;
+# the other cells keep their keys.
 MAX_GENERATED_MIN = 60.0  # longer generated haystacks loop a 60-minute one
 SELECTOR_TITLES = {"scenes": "scene-aware", "uniform": "uniform"}
 
@@ -153,11 +163,17 @@ def _cell_key(sweep: Sweep, haystack: Haystack, config: Config, length_min: floa
         f"ask-{sweep.scope}"  # cells of the default scope keep their keys
     if sweep.sound_only:
         mode += "-sound-only"
+    picture = []
+    if needle.by_picture:  # appended, so the other cells keep their keys
+        from vidqa.search.pictures import VERSION as PICTURES_VERSION
+
+        mode += "-picture"
+        picture = [PICTURES_VERSION, picture_query_settings()]
     parts = [EVAL_VERSION, haystack.key, length_min, depth, needle.digest(), mode,
              sweep.top_k, sweep.tolerance_s, config.key(*stages), tools.embedder.name,
              getattr(tools.engine, "name", None),
              [getattr(tools.backend, "name", None), getattr(tools.backend, "model", None)]
-             if captioned else None]
+             if captioned else None, *picture]
     return hashlib.blake2b(json.dumps(parts, default=str).encode(), digest_size=10).hexdigest()
 
 
@@ -171,20 +187,63 @@ def _timed(seconds: dict[str, float], stage: str):
         seconds[stage] = round(time.perf_counter() - started, 2)
 
 
+def _cell_tracks(needle: Needle, config: Config, tools: Tools) -> tuple[str, ...]:
+    """The tracks a cell runs, each when it can run here: the model's only with a model (cached
+    captions of an earlier ask sweep are not this cell's), and the tracks that find pictures
+    only for an image or clip needle (the other cells cost what they did)."""
+    from vidqa.tracks.base import finders, get_track, track_names
+
+    pictures = set(finders("picture"))
+    return tuple(n for n in track_names()
+                 if (tools.backend is not None or get_track(n).needs != "model")
+                 and (needle.by_picture or n not in pictures)
+                 and get_track(n)(config, tools).unavailable() is None)
+
+
+def _scored(hits: list, cell, sweep: Sweep) -> dict:
+    """The hits of one query with their rank, recall@1, recall@k and the time error of the
+    first right hit (seconds from the needle's start)."""
+    right = [cell.contains(h.time_s, tolerance_s=sweep.tolerance_s) for h in hits]
+    rank = right.index(True) + 1 if True in right else None
+    return {
+        "hits": [{"rank": i + 1, "time_s": round(h.time_s, 3), "start_s": h.start_s,
+                  "end_s": h.end_s, "kind": h.kind, "text": h.text, "score": h.score,
+                  "refined_by": h.refined_by, "right": ok}
+                 for i, (h, ok) in enumerate(zip(hits, right))],
+        "rank": rank, "recall_at_1": rank == 1, "recall_at_k": rank is not None,
+        "time_error_s": round(abs(hits[rank - 1].time_s - cell.start_s), 3) if rank else None,
+    }
+
+
+NOT_SEARCHED = {"hits": [], "rank": None, "recall_at_1": None, "recall_at_k": None,
+                "time_error_s": None}  # the text query where nothing could read text
+
+
+def _picture_find(pipeline: Pipeline, run, cell, sweep: Sweep, queries: list[NeedlePicture]
+                  ) -> dict:
+    """An image or clip needle looked for by each of its pictures (`find --image`): `pictures`
+    (each query, what it is, its hits and scores), and the as-is query's figures as
+    `picture_rank`, `picture_recall_at_1`, `picture_recall_at_k`, `picture_time_error_s`."""
+    out = []
+    for query in queries:
+        started = time.perf_counter()
+        hits = pipeline.find([], query.picture(), k=sweep.top_k, runs=[run])
+        out.append({**query.to_dict(), **_scored(hits, cell, sweep),
+                    "find_s": round(time.perf_counter() - started, 2)})
+    first = out[0]
+    return {"pictures": out, **{f"picture_{name}": first[name] for name in
+                                ("rank", "recall_at_1", "recall_at_k", "time_error_s")}}
+
+
 def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) -> dict:
     """Run one cell video through the pipeline with `config` (ingest, the on-screen text, what
-    is said and, with a model, captions; the index) and measure find (and ask): the measured
-    fields of its results line."""
+    is said, the key frames' pictures for an image or clip needle and, with a model, captions;
+    the index) and measure find (and ask): the measured fields of its results line."""
     from vidqa.pipeline import Pipeline
 
-    from vidqa.tracks.base import get_track, track_names
-
-    # Tracks of the model only with a model (cached captions of an earlier ask sweep are not
-    # this cell's); the others when they can run here.
-    tracks = None if tools.backend is not None else tuple(
-        n for n in track_names() if get_track(n).needs != "model"
-        and get_track(n)(config, tools).unavailable() is None)
-    pipeline = Pipeline(config, tools=tools, cache_root=work_root, tracks=tracks)
+    needle = cell.needle
+    pipeline = Pipeline(config, tools=tools, cache_root=work_root,
+                        tracks=_cell_tracks(needle, config, tools))
     cache = getattr(tools.ocr_engine(), "cache", None)
     before = (cache.hits, cache.misses) if cache is not None else (0, 0)
     run = pipeline.run(str(cell.video))
@@ -192,14 +251,14 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
     seconds = {"ingest": run.seconds["ingest"],
                **{name: run.seconds.get(name, 0.0) for name in pipeline.track_names()}}
     out = {}
-    needle = cell.needle
+    # The text query needs something that reads text: OCR, or a model's captions (without
+    # either, only a picture needle's cell runs: `needle_eval`).
+    searched = config.ocr.mode != "off" or tools.backend is not None
     with _timed(seconds, "find"):
         hits = pipeline.find([], needle.query, k=sweep.top_k, runs=[run]) \
-            if run.entries() else []
+            if run.entries() and searched else []
     if cache is not None:  # frames read by OCR in this cell, and those the cache answered
         out["ocr_frames"] = {"read": cache.misses - before[1], "cached": cache.hits - before[0]}
-    right = [cell.contains(h.time_s, tolerance_s=sweep.tolerance_s) for h in hits]
-    rank = right.index(True) + 1 if True in right else None
     s = result.stats
     out.update({
         "video_s": s.end_s, "fps": config.decode.fps,
@@ -209,14 +268,11 @@ def run_cell(cell, config: Config, sweep: Sweep, tools: Tools, work_root: Path) 
         "needle_keyframes": sum(1 for k in result.keyframes
                                 if cell.contains(k.pts_s)),
         "segments": {name: len(segs) for name, segs in run.tracks.items()},
-        "hits": [{"rank": i + 1, "time_s": round(h.time_s, 3), "start_s": h.start_s,
-                  "end_s": h.end_s, "kind": h.kind, "text": h.text, "score": h.score,
-                  "refined_by": h.refined_by, "right": ok}
-                 for i, (h, ok) in enumerate(zip(hits, right))],
-        "rank": rank, "recall_at_1": rank == 1,
-        "recall_at_k": rank is not None,
-        "time_error_s": round(abs(hits[rank - 1].time_s - cell.start_s), 3) if rank else None,
+        **(_scored(hits, cell, sweep) if searched else NOT_SEARCHED),
     })
+    if needle.by_picture:
+        with _timed(seconds, "find_picture"):
+            out.update(_picture_find(pipeline, run, cell, sweep, needle_pictures(needle)))
     if sweep.mode == "ask":  # the chunks scope answers from the hits find just pinned
         with _timed(seconds, "answer"):
             _, reply = pipeline.ask([], needle.prompt(), scope=sweep.scope, runs=[run],
@@ -251,14 +307,32 @@ class Report:
     ran: int = 0
     rows: list[dict] = field(default_factory=list)
 
+    def _by_picture(self) -> bool:
+        """Whether the headline is the picture query's: find mode where no cell could search
+        its text query (OCR off, no model: image and clip needles only)."""
+        name = metric(self.sweep)[0]
+        return self.sweep.mode == "find" and bool(self.records) and \
+            all(r.get(name) is None for r in self.records)
+
     @property
     def metric_name(self) -> str:
-        return metric(self.sweep)[1]
+        return "picture recall@1" if self._by_picture() else metric(self.sweep)[1]
 
     def score(self, selector: str) -> float | None:
-        """The headline figure of one selector over every cell (see `metric`)."""
+        """The headline figure of one selector over every cell that has it (see `metric`); in
+        find mode with no text query searched, the picture query's recall@1."""
+        if self._by_picture():
+            return self.picture_score(selector)
         name = metric(self.sweep)[0]
-        values = [bool(r.get(name)) for r in self.records if r["selector"] == selector]
+        values = [bool(r[name]) for r in self.records
+                  if r["selector"] == selector and r.get(name) is not None]
+        return sum(values) / len(values) if values else None
+
+    def picture_score(self, selector: str) -> float | None:
+        """Recall@1 of the image and clip needles looked for by their picture (as it is), over
+        one selector's cells that hold one; None without such cells."""
+        values = [bool(r["picture_recall_at_1"]) for r in self.records
+                  if r["selector"] == selector and "picture_recall_at_1" in r]
         return sum(values) / len(values) if values else None
 
 
@@ -267,8 +341,15 @@ def _mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _figures(group: list[dict], name: str) -> list[float | None]:
+    return [None if r.get(name) is None else float(r[name]) for r in group]
+
+
 def summarise(records: list[dict], sweep: Sweep) -> list[dict]:
-    """One row per selector and length, then one per selector over all lengths."""
+    """One row per selector and length, then one per selector over all lengths. Rows with
+    cells of image or clip needles also give their picture query's figures (`picture_cells`,
+    `picture_recall_at_1`, `picture_recall_at_k`, `picture_time_error_s`, and
+    `degraded_recall_at_1` of the degraded copy)."""
     rows = []
     for selector in sweep.selectors:
         mine = [r for r in records if r["selector"] == selector]
@@ -278,64 +359,99 @@ def summarise(records: list[dict], sweep: Sweep) -> list[dict]:
             if not group:
                 continue
             hours = sum(r["video_s"] for r in group) / 3600
-            rows.append({
+            row = {
                 "selector": selector, "length": label, "cells": len(group),
-                "recall_at_1": _mean([float(r["recall_at_1"]) for r in group]),
-                "recall_at_k": _mean([float(r["recall_at_k"]) for r in group]),
+                "recall_at_1": _mean(_figures(group, "recall_at_1")),
+                "recall_at_k": _mean(_figures(group, "recall_at_k")),
                 "time_error_s": _mean([r["time_error_s"] for r in group]),
                 "accuracy": _mean([float(r["correct"]) for r in group if "correct" in r]),
                 "tokens_per_hour": sum(r["tokens"] for r in group) / hours if hours else None,
                 "uniform_per_hour": sum(r["tokens_uniform"] for r in group) / hours
                 if hours else None,
                 "needle_keyframes": _mean([r["needle_keyframes"] for r in group]),
-            })
+            }
+            pictured = [r for r in group if "pictures" in r]
+            if pictured:
+                row.update({
+                    "picture_cells": len(pictured),
+                    "picture_recall_at_1": _mean(_figures(pictured, "picture_recall_at_1")),
+                    "picture_recall_at_k": _mean(_figures(pictured, "picture_recall_at_k")),
+                    "picture_time_error_s": _mean([r["picture_time_error_s"]
+                                                   for r in pictured]),
+                    "degraded_recall_at_1": _mean(
+                        [float(q["recall_at_1"]) for r in pictured for q in r["pictures"]
+                         if q["variant"] == "degraded"]),
+                })
+            rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict], sweep: Sweep) -> str:
+    """The summary table; with cells of image or clip needles, their picture query's columns
+    at the end (recall@1, @k and time error as it is, recall@1 of the degraded copy)."""
     pct = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+    sec = lambda v: "-" if v is None else f"{v:.2f} s"  # noqa: E731
     k = sweep.top_k
+    pictures = any(r.get("picture_cells") for r in rows)
     head = (f"{'selector':<9} {'length':>8} {'cells':>5} {'R@1':>5} {f'R@{k}':>5} "
             f"{'time err':>9}" + (f" {'accuracy':>8}" if sweep.mode == "ask" else "")
-            + f" {'tokens/hour':>12} {'of uniform':>10} {'needle kf':>9}")
+            + f" {'tokens/hour':>12} {'of uniform':>10} {'needle kf':>9}"
+            + (f" {'pic R@1':>7} {f'pic R@{k}':>7} {'pic err':>8} {'degr R@1':>8}"
+               if pictures else ""))
     lines = [head]
     for r in rows:
-        err = "-" if r["time_error_s"] is None else f"{r['time_error_s']:.2f} s"
         share = "-" if not r["uniform_per_hour"] else \
             f"{r['tokens_per_hour'] / r['uniform_per_hour']:.1%}"
-        lines.append(f"{r['selector']:<9} {r['length']:>8} {r['cells']:>5} "
-                     f"{pct(r['recall_at_1']):>5} {pct(r['recall_at_k']):>5} {err:>9}"
-                     + (f" {pct(r['accuracy']):>8}" if sweep.mode == "ask" else "")
-                     + f" {r['tokens_per_hour']:>12,.0f} {share:>10} "
-                     f"{r['needle_keyframes']:>9.1f}")
+        line = (f"{r['selector']:<9} {r['length']:>8} {r['cells']:>5} "
+                f"{pct(r['recall_at_1']):>5} {pct(r['recall_at_k']):>5} "
+                f"{sec(r['time_error_s']):>9}"
+                + (f" {pct(r['accuracy']):>8}" if sweep.mode == "ask" else "")
+                + f" {r['tokens_per_hour']:>12,.0f} {share:>10} "
+                f"{r['needle_keyframes']:>9.1f}")
+        if pictures:
+            line += (f" {pct(r.get('picture_recall_at_1')):>7} "
+                     f"{pct(r.get('picture_recall_at_k')):>7} "
+                     f"{sec(r.get('picture_time_error_s')):>8} "
+                     f"{pct(r.get('degraded_recall_at_1')):>8}")
+        lines.append(line)
     return "\n".join(lines)
 
 
 def write_report_heatmap(path: Path, records: list[dict], sweep: Sweep, rows: list[dict]) -> Path:
-    """length x depth, one panel per selector, coloured by recall@1 (find) or accuracy (ask)."""
+    """length x depth, one panel per selector, coloured by recall@1 (find) or accuracy (ask);
+    with cells of image or clip needles, one more panel per selector coloured by their picture
+    query's recall@1 (the text query's panels are left out when no cell searched it)."""
     from vidqa.evaluation.heatmap import Panel, write_heatmap
 
     name, label = metric(sweep)
+    figures = [(name, label)]
+    if any("picture_recall_at_1" in r for r in records):
+        if all(r.get(name) is None for r in records):
+            figures = []
+        figures.append(("picture_recall_at_1", "picture recall@1"))
     panels = []
-    for selector in sweep.selectors:
-        values = []
-        for depth in sweep.depths:
-            row = []
-            for length in sweep.lengths_min:
-                cell = [float(r[name]) for r in records if r["selector"] == selector
-                        and r["length_min"] == length and abs(r["depth"] - depth) < 1e-9]
-                row.append(_mean(cell))
-            values.append(row)
-        total = next((r for r in rows if r["selector"] == selector and r["length"] == "all"),
-                     None)
-        note = ""
-        if total and total["tokens_per_hour"] is not None:
-            note = f"{total['tokens_per_hour']:,.0f} visual tokens per hour"
-            if selector != "uniform" and total["uniform_per_hour"]:
-                note += f" ({total['tokens_per_hour'] / total['uniform_per_hour']:.1%} of uniform)"
-        panels.append(Panel(f"{SELECTOR_TITLES[selector]}: {label}",
-                            [f"{m:g} min" for m in sweep.lengths_min],
-                            [f"{d:.0%}" for d in sweep.depths], values, note))
+    for figure, title in figures:
+        for selector in sweep.selectors:
+            values = []
+            for depth in sweep.depths:
+                row = []
+                for length in sweep.lengths_min:
+                    cell = [float(r[figure]) for r in records if r["selector"] == selector
+                            and r["length_min"] == length and abs(r["depth"] - depth) < 1e-9
+                            and r.get(figure) is not None]
+                    row.append(_mean(cell))
+                values.append(row)
+            total = next((r for r in rows if r["selector"] == selector
+                          and r["length"] == "all"), None)
+            note = ""
+            if total and total["tokens_per_hour"] is not None:
+                note = f"{total['tokens_per_hour']:,.0f} visual tokens per hour"
+                if selector != "uniform" and total["uniform_per_hour"]:
+                    note += (f" ({total['tokens_per_hour'] / total['uniform_per_hour']:.1%} of "
+                             "uniform)")
+            panels.append(Panel(f"{SELECTOR_TITLES[selector]}: {title}",
+                                [f"{m:g} min" for m in sweep.lengths_min],
+                                [f"{d:.0%}" for d in sweep.depths], values, note))
     return write_heatmap(path, panels, title=f"needle in a haystack ({sweep.mode}, "
                                              f"needles: {Path(sweep.needles).name})")
 
@@ -366,9 +482,12 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, pipeline: Pipeline | N
     ocr = config.ocr.mode != "off"
     if sweep.mode == "ask" and backend is None:
         raise VidqaError("ask mode needs a model: pass -m/--model (and -b openai for a server)")
-    if sweep.mode == "find" and not ocr:
+    if sweep.mode == "find" and not ocr and \
+            not all(n.by_picture for n in get_needles(sweep.needles)):
         raise VidqaError("find mode searches the on-screen text, so it needs OCR: drop "
-                         "--ocr off, or use --mode ask with a model")
+                         "--ocr off, or use --mode ask with a model (image and clip needles "
+                         "alone are found by their picture without it: --needles "
+                         "builtin-picture)")
     out = output_folder(out_dir, "results.jsonl and heatmap.png are written inside it")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -379,6 +498,20 @@ def needle_eval(sweep: Sweep, out_dir: str | os.PathLike, pipeline: Pipeline | N
     with _locked(out):
         return _needle_eval(sweep, out, config, pipeline.tools, keep_videos, on_cell,
                             on_status)
+
+
+def _need_picture_finder(config: Config, tools: Tools) -> None:
+    """Image and clip needles are looked for by their picture: a track that finds pictures
+    must be able to run."""
+    from vidqa.tracks.base import finders, get_track
+
+    names = finders("picture")
+    why = [f"{n}: {w}" for n in names if (w := get_track(n)(config, tools).unavailable())]
+    if not names or len(why) == len(names):
+        raise VidqaError("image and clip needles are looked for by their picture, and no track "
+                         "that finds pictures can run here"
+                         + (f" ({'; '.join(why)})" if why else "") + "; use text or spoken "
+                         "needles")
 
 
 def _needle_eval(sweep: Sweep, out: Path, config: Config, tools: Tools, keep_videos: bool,
@@ -392,6 +525,8 @@ def _needle_eval(sweep: Sweep, out: Path, config: Config, tools: Tools, keep_vid
         raise VidqaError(f"--sound-only cells hold spoken needles only, and '{sweep.needles}' "
                          f"has a {other.kind} needle ('{other.id}'); pass --needles "
                          "builtin-spoken or a file of spoken needles")
+    if any(n.by_picture for n in needles):
+        _need_picture_finder(config, tools)
     haystack = _haystack_for(sweep, on_status)
     if config.ocr.mode != "off" and tools.ocr_engine() is None:  # "auto", OCR not installed
         raise VidqaError(f"the needle sweep reads on-screen text, which needs the OCR library; "

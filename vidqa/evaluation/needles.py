@@ -4,7 +4,9 @@ A needle is text burned into the haystack's picture, a still image shown full-fr
 clip spliced in, for `duration_s` seconds, or a sentence spoken on the sound track (`spoken`: a
 sound file, as long as it lasts; `text` says what is said). Each carries a question and its answer (one word, a
 short text, or a choice among options) for `ask`, and a query for `find` ("the secret word",
-not the word itself: retrieval must bridge the wording).
+not the word itself: retrieval must bridge the wording). An image or clip needle is also looked
+for by a picture of it, as `find --image` does (`needle_pictures`: the image itself, or a frame
+from inside the clip, as it is and as a degraded copy).
 
 The built-in set needs no download: the images and clips are drawn by ffmpeg's lavfi sources
 and cached; the spoken sentences ship with vidqa (`vidqa.evaluation.spoken`). A user set is a YAML or JSON file, a list of needles (or `{needles: [...]}`) with
@@ -34,12 +36,13 @@ from pathlib import Path
 from vidqa.config import read_yaml
 from vidqa.paths import cache_dir
 from vidqa.errors import ConfigError, VidqaError
-from vidqa.media.ffmpeg import local_url, run_ffmpeg
+from vidqa.media.ffmpeg import input_args, local_url, run_ffmpeg
 from vidqa.media.probe import probe
-from vidqa.store import temp_path, write_error
+from vidqa.store import building_file, write_error
 from vidqa.evaluation.synth import drawtext
 
 NEEDLE_KINDS = ("text", "image", "clip", "spoken")
+PICTURE_KINDS = ("image", "clip")  # needles also found by a picture (`find --image`)
 DEFAULT_DURATION_S = 3.0
 _LETTERS = "ABCDEFGH"
 
@@ -58,6 +61,11 @@ class Needle:
     path: str = ""  # image or clip needle: the file; spoken: the sound file
     choices: tuple[str, ...] = ()
     duration_s: float = DEFAULT_DURATION_S
+
+    @property
+    def by_picture(self) -> bool:
+        """Whether `find` also looks for this needle by a picture of it (`needle_pictures`)."""
+        return self.kind in PICTURE_KINDS
 
     @property
     def answer_type(self) -> str:
@@ -144,7 +152,8 @@ _SPOKEN = (
      "party cake flavour"),
 )
 
-BUILTIN_SETS = ("builtin", "builtin-text", "builtin-image", "builtin-clip", "builtin-spoken")
+BUILTIN_SETS = ("builtin", "builtin-text", "builtin-image", "builtin-clip", "builtin-picture",
+                "builtin-spoken")
 
 
 def _spoken_needles() -> list[Needle]:
@@ -158,6 +167,20 @@ def _spoken_needles() -> list[Needle]:
     return out
 
 
+def _ffmpeg_cached(path: Path, args: list[str], what: str, fix: str) -> Path:
+    """`path` (under the needle cache), written by ffmpeg from `args` once: a later call finds
+    it. The file appears whole or not at all."""
+    if path.is_file():
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with building_file(path, suffix=path.suffix) as tmp:
+            run_ffmpeg([*args, local_url(tmp)], what=what, fix=fix)
+    except OSError as exc:
+        raise write_error(exc, path.parent, "the needle cache") from None
+    return path
+
+
 def _render_asset(needle: Needle, texts: dict) -> Path:
     """Draw a built-in image or clip with ffmpeg (once; cached by what it looks like)."""
     graphs = _IMAGE_GRAPHS if needle.kind == "image" else _CLIP_GRAPHS
@@ -167,39 +190,119 @@ def _render_asset(needle: Needle, texts: dict) -> Path:
     suffix = ".png" if needle.kind == "image" else ".mp4"
     key = hashlib.blake2b(graph.encode(), digest_size=6).hexdigest()
     path = cache_dir() / "needles" / f"{needle.id}-{key}{suffix}"
-    if path.is_file():
-        return path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(exc, path.parent, "the needle cache") from None
-    tmp = temp_path(path, suffix)
     out = ["-frames:v", "1", "-update", "1"] if needle.kind == "image" else \
         ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
-    try:
-        run_ffmpeg(["-f", "lavfi", "-i", graph, *out, local_url(tmp)],
-                   what=f"cannot draw the built-in needle '{needle.id}' into '{path}'",
-                   fix="check that the folder is writable")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return _ffmpeg_cached(path, ["-f", "lavfi", "-i", graph, *out],
+                          f"cannot draw the built-in needle '{needle.id}' into '{path}'",
+                          "check that the folder is writable")
 
 
 def builtin_needles(name: str = "builtin") -> list[Needle]:
-    """A built-in set: builtin (all), builtin-text, builtin-image, builtin-clip or
-    builtin-spoken."""
+    """A built-in set: builtin (all), builtin-text, builtin-image, builtin-clip,
+    builtin-picture (the images and the clips) or builtin-spoken."""
     if name not in BUILTIN_SETS:
         raise ConfigError(f"unknown needle set '{name}'; use one of {', '.join(BUILTIN_SETS)} "
                           "or a YAML/JSON file")
     kind = name.removeprefix("builtin").removeprefix("-")
     out = [n for n in BUILTIN_TEXT if kind in ("", "text")]
     for needle, texts in BUILTIN_MEDIA:
-        if kind in ("", needle.kind):
+        if kind in ("", needle.kind) or (kind == "picture" and needle.by_picture):
             out.append(replace(needle, path=str(_render_asset(needle, texts))))
     if kind in ("", "spoken"):
         out += _spoken_needles()
     return out
+
+
+# --- the pictures `find` is given for image and clip needles ----------------------------------
+#
+# A person looking for an image has the image; for a clip, a frame of it (a screenshot). Each
+# picture needle is looked for twice (`find` with a `vidqa.search.pictures.Picture`): by that
+# picture as it is ("as-is": the image file itself; for a clip, its frame CLIP_FRAME_AT of the
+# way into what is shown, so the moment is inside the needle but not its first frame), and by
+# a copy as it reaches a person forwarded in a chat ("degraded": each side halved, then
+# recompressed as a rough JPEG). Both are made with ffmpeg and cached beside the drawn needles.
+
+PICTURE_QUERY_VERSION = "1"
+PICTURE_VARIANTS = ("as-is", "degraded")
+CLIP_FRAME_AT = 0.5  # share of a clip needle's duration_s: its frame there is the query
+DEGRADED_SCALE = 0.5  # the degraded copy: each side this share (area filter), ...
+DEGRADED_JPEG_Q = 12  # ... then JPEG at ffmpeg's -q:v 12 (2 best .. 31 worst): blocky
+OPENCV_IMAGES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # image files given as they are
+
+
+def picture_query_settings() -> list:
+    """What decides the pictures a needle is looked for by (part of a cell's results key)."""
+    return [PICTURE_QUERY_VERSION, list(PICTURE_VARIANTS), CLIP_FRAME_AT, DEGRADED_SCALE,
+            DEGRADED_JPEG_Q]
+
+
+@dataclass(frozen=True)
+class NeedlePicture:
+    """A picture to look for a needle by: `variant` (one of PICTURE_VARIANTS), the file, and
+    what it is taken from (`source`, for the results line)."""
+
+    variant: str
+    path: Path
+    source: str
+
+    def picture(self):
+        """The `vidqa.search.pictures.Picture` that `Pipeline.find` is given."""
+        from vidqa.search.pictures import Picture
+
+        return Picture.from_path(self.path)
+
+    def to_dict(self) -> dict:
+        image = self.picture().image()
+        return {"variant": self.variant, "source": self.source,
+                "size": [int(image.shape[1]), int(image.shape[0])],
+                "bytes": self.path.stat().st_size}
+
+
+def _picture_path(needle: Needle, variant: str, suffix: str) -> Path:
+    key = hashlib.blake2b(json.dumps([needle.digest(), variant, picture_query_settings()])
+                          .encode(), digest_size=6).hexdigest()
+    return cache_dir() / "needles" / f"{needle.id}-{variant}-{key}{suffix}"
+
+
+def clip_frame_s(needle: Needle) -> float:
+    """Where in a clip needle its query frame lies, seconds from the clip's start."""
+    return round(needle.duration_s * CLIP_FRAME_AT, 3)
+
+
+def needle_pictures(needle: Needle) -> list[NeedlePicture]:
+    """The pictures an image or clip needle is looked for by, in PICTURE_VARIANTS order
+    (drawn once, then cached); [] for other needles."""
+    if not needle.by_picture:
+        return []
+    if needle.kind == "image" and Path(needle.path).suffix.lower() in OPENCV_IMAGES:
+        original = NeedlePicture("as-is", Path(needle.path), "the image file")
+    elif needle.kind == "image":  # a GIF, a TIFF...: its first frame as a PNG, pixel for pixel
+        path = _picture_path(needle, "as-is", ".png")
+        _ffmpeg_cached(path, [*input_args(needle.path), "-map", "0:v:0", "-frames:v", "1",
+                              "-update", "1"],
+                       f"cannot read the image needle '{needle.id}' ('{needle.path}')",
+                       "give a PNG or JPEG file")
+        original = NeedlePicture("as-is", path, "the image file, as PNG")
+    else:
+        at_s = clip_frame_s(needle)
+        path = _picture_path(needle, "as-is", ".png")
+        # -ss before the input: ffmpeg seeks from the clip's own start, whatever its timestamps.
+        _ffmpeg_cached(path, ["-ss", f"{at_s:.3f}", *input_args(needle.path), "-map",
+                              "0:v:0", "-frames:v", "1", "-update", "1"],
+                       f"cannot take the frame at {at_s:.3f} s of the clip needle "
+                       f"'{needle.id}' ('{needle.path}')",
+                       "check that the clip decodes (vidqa inspect)")
+        original = NeedlePicture("as-is", path, f"the clip's frame at {at_s:.3f} s")
+    degraded = _picture_path(needle, "degraded", ".jpg")
+    shrink = (f"scale=trunc(iw*{DEGRADED_SCALE}/2)*2:trunc(ih*{DEGRADED_SCALE}/2)*2:"
+              "flags=area,format=yuvj420p")
+    _ffmpeg_cached(degraded, [*input_args(original.path), "-vf", shrink, "-frames:v", "1",
+                              "-update", "1", "-q:v", str(DEGRADED_JPEG_Q)],
+                   f"cannot make the degraded picture of needle '{needle.id}' from "
+                   f"'{original.path}'", "check that the picture decodes")
+    return [original, NeedlePicture(
+        "degraded", degraded, f"{original.source} at {DEGRADED_SCALE:g}x size, JPEG -q:v "
+        f"{DEGRADED_JPEG_Q}")]
 
 
 # --- user needles -------------------------------------------------------------------------------

@@ -58,7 +58,11 @@ SCALE_RANGE = (0.03, 30.0)  # the area the homography gives the picture, as a fa
 REPROJECTION_PX = 5.0  # RANSAC's tolerance, in key-frame pixels
 RANSAC_ITERATIONS = 1000  # enough for 1 in 2 matches right (the least that passes, below
 # SURE_INLIERS) at 99.5%; a frame that does not show the picture costs no more than this
-PIN_STEP_S = 10.0  # sampled frames before a showing are decoded this many seconds at a time
+PIN_FIRST_S = 2.0  # sampled frames before a showing are decoded this far back first (a key
+# frame of a change comes within 1.5 s of it), then four times as far each time
+STANDOUT_VOTES = 20  # a key frame whose votes stand out (at least this many, and STANDOUT
+STANDOUT = 4.0  # times the median key frame's) while no key frame shows the picture: the
+BETWEEN_CANDIDATES = 2  # frames sampled after it (of this many) are checked
 MAX_PICTURE_PIXELS = 50_000_000  # larger pictures are refused (a decompression bomb)
 
 
@@ -356,22 +360,26 @@ def load_features(result: IngestResult) -> FrameFeatures | None:
 
 @dataclass
 class Showing:
-    """Key frames first..last (indices) in a row that show the picture; `inliers`: the most
-    features any of them matched; `pinned_s`: the first sampled frame that shows it."""
+    """Key frames first..last (indices) in a row that show the picture, or (`between`) frames
+    sampled after key frame `first`, before the next, that show it where no key frame does (a
+    moving shot); `inliers`: the most features any of them matched; `pinned_s`: the first
+    sampled frame that shows it; `end_s`: where a showing between key frames ends."""
 
     first: int
     last: int
     inliers: int
     pinned_s: float | None = None
+    between: bool = False
+    end_s: float | None = None
 
 
-def showings(picture: Picture, features: FrameFeatures, frame_size: tuple[int, int]
-             ) -> list[Showing]:
-    """The showings of `picture` among the key frames, the best matched first."""
+def showings(picture: Picture, features: FrameFeatures, frame_size: tuple[int, int],
+             votes: np.ndarray) -> list[Showing]:
+    """The showings of `picture` among the key frames, the best matched first (`votes`: each
+    key frame's, `FrameFeatures.votes`)."""
     import numpy as np
 
     described = picture.described()
-    votes = features.votes(picture.voters())
     order = [int(i) for i in np.argsort(-votes, kind="stable")[:SHORTLIST]
              if votes[i] >= MIN_VOTES]
     checked: dict[int, int] = {}
@@ -397,42 +405,92 @@ def showings(picture: Picture, features: FrameFeatures, frame_size: tuple[int, i
     return sorted(out, key=lambda s: -s.inliers)
 
 
-def pin_showing(result: IngestResult, picture: Picture, features: FrameFeatures,
-                showing: Showing, frame_size: tuple[int, int]) -> float:
-    """The first sampled frame (the decode's fps) that shows the picture, looking back from
-    the showing's first key frame to the key frame before it, PIN_STEP_S at a time."""
+def _sampled(result: IngestResult, start_s: float, end_s: float) -> list:
+    """The frames sampled (the decode's fps) strictly between `start_s` and `end_s`."""
     from vidqa.media.decode import FrameReader
 
+    reader = FrameReader(result.video, result.config.decode, allow_errors=True,
+                         window=(start_s, end_s))
+    return [f for f in reader if start_s + 1e-6 < f.pts_s < end_s - 1e-6]
+
+
+def pin_showing(result: IngestResult, picture: Picture, features: FrameFeatures,
+                showing: Showing, frame_size: tuple[int, int]) -> float:
+    """The first sampled frame (the decode's fps) that shows the picture: the showing's first
+    key frame when it starts a shot (nothing before it in the shot), else looking back from it
+    to the key frame before, PIN_FIRST_S first, then four times as far each time the picture
+    was shown all along."""
     first_s = float(features.times_s[showing.first])
+    keyframe = result.keyframes[showing.first]
+    if keyframe.reason == "scene" or showing.first == 0 and first_s <= 0.0:
+        return first_s
     floor_s = float(features.times_s[showing.first - 1]) if showing.first > 0 else 0.0
+    if first_s - floor_s <= 1.0 / result.config.decode.fps + 1e-6:
+        return first_s  # no frame was sampled between them
     described = picture.described()
-    pinned, end_s = first_s, first_s
+    pinned, end_s, step = first_s, first_s, PIN_FIRST_S
     while end_s > floor_s + 1e-6:
-        start_s = max(floor_s, end_s - PIN_STEP_S)
-        frames = [f for f in FrameReader(result.video, result.config.decode, allow_errors=True,
-                                         window=(start_s, end_s))
-                  if floor_s < f.pts_s < end_s - 1e-6]
+        start_s = max(floor_s, end_s - step)
+        frames = _sampled(result, start_s, end_s)
         for frame in reversed(frames):
             if not verify(described, describe(frame.bgr), frame_size):
                 return pinned
             pinned = frame.pts_s
-        if not frames:
-            return pinned
-        end_s = start_s
+        end_s, step = start_s, step * 4
     return pinned
+
+
+def between_keyframes(result: IngestResult, picture: Picture, features: FrameFeatures,
+                      votes: np.ndarray, frame_size: tuple[int, int]) -> list[Showing]:
+    """The picture in a moving shot, shown at sampled frames between key frames and at none of
+    them: looked for only when the votes of a key frame or two stand out of every key frame's
+    (at least STANDOUT_VOTES, and STANDOUT times the median: its shot holds the picture's
+    features), among the frames sampled after it, to the next key frame."""
+    import numpy as np
+
+    if not len(votes):
+        return []
+    top = int(votes.max())
+    if top < STANDOUT_VOTES or top < STANDOUT * max(1.0, float(np.median(votes))):
+        return []
+    described = picture.described()
+    out: list[Showing] = []
+    for i in [int(i) for i in np.argsort(-votes, kind="stable")[:BETWEEN_CANDIDATES]
+              if votes[i] >= max(STANDOUT_VOTES, top / 2)]:
+        end_s = float(features.times_s[i + 1]) if i + 1 < len(features) \
+            else float(result.stats.end_s)
+        shown_before = False
+        for frame in _sampled(result, float(features.times_s[i]), end_s):
+            inliers = verify(described, describe(frame.bgr), frame_size)
+            if inliers and shown_before:  # the same showing goes on
+                out[-1].inliers = max(out[-1].inliers, inliers)
+            elif inliers:
+                out.append(Showing(i, i, inliers, frame.pts_s, True))
+            if out and shown_before and not inliers:
+                out[-1].end_s = frame.pts_s
+            shown_before = bool(inliers)
+        if out and out[-1].first == i and out[-1].end_s is None:
+            out[-1].end_s = end_s
+    return sorted(out, key=lambda s: -s.inliers)
 
 
 def find_picture(result: IngestResult, picture: Picture, *, k: int = 5,
                  pin: bool = True) -> list[tuple[Showing, float, float]]:
     """(showing, start_s, end_s) of the `k` best showings of `picture` in an indexed video,
-    each pinned (`pin`) to the first sampled frame that shows it. [] when no key frame shows
-    it."""
+    each pinned (`pin`) to the first sampled frame that shows it. [] when no frame shows it."""
     features = describe_frames(result)
     if not len(features):
         return []
     size = (result.stats.frame_width, result.stats.frame_height)
+    votes = features.votes(picture.voters())
+    found = showings(picture, features, size, votes)
+    if not found and pin:
+        found = between_keyframes(result, picture, features, votes, size)
     out = []
-    for showing in showings(picture, features, size)[:k]:
+    for showing in found[:k]:
+        if showing.between:
+            out.append((showing, float(showing.pinned_s), float(showing.end_s)))
+            continue
         if pin:
             showing.pinned_s = pin_showing(result, picture, features, showing, size)
         end_s = float(features.times_s[showing.last + 1]) if showing.last + 1 < len(features) \
