@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -147,6 +148,7 @@ def cost_and_latency(work: Path, minutes: list[float], cli: bool, seed: int) -> 
     for length in minutes:
         haystack = whole(made, length, work / "videos" / f"haystack-{length:g}min.mp4")
         cache = work / f"cache-{length:g}"
+        shutil.rmtree(cache, ignore_errors=True)  # cold: decoded and described anew
         started = time.perf_counter()
         result = ingest(probe(haystack), Config(), cache_root=cache)
         ingest_s = time.perf_counter() - started
@@ -159,10 +161,11 @@ def cost_and_latency(work: Path, minutes: list[float], cli: bool, seed: int) -> 
               f"{describe_s / ingest_s:.3f} | {size:.1f} |")
         rows.append((length, haystack, result))
     print("\n| haystack | in process: picture shown, median / p95 (ms) | not shown, median "
-          "(ms) | found at its time |\n|---|---|---|---|")
+          "(ms) | its time at rank 1 | in the top 5 | pictures not shown: false hits |"
+          "\n|---|---|---|---|---|---|")
     rng = random.Random(0)
     for length, haystack, result in rows:
-        shown, absent, right = [], [], 0
+        shown, absent, right, top5, false = [], [], 0, 0, 0
         for _ in range(10):
             time_s = rng.uniform(5, result.stats.end_s - 5)
             image = grab(haystack, time_s)
@@ -170,19 +173,22 @@ def cost_and_latency(work: Path, minutes: list[float], cli: bool, seed: int) -> 
             hits = find_picture(result, Picture(transformed(image, "photographed off a screen",
                                                             rng.randint(0, 99))), k=5)
             shown.append(time.perf_counter() - started)
-            right += any(h[0].pinned_s - 0.6 <= time_s < h[2] + 0.6 for h in hits[:1])
+            held = [h[0].pinned_s - 0.6 <= time_s < h[2] + 0.6 for h in hits]
+            right, top5 = right + any(held[:1]), top5 + any(held)
             started = time.perf_counter()
-            find_picture(result, Picture(png(grab(MEDIA / CLIPS[1], rng.uniform(1, 30)))), k=5)
+            false += bool(find_picture(result, Picture(png(grab(MEDIA / CLIPS[1],
+                                                                rng.uniform(1, 30)))), k=5))
             absent.append(time.perf_counter() - started)
         shown.sort()
         print(f"| {length:g} min | {1000 * statistics.median(shown):.0f} / "
               f"{1000 * shown[int(0.95 * (len(shown) - 1))]:.0f} | "
-              f"{1000 * statistics.median(absent):.0f} | {right}/10 |")
-    if cli:
-        command_line(work, rows[0][1])
+              f"{1000 * statistics.median(absent):.0f} | {right}/10 | {top5}/10 | {false}/10 |")
+    if cli:  # a picture of the 10-minute haystack a key frame shows (a third of the way in)
+        result = rows[0][2]
+        command_line(work, rows[0][1], result.keyframes[len(result.keyframes) // 3].pts_s + 0.3)
 
 
-def command_line(work: Path, haystack: Path) -> None:
+def command_line(work: Path, haystack: Path, time_s: float) -> None:
     """`vidqa find --image` against `vidqa find QUERY`, whole processes, on one indexed video
     (on-screen text, no speech) in its own VIDQA_HOME."""
     env = {**os.environ, "VIDQA_HOME": str(work / "home")}
@@ -190,9 +196,6 @@ def command_line(work: Path, haystack: Path) -> None:
     subprocess.run(["vidqa", "index", "--no-captions", *flags, str(haystack)], env=env,
                    check=True, stdout=subprocess.DEVNULL)
     picture = work / "asked.jpg"
-    from vidqa.media.probe import probe
-
-    time_s = (probe(haystack).duration_s or 60.0) / 3
     picture.write_bytes(transformed(grab(haystack, time_s), "recompressed (JPEG 25)"))
     timings: dict[str, list[float]] = {"text": [], "picture": []}
     for _ in range(5):
@@ -225,20 +228,22 @@ def server(env: dict, flags: list[str], haystack: Path, picture: Path) -> None:
         bodies = {"text": {"query": "event", "video": haystack.name},
                   "picture": {"image_url": url, "video": haystack.name}}
         seconds: dict[str, list[float]] = {"text": [], "picture": []}
+        hits: dict[str, int] = {}
         for kind, body in bodies.items():
             client.json("POST", "/v1/find", body)  # the first: the index opened, warm
         for _ in range(20):
             for kind, body in bodies.items():
                 reply, took = client.json("POST", "/v1/find", body)
-                assert reply.get("data"), reply
                 seconds[kind].append(took)
+                hits[kind] = len(reply.get("data") or [])
         client.close()
     finally:
         served.stop()
     text, image = (statistics.median(seconds[k]) for k in ("text", "picture"))
     print(f"\n| `POST /v1/find` (warm, median of 20) | ms |\n|---|---|\n"
-          f"| a text query (baseline) | {1000 * text:.0f} |\n"
-          f"| a picture (`image_url`, JPEG) | {1000 * image:.0f} ({image / text:.1f}x) |")
+          f"| a text query (baseline), {hits['text']} hits | {1000 * text:.0f} |\n"
+          f"| a picture (`image_url`), {hits['picture']} hits | {1000 * image:.0f} "
+          f"({image / text:.1f}x) |")
 
 
 def main() -> None:

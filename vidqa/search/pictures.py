@@ -60,8 +60,8 @@ RANSAC_ITERATIONS = 1000  # enough for 1 in 2 matches right (the least that pass
 # SURE_INLIERS) at 99.5%; a frame that does not show the picture costs no more than this
 PIN_FIRST_S = 2.0  # sampled frames before a showing are decoded this far back first (a key
 # frame of a change comes within 1.5 s of it), then four times as far each time
-STANDOUT_VOTES = 20  # a key frame whose votes stand out (at least this many, and STANDOUT
-STANDOUT = 4.0  # times the median key frame's) while no key frame shows the picture: the
+STANDOUT_VOTES = 60  # a key frame whose votes stand out (at least this many, and STANDOUT
+STANDOUT = 8.0  # times the median key frame's) while no key frame shows the picture: the
 BETWEEN_CANDIDATES = 2  # frames sampled after it (of this many) are checked
 MAX_PICTURE_PIXELS = 50_000_000  # larger pictures are refused (a decompression bomb)
 
