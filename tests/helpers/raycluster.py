@@ -76,10 +76,14 @@ class RayCluster:
 
     def alive_nodes(self) -> int:
         code = ("import ray, logging; ray.init(address=%r, logging_level=logging.ERROR); "
-                "print(sum(1 for n in ray.nodes() if n['Alive']))" % self.address)
+                "print('alive nodes:', sum(1 for n in ray.nodes() if n['Alive']))" % self.address)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env=ray_env(), timeout=120)
-        return int(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else -1
+        # Ray may print its own lines too ("raylet has lagging heartbeats ..." on a busy
+        # machine): the count is the line that says it.
+        counts = [line.split(":")[1] for line in out.stdout.splitlines()
+                  if line.startswith("alive nodes:")]
+        return int(counts[-1]) if out.returncode == 0 and counts else -1
 
     def alive_nodes_after_a_kill(self, expected: int, timeout_s: float = 30) -> int:
         """The nodes Ray counts alive, asked again until they are `expected` or `timeout_s`
