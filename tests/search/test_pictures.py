@@ -116,6 +116,8 @@ def test_each_showing_is_pinned_to_its_first_sampled_frame(shown_twice, tmp_path
     # Described once: the features are read back, not described again.
     assert pictures.stored(result)
     assert len(pictures.load_features(result)) == len(result.keyframes)
+    # Loaded once per process (a server's queries): the same features, vote index and all.
+    assert pictures.load_features(result) is pictures.describe_frames(result)
 
 
 def test_find_image_from_the_command_line(shown_twice, media):

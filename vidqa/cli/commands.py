@@ -372,7 +372,7 @@ def find(ctx: click.Context, target: str, query: str | None, at: str | None,
         from vidqa.search.pictures import Picture
 
         query = call(Picture.from_path, image)
-        call(query.image)  # a file that is no picture: one line, before any video is read
+        call(query.described)  # a file that is no picture: one line, before any video is read
     pinner = None
     if refine and refine_model and image is None:  # the model pins caption hits
         from vidqa.model.backends import open_backend

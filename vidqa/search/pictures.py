@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -344,16 +346,39 @@ def describe_frames(result: IngestResult, on_progress=None) -> FrameFeatures:
     return features
 
 
+KEPT_FEATURES = 8  # videos whose features (and vote index) a process keeps loaded
+_loaded: OrderedDict[str, tuple[int, FrameFeatures]] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
 def load_features(result: IngestResult) -> FrameFeatures | None:
+    """The key frames' stored features; a process asked again (a server) gets the ones it
+    loaded, vote index included, while their stamp is the same."""
     import numpy as np
 
+    path = features_path(result)
     try:
-        with np.load(features_path(result)) as data:
+        stamp = _stamp(path).stat().st_mtime_ns
+    except OSError:
+        return None
+    with _loaded_lock:
+        kept = _loaded.get(str(path))
+        if kept is not None and kept[0] == stamp:
+            _loaded.move_to_end(str(path))
+            return kept[1]
+    try:
+        with np.load(path) as data:
             features = FrameFeatures(data["times_s"], data["offsets"], data["points"],
                                      data["descriptors"])
     except (OSError, ValueError, KeyError):
         return None
-    return features if len(features) == len(result.keyframes) else None
+    if len(features) != len(result.keyframes):
+        return None
+    with _loaded_lock:
+        _loaded[str(path)] = (stamp, features)
+        while len(_loaded) > KEPT_FEATURES:
+            _loaded.popitem(last=False)
+    return features
 
 
 # --- a picture's showings in one video ----------------------------------------------------------

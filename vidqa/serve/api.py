@@ -31,8 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from vidqa.errors import BackendError, VidqaError
-from vidqa.media.images import picture_header
-from vidqa.serve.given import read_picture, read_request
+from vidqa.serve.given import picture_about, read_picture, read_request
 from vidqa.serve.http import heartbeat_while, read_json, service_of, sse, threaded
 from vidqa.serve.library import Refused
 from vidqa.scopes import SCOPES
@@ -225,9 +224,7 @@ async def find(request: Request) -> Response:
     if image is not None:
         sent, name = read_picture(image)
         query = await threaded(service.picture, sent, name)  # checked, decoded, described
-        form, width, height = picture_header(sent)
-        asked = {"image": {"name": name, "format": form.lower(), "width": width,
-                           "height": height, "bytes": len(sent)}}
+        asked = {"image": {"name": name, **picture_about(sent)}}
     found = await threaded(service.find, query, refs, k=k, refine=body.get("refine", True)
                            is not False)
     hits = []

@@ -27,6 +27,7 @@ import binascii
 from dataclasses import dataclass, field
 
 from vidqa.media.collection import AUDIO_EXTENSIONS
+from vidqa.media.images import picture_header
 from vidqa.serve.library import Refused
 
 MAX_FRAMES = 64  # frames one request may give (lmms-eval's max_frames_num up to 64)
@@ -197,6 +198,12 @@ def read_picture(value, what: str = "'image_url'") -> tuple[bytes, str]:
                       "or {\"url\": DATA_URL}", 400, "invalid_image")
     kind, data = image_data(value.strip(), what)
     return data, picture_name(name, IMAGE_TYPES[kind].lower().replace("jpeg", "jpg"))
+
+
+def picture_about(data: bytes) -> dict:
+    """What a picture sent to `find` is, as its answer says it (read from the header)."""
+    form, width, height = picture_header(data)
+    return {"format": form.lower(), "width": width, "height": height, "bytes": len(data)}
 
 
 def picture_name(name, extension: str = "png") -> str:

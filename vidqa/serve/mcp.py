@@ -42,7 +42,7 @@ from vidqa.errors import VidqaError
 from vidqa.model.messages import timestamp_label
 from vidqa.scopes import SCOPES
 from vidqa.media.images import picture_header
-from vidqa.serve.given import picture_name, read_picture
+from vidqa.serve.given import picture_about, picture_name, read_picture
 from vidqa.serve.library import Refused
 from vidqa.serve.service import Service
 from vidqa.timecode import format_hms, parse_time
@@ -163,9 +163,7 @@ class VideoTools:
                 query = self.service.picture(data, name)
             except Refused as exc:
                 raise ToolError(str(exc)) from None
-            form, width, height = picture_header(data)
-            asked = {"image": {"format": form.lower(), "width": width, "height": height,
-                               "bytes": len(data)}}
+            asked = {"image": picture_about(data)}
         refs = [self._run(video)[0].id] if video else None  # indexing is index_video's
         try:
             found = self.service.find(query, refs, k=k)
